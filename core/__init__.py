@@ -1,0 +1,1 @@
+"""Code shared by every dyno: configuration, connections, and the Heroku Connect contract."""

@@ -1,0 +1,177 @@
+"""The Heroku Connect data contract, in one place.
+
+Everything the app knows about how Connect lays out and syncs its tables lives here: table and
+column naming, the system columns, the `_hc_lastop` and trigger-log states, external-id
+relationship columns, and the mapping file (`sql/connect/mapping.json`, in the exact format
+`heroku connect:export` writes and `heroku connect:import` reads).
+
+Production code reads Connect tables and writes read-write ones; it never creates or alters them.
+"""
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+MAPPING_FILE = ROOT / "sql" / "connect" / "mapping.json"
+OBJECTS_FILE = ROOT / "sql" / "connect" / "objects.json"
+
+# Columns Connect adds to every mapped table, besides the mapped fields.
+SYSTEM_COLUMNS = ("id", "sfid", "systemmodstamp", "isdeleted", "createddate", "_hc_lastop", "_hc_err")
+# Salesforce fields every mapping carries; Connect stores them as system columns.
+SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
+
+# _hc_lastop: where a row stands in the sync.
+PENDING = "PENDING"  # changed in Postgres, waiting for Connect
+INSERTED = "INSERTED"  # created in Salesforce by Connect; sfid now set
+UPDATED = "UPDATED"  # updated in Salesforce by Connect
+SYNCED = "SYNCED"  # written from Salesforce
+FAILED = "FAILED"  # Salesforce refused the write; reason in _hc_err
+LASTOP_STATES = (PENDING, INSERTED, UPDATED, SYNCED, FAILED)
+
+# _trigger_log.state
+LOG_NEW, LOG_PENDING, LOG_SUCCESS, LOG_FAILED = "NEW", "PENDING", "SUCCESS", "FAILED"
+LOG_IGNORE, LOG_IGNORED, LOG_MERGED, LOG_READONLY = "IGNORE", "IGNORED", "MERGED", "READONLY"
+LOG_REQUEUE, LOG_REQUEUED = "REQUEUE", "REQUEUED"
+
+# Connect runs its own writes with this session setting; the app's writes keep Postgres's default
+# ('base64'). The triggers tell the two apart by it, so Connect's writes are never echoed back.
+CONNECT_XMLBINARY = "hex"
+
+# Connect's SOAP writes carry up to this many records per API call.
+WRITE_BATCH_SIZE = 200
+
+# The NOTIFY channel is '<schema>.hc_trigger_log'.
+NOTIFY_SUFFIX = ".hc_trigger_log"
+
+
+def table_name(object_name: str) -> str:
+    """Connect's table for an object: the API name lowercased (`Invoice__c` → `invoice__c`)."""
+    return object_name.lower()
+
+
+def column_name(field_name: str) -> str:
+    """Connect's column for a field: the API name lowercased."""
+    return field_name.lower()
+
+
+def relationship_column(relationship_name: str, external_id_field: str) -> str:
+    """The column that names a parent by its external id (`contact__external_id__c`).
+
+    Set it, and leave the lookup column NULL, when the parent exists only in Postgres: Salesforce
+    resolves the parent on insert and the next read fills the lookup with the real Id.
+    """
+    return f"{relationship_name}__{external_id_field}".lower()
+
+
+def notify_channel(schema: str) -> str:
+    """The channel Connect's trigger-log trigger notifies."""
+    return schema + NOTIFY_SUFFIX
+
+
+def qualified(schema: str, table: str) -> sql.Composed:
+    """`"schema"."table"`, safely quoted."""
+    return sql.Identifier(schema, table)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One entry of the mapping file."""
+
+    object_name: str
+    access: str
+    fields: tuple[str, ...]
+    indexes: dict = field(default_factory=dict)
+    upsert_field: str | None = None
+    polling_seconds: int = 600
+    max_daily_api_calls: int = 30000
+
+    @property
+    def table(self) -> str:
+        return table_name(self.object_name)
+
+    @property
+    def read_write(self) -> bool:
+        return self.access == "read_write"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The mapped fields' columns (system fields included, as Connect names them)."""
+        return tuple("sfid" if f == "Id" else column_name(f) for f in self.fields)
+
+
+def parse_mappings(document: dict) -> dict[str, Mapping]:
+    """Mappings by object name, from a mapping document (raises ValueError on a malformed one)."""
+    if not isinstance(document, dict) or not {"mappings", "connection", "version"} <= document.keys():
+        raise ValueError("a mapping file has top-level keys mappings, connection and version")
+    result = {}
+    for entry in document["mappings"]:
+        config = entry["config"]
+        access = config["access"]
+        if access not in ("read_only", "read_write"):
+            raise ValueError(f"{entry['object_name']}: access must be read_only or read_write, not {access!r}")
+        upsert = config.get("upsert_field")
+        if access == "read_write" and not upsert:
+            raise ValueError(f"{entry['object_name']}: a read-write mapping needs an upsert_field")
+        result[entry["object_name"]] = Mapping(
+            object_name=entry["object_name"],
+            access=access,
+            fields=tuple(config["fields"]),
+            indexes=dict(config.get("indexes", {})),
+            upsert_field=upsert,
+            polling_seconds=int(config.get("sf_polling_seconds", 600)),
+            max_daily_api_calls=int(config.get("sf_max_daily_api_calls", 30000)),
+        )
+    return result
+
+
+@cache
+def mappings(path: Path = MAPPING_FILE) -> dict[str, Mapping]:
+    """The app's mappings, read from the checked-in mapping file."""
+    return parse_mappings(json.loads(Path(path).read_text()))
+
+
+@cache
+def object_definitions(path: Path = OBJECTS_FILE) -> dict[str, dict]:
+    """What Salesforce's describe says of each mapped object, by object name."""
+    return {o["name"]: o for o in json.loads(Path(path).read_text())["sobjects"]}
+
+
+def field_definition(object_name: str, field_name: str) -> dict:
+    """One field's describe entry (type, length, nillable, …)."""
+    for f in object_definitions()[object_name]["fields"]:
+        if f["name"] == field_name:
+            return f
+    raise KeyError(f"{object_name}.{field_name}")
+
+
+def sync_status(lastop: str | None, err: str | None = None) -> dict:
+    """What a customer is told about a row's journey to Salesforce, from `_hc_lastop` / `_hc_err`."""
+    if lastop == PENDING:
+        return {"state": "pending", "label": "Sending to Salesforce…", "final": False}
+    if lastop == FAILED:
+        return {"state": "failed", "label": f"Could not be saved: {error_message(err)}", "final": True}
+    return {"state": "saved", "label": "Saved", "final": True}
+
+
+def error_message(err: str | None) -> str:
+    """A readable reason from `_hc_err` (a JSON object Connect writes; plain text tolerated)."""
+    if not err:
+        return "Salesforce refused the change."
+    try:
+        data = json.loads(err)
+    except ValueError:
+        return err
+    if isinstance(data, dict):
+        for key in ("message", "msg", "error"):
+            if data.get(key):
+                return str(data[key])
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+            return str(errors[0]["message"])
+    if isinstance(data, list) and data and isinstance(data[0], dict) and data[0].get("message"):
+        return str(data[0]["message"])
+    return err

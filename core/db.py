@@ -1,0 +1,66 @@
+"""Postgres connections: one lazily opened pool per process, never inherited across fork.
+
+gunicorn (with preload) and RQ's work-horses fork after import. A pool opened before the fork
+would share sockets between processes, so pools are created on first use and re-created when
+the process id changes.
+"""
+
+import os
+import threading
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+_lock = threading.Lock()
+_pools: dict[tuple[int, str], ConnectionPool] = {}
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    """One connection outside any pool (release phase, CLI, tests): autocommit, dict rows."""
+    return psycopg.connect(url, autocommit=True, row_factory=dict_row, **kwargs)
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    conn.autocommit = True
+    conn.row_factory = dict_row
+
+
+def pool(url: str, *, size: int = 5, name: str = "primary", options: str = "") -> ConnectionPool:
+    """The pool for `url` in this process, opened on first use."""
+    key = (os.getpid(), url + options)
+    found = _pools.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _pools.get(key)
+        if found is None:
+            kwargs = {"options": options} if options else {}
+            found = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=size,
+                kwargs=kwargs,
+                configure=_configure,
+                name=f"{name}-{os.getpid()}",
+                # Fail a request quickly (503) rather than queue it behind a dead database.
+                timeout=10,
+                open=True,
+            )
+            _pools[key] = found
+    return found
+
+
+@contextmanager
+def connection(url: str, **pool_kwargs):
+    """Borrow a connection from this process's pool for `url`."""
+    with pool(url, **pool_kwargs).connection() as conn:
+        yield conn
+
+
+def close_all() -> None:
+    """Close this process's pools (tests, shutdown)."""
+    with _lock:
+        for key in [k for k in _pools if k[0] == os.getpid()]:
+            _pools.pop(key).close()
