@@ -45,7 +45,7 @@ def pool(url: str, *, size: int = 5, name: str = "primary", options: str = "") -
                 configure=_configure,
                 name=f"{name}-{os.getpid()}",
                 # Fail a request quickly (503) rather than queue it behind a dead database.
-                timeout=10,
+                timeout=5,
                 open=True,
             )
             _pools[key] = found

@@ -6,6 +6,8 @@
 - `unix://` — the embedded Redis that `make run` and `make test` start on a socket.
 """
 
+import os
+import threading
 from urllib.parse import urlsplit
 
 import redis
@@ -27,6 +29,19 @@ def redis_kwargs(url: str) -> dict:
 def connect(url: str) -> redis.Redis:
     """A Redis client for any of the three schemes."""
     return redis.Redis.from_url(url, **redis_kwargs(url))
+
+
+_lock = threading.Lock()
+_clients: dict[tuple[int, str], redis.Redis] = {}
+
+
+def client(url: str) -> redis.Redis:
+    """This process's shared client for `url`, created on first use (after any fork)."""
+    key = (os.getpid(), url)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = connect(url)
+        return _clients[key]
 
 
 def queue(conn: redis.Redis, name: str = "default") -> Queue:

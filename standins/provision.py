@@ -147,8 +147,8 @@ CREATE TABLE IF NOT EXISTS {schema}._trigger_log_archive (
 );
 CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_created_at ON {schema}._trigger_log_archive (created_at);
 CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_record_id ON {schema}._trigger_log_archive (record_id);
-CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_state_table_name ON {schema}._trigger_log_archive (state, table_name)
-    WHERE state = 'FAILED';
+CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_state_table_name
+    ON {schema}._trigger_log_archive (state, table_name) WHERE state = 'FAILED';
 
 CREATE TABLE IF NOT EXISTS {schema}._sf_event_log (
     id serial PRIMARY KEY,
@@ -307,7 +307,8 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
         for column, kind in wanted.items():
             if column not in have:
                 # A field added to the mapping: Connect alters the table in place and keeps the rows.
-                conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(t, sql.Identifier(column), sql.SQL(kind)))
+                add = sql.SQL("ALTER TABLE {} ADD COLUMN {} {}")
+                conn.execute(add.format(t, sql.Identifier(column), sql.SQL(kind)))
                 changes.append(f"added column {schema}.{table}.{column}")
     for field_name, options in mapping.indexes.items():
         column = "sfid" if field_name == "Id" else connect.column_name(field_name)

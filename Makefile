@@ -1,0 +1,38 @@
+# Two commands on a fresh machine (only Python >= 3.11 and make needed):
+#   make run    the app with demo data on http://localhost:5000 (Ctrl-C stops everything)
+#   make test   the test suite on real Postgres and Redis
+# Both use an embedded Postgres and Redis under .data/ unless DATABASE_URL / REDIS_URL are set
+# (TEST_DATABASE_URL / TEST_REDIS_URL for tests).
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean help
+
+help:
+	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
+	@echo "make test   run the test suite"
+	@echo "make lint   ruff check"
+	@echo "make clean  remove the virtualenv and the embedded servers' data"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/python -m standins.run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .data

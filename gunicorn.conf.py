@@ -1,0 +1,42 @@
+# gunicorn settings for the web dyno, following Heroku's own Python sample. Each setting says
+# which platform limit it respects. Procfile: web: gunicorn --config gunicorn.conf.py "web:create_app()"
+import os
+
+# Heroku tells the dyno which port to listen on; [::] accepts IPv4 and IPv6.
+bind = ["[::]:" + os.environ.get("PORT", "5000")]
+
+# The Python buildpack sets WEB_CONCURRENCY from the dyno's memory; each process gets its own
+# pool of database connections (opened lazily, after the fork).
+workers = int(os.environ.get("WEB_CONCURRENCY", 2))
+
+# Threads let one process overlap the waits on Postgres and Redis. Pool size (DB_POOL_SIZE, 5)
+# matches the thread count so no thread waits for a connection.
+worker_class = "gthread"
+threads = 5
+
+# The router gives up on a request after 30 s (H12). Kill a stuck worker before that, so the
+# client gets our 5xx rather than the router's, and the process is replaced.
+timeout = 20
+
+# On SIGTERM (every deploy, every daily restart) finish in-flight requests, well inside the
+# 30 s before the dyno manager's SIGKILL.
+graceful_timeout = 20
+
+# The router keeps idle connections to dynos open for 90 s; a shorter keep-alive here would
+# close sockets the router still uses (H13/H18).
+keepalive = 95
+
+# Load the app once in the master and fork workers from it: faster boots, less memory.
+# Pools and Redis clients are opened lazily per process, so nothing is shared across the fork.
+preload_app = os.environ.get("APP_ENV", "production") != "development"
+
+# Heroku's router is the only client; trust its X-Forwarded-* headers (scheme, client address).
+forwarded_allow_ips = "*"
+
+# Logs go to stdout, where Heroku collects them; logfmt with the router's request id.
+accesslog = "-"
+errorlog = "-"
+access_log_format = (
+    'method=%(m)s path="%(U)s" status=%(s)s duration_ms=%(M)s bytes=%(B)s '
+    'request_id=%({x-request-id}o)s user_agent="%(a)s"'
+)

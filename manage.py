@@ -1,0 +1,46 @@
+"""Operations commands, run by the release phase, Heroku Scheduler, one-off dynos and developers.
+
+    python manage.py release        # what the Procfile's release: runs on every deploy
+    python manage.py migrate        # apply the app schema's pending migrations
+"""
+
+import sys
+
+import click
+
+from core import config, db
+from core.migrate import migrate as run_migrations
+
+
+@click.group()
+def cli():
+    """Heroku Connect reference app: operations commands."""
+
+
+@cli.command()
+def migrate():
+    """Apply pending migrations to the app's own schema (never to Connect's)."""
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        ran = run_migrations(conn, cfg.app_schema, cfg.connect_schema, log=click.echo)
+    click.echo(f"{len(ran)} migration(s) applied; schema {cfg.app_schema} is up to date.")
+
+
+@cli.command()
+@click.pass_context
+def release(ctx):
+    """The release phase: migrate before the new dynos boot (a failure stops the deploy)."""
+    ctx.invoke(migrate)
+
+
+def main():
+    """Run the CLI, turning configuration errors into one clear line and exit code 2."""
+    try:
+        cli(standalone_mode=True)
+    except config.ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

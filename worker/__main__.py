@@ -1,0 +1,36 @@
+"""`python -m worker`: the worker dyno's entry point.
+
+Why not `rq worker`? Its CLI reads RQ_REDIS_URL rather than REDIS_URL and cannot be told to
+accept Heroku Redis's self-signed certificate. `HerokuWorker` is RQ's worker for Heroku: on
+SIGTERM it shields the running job's work-horse and raises ShutDownImminentException inside the
+job a few seconds later, so the job can stop cleanly and be retried before the SIGKILL.
+"""
+
+import logging
+import sys
+
+from rq.serializers import JSONSerializer
+from rq.worker import HerokuWorker
+
+from core import config, logs, queue
+
+
+def main(argv=None) -> int:
+    """Serve the queues until told to stop (or, with --burst, until they are empty)."""
+    logs.setup()
+    argv = sys.argv[1:] if argv is None else argv
+    cfg = config.load()
+    conn = queue.connect(cfg.redis_url)
+    names = [a for a in argv if not a.startswith("-")] or list(queue.QUEUES)
+    worker = HerokuWorker(
+        [queue.queue(conn, name) for name in names],
+        connection=conn,
+        serializer=JSONSerializer,
+    )
+    logging.getLogger(__name__).info("worker serving %s", ", ".join(names))
+    worker.work(burst="--burst" in argv, with_scheduler="--with-scheduler" in argv, logging_level="INFO")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
