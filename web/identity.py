@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import abort, g, request, session
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 
@@ -87,7 +88,7 @@ def ops_required(view):
         if not is_operator():
             raise Unauthorized(
                 "Operator credentials required.",
-                www_authenticate='Basic realm="ops", charset="UTF-8"',
+                www_authenticate=WWWAuthenticate("basic", {"realm": "ops", "charset": "UTF-8"}),
             )
         return view(*args, **kwargs)
 
