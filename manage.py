@@ -2,19 +2,23 @@
 
     python manage.py release        # what the Procfile's release: runs on every deploy
     python manage.py migrate        # apply the app schema's pending migrations
+    python manage.py invoices run --period previous   # batch invoicing (docs/batch-invoicing.md)
 """
 
 import sys
 
 import click
 
-from core import config, db
+from core import config, db, invoicing_cli
 from core.migrate import migrate as run_migrations
 
 
 @click.group()
 def cli():
     """Heroku Connect reference app: operations commands."""
+
+
+cli.add_command(invoicing_cli.invoices)
 
 
 @cli.command()
