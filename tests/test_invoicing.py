@@ -135,7 +135,8 @@ def test_late_order_amends_the_open_invoice_once(conn, redis, env, billed_world)
     assert third["orders_invoiced"] == 0
     assert Decimal(str(new["amount__c"])) == Decimal(str(old["amount__c"])) + Decimal("50.25")
     assert new["order_count__c"] == old["order_count__c"] + 1
-    assert Decimal(str(new["tax__c"])) == (Decimal(str(new["amount__c"])) * Decimal("0.2")).quantize(CENT, ROUND_HALF_UP)
+    amount = Decimal(str(new["amount__c"]))
+    assert Decimal(str(new["tax__c"])) == (amount * Decimal("0.2")).quantize(CENT, ROUND_HALF_UP)
     assert len(invoices(conn)) == 12
 
 

@@ -84,8 +84,9 @@ def start():
     user = request.authorization.username if request.authorization else "ops"
     with connection() as conn:
         try:
-            run_id, _ = rules.start_run(conn, queue.client(cfg.redis_url), period, cfg,
-                                        force=request.form.get("force", "") in ("on", "1", "true"), started_by=f"ops:{user}")
+            force = request.form.get("force", "") in ("on", "1", "true")
+            run_id, _ = rules.start_run(conn, queue.client(cfg.redis_url), period, cfg, force=force,
+                                        started_by=f"ops:{user}")
         except rules.RunAlreadyActive as exc:
             return _form(409, error=str(exc), period=period, active_run=exc.run_id)
         except rules.OverBudget as exc:

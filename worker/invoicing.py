@@ -181,7 +181,8 @@ def chunk_failed(job, connection, exc_type, exc_value, traceback):
     with db.connect(cfg.database_url) as conn, conn.transaction():
         conn.execute(_q(RECORD_ERROR, cfg), {"run_id": run_id, "chunk": chunk, "error": error[:2000], "final": final})
         if final:
-            conn.execute(_q(rules.MARK_FAILED, cfg), {"run_id": run_id, "error": f"chunk {chunk} failed: {error}"[:2000]})
+            run_error = f"chunk {chunk} failed: {error}"[:2000]
+            conn.execute(_q(rules.MARK_FAILED, cfg), {"run_id": run_id, "error": run_error})
     log.warning("invoice run %s chunk %s failed (%s): %s", run_id, chunk, "final" if final else "will retry", error)
 
 
