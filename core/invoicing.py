@@ -70,7 +70,7 @@ class Settings:
     tax_rate: Decimal = Decimal("0.20")
     due_days: int = 30
     max_api_share: float = 0.5
-    chunks: int = 50
+    chunks: int = 20
 
 
 def _number(env, name, default, kind, low, high):
