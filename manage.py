@@ -2,6 +2,7 @@
 
     python manage.py release        # what the Procfile's release: runs on every deploy
     python manage.py migrate        # apply the app schema's pending migrations
+    python manage.py exports …      # CSV exports and the cleanup of old export files
 """
 
 import sys
@@ -10,6 +11,7 @@ import click
 
 from core import config, db
 from core.migrate import migrate as run_migrations
+from worker import export_commands
 
 
 @click.group()
@@ -31,6 +33,9 @@ def migrate():
 def release(ctx):
     """The release phase: migrate before the new dynos boot (a failure stops the deploy)."""
     ctx.invoke(migrate)
+
+
+cli.add_command(export_commands.cli)
 
 
 def main():

@@ -23,12 +23,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config)
 
-    from web import database, errors, health, home, requests
+    from web import database, errors, exports, health, home, jobs, requests
 
     requests.init_app(app)
     database.init_app(app)
     errors.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(exports.bp)
     logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)
     return app
