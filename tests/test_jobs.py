@@ -1,6 +1,7 @@
 """The job mechanism: one run per request however often it is clicked, status every dyno can read."""
 
 import pytest
+from people import log_in, ops_headers
 from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
@@ -20,19 +21,10 @@ def _work(redis):
     SimpleWorker([queue.queue(redis, "default")], connection=redis, serializer=JSONSerializer).work(burst=True)
 
 
-def _log_in(client, user_id=7, account="001000000000000001"):
-    with client.session_transaction() as session:
-        session["customer"] = {"user_id": user_id, "contact_sfid": "003000000000000001", "account_sfid": account}
-
-
 @pytest.fixture
 def ops(monkeypatch):
     """Operator credentials, as HTTP Basic headers."""
-    monkeypatch.setenv("OPS_USERNAME", "ops")
-    monkeypatch.setenv("OPS_PASSWORD", "s3cret-enough")
-    import base64
-
-    return {"Authorization": "Basic " + base64.b64encode(b"ops:s3cret-enough").decode()}
+    return ops_headers(monkeypatch)
 
 
 def test_same_request_twice_joins_the_first_run(conn, redis):
@@ -121,7 +113,7 @@ def test_interrupted_job_goes_back_to_queued_and_is_scheduled_for_retry(conn, re
 
 def test_owner_sees_the_status_page_with_a_progress_bar(client, conn, redis):
     record, _ = _submit(conn, redis)
-    _log_in(client, user_id=7)
+    log_in(client, user_id=7)
     page = client.get(f"/jobs/{record['id']}").get_data(as_text=True)
     assert "<progress" in page and "jobs.js" in page
     assert '<noscript><meta http-equiv="refresh"' in page
@@ -129,7 +121,7 @@ def test_owner_sees_the_status_page_with_a_progress_bar(client, conn, redis):
 
 def test_status_json_has_state_progress_and_links(client, conn, redis):
     record, _ = _submit(conn, redis)
-    _log_in(client, user_id=7)
+    log_in(client, user_id=7)
     body = client.get(f"/jobs/{record['id']}.json").get_json()
     assert body["state"] == "queued" and body["done"] == 0
     assert body["url"] == f"/jobs/{record['id']}" and body["result_url"] is None
@@ -137,14 +129,14 @@ def test_status_json_has_state_progress_and_links(client, conn, redis):
 
 def test_status_is_json_when_the_client_asks_for_it(client, conn, redis):
     record, _ = _submit(conn, redis)
-    _log_in(client, user_id=7)
+    log_in(client, user_id=7)
     response = client.get(f"/jobs/{record['id']}", headers={"Accept": "application/json"})
     assert response.get_json()["id"] == record["id"]
 
 
 def test_another_customer_gets_404(client, conn, redis):
     record, _ = _submit(conn, redis, owner="7")
-    _log_in(client, user_id=8)
+    log_in(client, user_id=8)
     assert client.get(f"/jobs/{record['id']}").status_code == 404
     assert client.get(f"/jobs/{record['id']}.json").status_code == 404
 
