@@ -4,8 +4,9 @@ import dataclasses
 import runpy
 import threading
 
-from core import db, jobs
 from people import ops_headers
+
+from core import db, jobs
 from web import create_app
 
 ROUTER_LIMIT_S = 30
