@@ -9,6 +9,8 @@ each mapping the table with Connect's column types, system columns, index names 
 Applying it again changes nothing; a field added to the mapping is added to the table in place.
 """
 
+import sys
+
 from psycopg import sql
 
 from core import connect
@@ -93,6 +95,15 @@ def external_id_relationship_columns(mapping, mappings, objects) -> dict[str, st
 def index_name(table: str, column: str, unique: bool) -> str:
     """Connect's index names: hcu_idx_<table>_<col> (unique) or hc_idx_<table>_<col>."""
     return f"{'hcu' if unique else 'hc'}_idx_{table}_{column}"
+
+
+def table_indexes(mapping: connect.Mapping) -> dict[str, bool]:
+    """Column → unique for a mapped table's indexes: Connect always indexes sfid and systemmodstamp."""
+    indexes = {"sfid": True, "systemmodstamp": False}
+    for field_name, options in mapping.indexes.items():
+        column = "sfid" if field_name == "Id" else connect.column_name(field_name)
+        indexes[column] = indexes.get(column, False) or bool(options.get("unique"))
+    return indexes
 
 
 SYSTEM_TABLES = """
@@ -310,9 +321,7 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
                 add = sql.SQL("ALTER TABLE {} ADD COLUMN {} {}")
                 conn.execute(add.format(t, sql.Identifier(column), sql.SQL(kind)))
                 changes.append(f"added column {schema}.{table}.{column}")
-    for field_name, options in mapping.indexes.items():
-        column = "sfid" if field_name == "Id" else connect.column_name(field_name)
-        unique = bool(options.get("unique"))
+    for column, unique in table_indexes(mapping).items():
         name = index_name(table, column, unique)
         conn.execute(sql.SQL("CREATE {} INDEX IF NOT EXISTS {} ON {} ({})").format(
             sql.SQL("UNIQUE" if unique else ""), sql.Identifier(name), t, sql.Identifier(column)))
@@ -335,3 +344,22 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
         "WHEN ({}.get_xmlbinary()::text = 'base64'::text) EXECUTE FUNCTION {}.{}()"
     ).format(sql.Identifier(f"hc_{table}_logtrigger"), t, s, s, sql.Identifier(log_fn)))
     return changes
+
+
+def main() -> int:
+    """`python -m standins.provision`: build the schema named by CONNECT_SCHEMA in DATABASE_URL."""
+    from core import config, db
+
+    try:
+        cfg = config.load()
+    except config.ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    with db.connect(cfg.database_url) as conn:
+        changes = provision(conn, cfg.connect_schema)
+    print(f"{len(changes)} change(s); schema {cfg.connect_schema} matches the mapping file.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
