@@ -9,6 +9,7 @@ each mapping the table with Connect's column types, system columns, index names 
 Applying it again changes nothing; a field added to the mapping is added to the table in place.
 """
 
+import os
 import sys
 
 from psycopg import sql
@@ -350,8 +351,10 @@ def main() -> int:
     """`python -m standins.provision`: build the schema named by CONNECT_SCHEMA in DATABASE_URL."""
     from core import config, db
 
+    # Provisioning needs no Redis, but config.load() checks every variable: let REDIS_URL be absent here.
+    env = {"REDIS_URL": "redis://localhost", **os.environ}
     try:
-        cfg = config.load()
+        cfg = config.load(env)
     except config.ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
