@@ -201,11 +201,8 @@ BEGIN
         RETURN NEW;
     END IF;
     -- Connect wrote it: keep a state Connect set on purpose (INSERTED, UPDATED, FAILED) ...
-    IF TG_OP = 'INSERT' AND NEW._hc_lastop IS NOT NULL THEN
-        RETURN NEW;
-    END IF;
-    IF TG_OP = 'UPDATE' AND NEW._hc_lastop IS NOT NULL
-       AND NEW._hc_lastop IS DISTINCT FROM OLD._hc_lastop THEN
+    IF NEW._hc_lastop IN ('INSERTED', 'UPDATED', 'FAILED')
+       AND (TG_OP = 'INSERT' OR NEW._hc_lastop IS DISTINCT FROM OLD._hc_lastop) THEN
         RETURN NEW;
     END IF;
     -- ... otherwise the row came from Salesforce

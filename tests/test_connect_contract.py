@@ -232,6 +232,21 @@ def test_connect_write_keeps_the_state_it_sets(conn, state):
     assert row(conn, "contact", record_id)["_hc_lastop"] == state
 
 
+def test_a_later_read_from_salesforce_turns_an_inserted_row_synced(conn):
+    """INSERTED describes Connect's write, not the row forever: the next poll's copy is SYNCED."""
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    as_connect(conn, "UPDATE salesforce.contact SET sfid = '003000000000009AAA', _hc_lastop = 'INSERTED' WHERE id = %s",
+               (record_id,))
+    as_connect(conn, "UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
+    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.SYNCED
+
+
+def test_connect_write_of_an_unknown_state_is_synced(conn):
+    record_id = synced_contact(conn)
+    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'PENDING' WHERE id = %s", (record_id,))
+    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.SYNCED
+
+
 def test_connect_write_keeps_failed_and_the_error(conn):
     record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
     error = '{"message": "REQUIRED_FIELD_MISSING: Account"}'
