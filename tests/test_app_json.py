@@ -112,6 +112,12 @@ def test_every_env_var_the_code_reads_is_declared_or_provided():
     assert not missing, f"add these to app.json's env (or say which add-on sets them): {sorted(missing)}"
 
 
+def test_env_example_lists_every_env_var_the_code_reads():
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    missing = _env_vars_read_by_production_code() - listed
+    assert not missing, f"describe these in .env.example: {sorted(missing)}"
+
+
 def test_formation_matches_the_procfile_process_types():
     procfile = (ROOT / "Procfile").read_text().splitlines()
     process_types = {line.split(":", 1)[0] for line in procfile if line.strip() and not line.startswith("#")}

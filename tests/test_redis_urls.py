@@ -8,6 +8,8 @@ same situation as Heroku Key-Value Store, whose certificate no client can verify
 
 import asyncio
 import json
+import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -95,11 +97,19 @@ class TlsTerminator:
         self.thread.start()
         return self
 
+    async def _shutdown(self):
+        self.server.close()
+        relays = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
+
     def stop(self) -> None:
-        """Stop serving."""
-        self.loop.call_soon_threadsafe(self.server.close)
+        """Stop serving and close every relayed connection."""
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.thread.join(10)
+        self.loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -126,22 +136,37 @@ def test_bundled_redis_server_has_no_tls(tmp_path):
 # unix:// — the embedded Redis of make run / make test
 
 
-def test_unix_socket_url_round_trips(redis_url, redis):
-    assert redis_url.startswith("unix://")
-    client = queue.connect(redis_url)
+@pytest.fixture(scope="module")
+def unix_redis_url():
+    """Its own socket server, as `make run` starts one (the session's may be TEST_REDIS_URL's redis://)."""
+    from standins import services
+
+    # unix socket paths are limited to ~100 bytes: keep the directory short.
+    directory = Path("/tmp") / f"connectapp-unix-test-{os.getpid()}"
+    server = services.EmbeddedRedis(directory).start()
+    yield server.url
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_unix_socket_url_round_trips(unix_redis_url):
+    assert unix_redis_url.startswith("unix://")
+    client = queue.connect(unix_redis_url)
     client.set("greeting", "hello")
     assert client.get("greeting") == b"hello"
+    client.flushdb()
 
 
-def test_rq_queue_stores_jobs_as_json_and_a_worker_runs_them(redis_url, redis):
-    conn = queue.connect(redis_url)
+def test_rq_queue_stores_jobs_as_json_and_a_worker_runs_them(unix_redis_url):
+    conn = queue.connect(unix_redis_url)
     job = queue.queue(conn).enqueue("posixpath.join", "invoices", "2026-11.pdf")
     # The job is stored as JSON (never pickle): readable by any process, unsafe data never unpickled.
     # (RQ zlib-compresses the payload; underneath it is plain JSON.)
-    assert json.loads(zlib.decompress(redis.hget(job.key, "data")))[0] == "posixpath.join"
+    assert json.loads(zlib.decompress(conn.hget(job.key, "data")))[0] == "posixpath.join"
     assert Job.fetch(job.id, connection=conn, serializer=JSONSerializer).func_name == "posixpath.join"
     SimpleWorker([queue.queue(conn)], connection=conn, serializer=JSONSerializer).work(burst=True)
     assert Job.fetch(job.id, connection=conn, serializer=JSONSerializer).return_value() == "invoices/2026-11.pdf"
+    conn.flushdb()
 
 
 # redis:// — a plain TCP server (Heroku CI's in-dyno Redis, a developer's own)
