@@ -13,6 +13,7 @@ import os
 import sys
 
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from core import connect
 
@@ -319,10 +320,15 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
                 add = sql.SQL("ALTER TABLE {} ADD COLUMN {} {}")
                 conn.execute(add.format(t, sql.Identifier(column), sql.SQL(kind)))
                 changes.append(f"added column {schema}.{table}.{column}")
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (schema, table))
+        have_indexes = {name for (name,) in cur}
     for column, unique in table_indexes(mapping).items():
         name = index_name(table, column, unique)
-        conn.execute(sql.SQL("CREATE {} INDEX IF NOT EXISTS {} ON {} ({})").format(
-            sql.SQL("UNIQUE" if unique else ""), sql.Identifier(name), t, sql.Identifier(column)))
+        if name not in have_indexes:
+            conn.execute(sql.SQL("CREATE {} INDEX {} ON {} ({})").format(
+                sql.SQL("UNIQUE" if unique else ""), sql.Identifier(name), t, sql.Identifier(column)))
+            changes.append(f"created index {name}")
     status_fn, log_fn = f"hc_{table}_status", f"hc_{table}_logger"
     conn.execute(_q(STATUS_FUNCTION, schema=s, function=sql.Identifier(status_fn)))
     conn.execute(

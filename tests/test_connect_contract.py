@@ -349,7 +349,7 @@ def test_a_field_added_to_the_mapping_alters_the_table_and_keeps_the_rows(conn, 
 
     changes = provision(conn, schema, mappings=mappings, objects=objects, log=lambda *_: None)
 
-    assert changes == ["added column connect_grow.contact.title"]
+    assert changes == ["added column connect_grow.contact.title", "created index hc_idx_contact_title"]
     assert columns(conn, "contact", schema)["title"] == "character varying(128)"
     assert "hc_idx_contact_title" in indexes(conn, "contact", schema)
     kept = conn.execute("SELECT lastname, title FROM connect_grow.contact").fetchall()
