@@ -6,6 +6,7 @@ presses the button; these tests hold the file to the documented keys and plan sl
 
 import json
 import re
+import runpy
 
 import pytest
 
@@ -125,6 +126,21 @@ def test_formation_matches_the_procfile_process_types():
     assert set(APP_JSON["formation"]) == process_types - {"release"} == {"web", "worker"}
     for spec in APP_JSON["formation"].values():
         assert spec == {"quantity": 1, "size": "basic"}
+
+
+def test_default_formation_fits_essential_0_connections():
+    """docs/architecture.md's arithmetic: the defaults leave room for release, Scheduler, psql and Connect."""
+    essential_0_limit = 20
+    web_concurrency_on_basic = 2  # what the Python buildpack sets on a 512 MB dyno
+    pool = int(APP_JSON["env"]["DB_POOL_SIZE"]["value"])
+    formation = APP_JSON["formation"]
+    used = formation["web"]["quantity"] * web_concurrency_on_basic * pool + formation["worker"]["quantity"] * pool
+    assert used <= essential_0_limit - 5
+
+
+def test_pool_size_matches_gunicorn_threads_so_no_thread_waits_for_a_connection():
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert int(APP_JSON["env"]["DB_POOL_SIZE"]["value"]) == settings["threads"]
 
 
 def test_postdeploy_is_a_manage_py_command():
