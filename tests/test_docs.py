@@ -39,3 +39,11 @@ def test_the_docs_index_lists_every_page():
 def test_relative_links_resolve(doc):
     for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", doc.read_text()):
         assert (doc.parent / target).exists(), f"{doc.name} links {target}, which does not exist"
+
+
+def test_tests_named_in_the_docs_exist():
+    defined = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.MULTILINE))
+    named = set(re.findall(r"`(test_\w+)`", DOCS))
+    assert named and not named - defined, f"docs name tests that do not exist: {sorted(named - defined)}"
