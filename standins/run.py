@@ -70,6 +70,8 @@ def main() -> int:
     env.setdefault("PORT", "5000")
     env.setdefault("WEB_CONCURRENCY", "2")
     env["PYTHONUNBUFFERED"] = "1"
+    # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env = prepare(env)
     manager = Manager()
     for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
