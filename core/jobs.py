@@ -203,8 +203,8 @@ class JobRun:
     @property
     def rate(self) -> float | None:
         """Units per second in this attempt."""
-        elapsed = time.monotonic() - self._start_time
-        return round((self._done - self._start_done) / elapsed, 1) if elapsed > 0 else None
+        elapsed, units = time.monotonic() - self._start_time, self._done - self._start_done
+        return round(units / elapsed, 1) if elapsed > 0 and units > 0 else None
 
     def progress(self, done: int, total: int | None = None, *, force: bool = False) -> None:
         """Record progress for the status page: at most every PROGRESS_INTERVAL s, in its own transaction."""

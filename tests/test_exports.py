@@ -14,6 +14,7 @@ from rq.serializers import JSONSerializer
 
 from core import exports, jobs, queue
 from manage import cli
+from web import streams
 from worker import exports as export_jobs
 
 ACCOUNT = connect_rows.account_sfid(1)
@@ -85,6 +86,16 @@ def test_spreadsheet_formulas_in_names_are_neutralised(client, conn, ops):
         conn.execute("UPDATE salesforce.account SET name = '=HYPERLINK(\"http://evil\")'")
     rows = _rows(client.get("/ops/exports/orders.csv", headers=ops, buffered=True).get_data())
     assert rows[1][3] == "'=HYPERLINK(\"http://evil\")"
+
+
+def test_a_third_simultaneous_stream_is_refused_with_retry_after(client, conn, ops):
+    connect_rows.load(conn, accounts=1, orders=3)
+    running = [client.get("/ops/exports/orders.csv", headers=ops) for _ in range(streams.STREAMS_PER_PROCESS)]
+    refused = client.get("/ops/exports/orders.csv", headers=ops, buffered=True)
+    for response in running:
+        response.close()
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert client.get("/ops/exports/orders.csv", headers=ops, buffered=True).status_code == 200
 
 
 def test_ops_export_page_offers_both_ways(client, ops):
@@ -215,3 +226,10 @@ def test_cli_writes_an_export_to_a_file(conn, env, tmp_path):
     result = CliRunner().invoke(cli, ["exports", "write", "orders", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert len(_rows(out.read_bytes())) == 7
+
+
+def test_ops_background_export_points_at_the_ops_status_page(client, conn, redis, ops):
+    response = client.post("/ops/exports/invoices", headers={**ops, "Accept": "application/json"})
+    assert response.status_code == 202
+    assert response.headers["Location"].startswith("/ops/jobs/export-invoices-")
+    assert response.get_json()["state"] == "queued"

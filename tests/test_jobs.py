@@ -154,3 +154,11 @@ def test_operator_sees_any_job_under_ops(client, conn, redis, ops):
 
 def test_unknown_job_is_404(client, ops):
     assert client.get("/ops/jobs/export-orders-0123456789abcdef01234567.json", headers=ops).status_code == 404
+
+
+def test_failed_job_page_shows_the_error(client, conn, redis, env):
+    record, _ = _submit(conn, redis, func="sample_jobs.crash")
+    conn.execute("UPDATE app.jobs SET state = 'failed', error = %s", (jobs.INTERNAL_ERROR,))
+    log_in(client, user_id=7)
+    page = client.get(f"/jobs/{record['id']}").get_data(as_text=True)
+    assert "failed on our side" in page and "http-equiv" not in page
