@@ -52,6 +52,8 @@ def test_finished_job_can_be_started_again(conn, redis, env):
     _work(redis)
     record, started = _submit(conn, redis)
     assert started and record["state"] == "queued" and record["done"] == 0
+    _work(redis)
+    assert jobs.get(conn, SCHEMA, record["id"])["state"] == "finished"
 
 
 def test_queued_job_that_redis_lost_is_queued_again(conn, redis):
