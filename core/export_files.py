@@ -35,6 +35,7 @@ RETURNING job_id
 
 
 def _q(statement: str, app_schema: str) -> sql.Composed:
+    """A statement with {files} and {chunks} filled in."""
     return sql.SQL(statement).format(
         files=sql.Identifier(app_schema, "export_files"), chunks=sql.Identifier(app_schema, "export_file_chunks")
     )

@@ -91,6 +91,7 @@ _COPY_ALL = "COPY (SELECT {columns} {source} ORDER BY {key}) TO STDOUT (FORMAT c
 
 
 def _render(template: str, export: Export, connect_schema: str, app_schema: str) -> sql.Composed:
+    """A statement template with the export's columns, source and key, and the schemas, filled in."""
     names = {"connect": sql.Identifier(connect_schema), "app": sql.Identifier(app_schema)}
     return sql.SQL(template).format(
         columns=sql.SQL(export.columns).format(**names),

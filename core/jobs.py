@@ -79,10 +79,12 @@ _GET = "SELECT * FROM {jobs} WHERE id = %(id)s"
 
 
 def _jobs(app_schema: str) -> sql.Identifier:
+    """The jobs table in the app schema."""
     return sql.Identifier(app_schema, "jobs")
 
 
 def _q(statement: str, app_schema: str) -> sql.Composed:
+    """A statement with {jobs} filled in."""
     return sql.SQL(statement).format(jobs=_jobs(app_schema))
 
 
@@ -115,6 +117,7 @@ def submit(conn, redis_conn, app_schema: str, *, kind: str, owner: str, params: 
 
 
 def _enqueue(redis_conn, jid, kind, owner, func, queue_name, timeout) -> None:
+    """Put `func(jid)` on the queue with the retry policy every job shares."""
     queue.queue(redis_conn, queue_name).enqueue(
         func,
         jid,
@@ -189,10 +192,12 @@ class JobRun:
 
     @property
     def id(self) -> str:
+        """The job's id (also its RQ id)."""
         return self.record["id"]
 
     @property
     def params(self) -> dict:
+        """What the request asked for, as submitted."""
         return self.record["params"]
 
     @property
@@ -229,6 +234,7 @@ class JobRun:
 
 
 def _will_retry() -> bool:
+    """Whether RQ will retry the job running in this process (False outside RQ, e.g. from a CLI)."""
     from rq import get_current_job
 
     current = get_current_job()
@@ -236,6 +242,7 @@ def _will_retry() -> bool:
 
 
 def _error_message(exc: BaseException, retrying: bool) -> str:
+    """What the status page says about an attempt that raised `exc`."""
     if isinstance(exc, ShutDownImminentException):
         reason = "Interrupted by a restart"
     elif isinstance(exc, JobTimeoutException):
@@ -248,6 +255,7 @@ def _error_message(exc: BaseException, retrying: bool) -> str:
 
 
 def _end_attempt(conn, app_schema, jid, error, retrying, from_states=(STARTED,)) -> None:
+    """Record an attempt that raised: queued again for a retry, or failed for good."""
     with conn.transaction():
         # Never hang the shutdown on a row lock left by a half-dead work connection.
         conn.execute("SET LOCAL lock_timeout = '2s'")
@@ -320,5 +328,7 @@ def terminal_progress(total: int | None, label: str, *, enabled: bool = True):
 
 
 class _Silent:
+    """A progress bar that draws nothing."""
+
     def update(self, n_steps: int, current_item=None) -> None:
         """Nothing to draw when nobody is watching."""

@@ -89,6 +89,7 @@ def describe(record: dict, file: dict | None) -> dict:
 
 
 def _cross_site() -> bool:
+    """True for a request a browser sent on behalf of another site."""
     # Operators' Basic credentials are sent on cross-site form posts too: refuse those.
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         return True
@@ -111,6 +112,7 @@ def _load(job_id: str, *, ops: bool) -> tuple[dict, dict | None]:
 
 
 def _status_body(record: dict, file: dict | None = None):
+    """The status as JSON for clients that ask for it, else the HTML page."""
     status = describe(record, file)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(status)
@@ -118,6 +120,7 @@ def _status_body(record: dict, file: dict | None = None):
 
 
 def _status(job_id: str, *, ops: bool, as_json: bool):
+    """The status resource, never cached."""
     record, file = _load(job_id, ops=ops)
     response = make_response(jsonify(describe(record, file)) if as_json else _status_body(record, file))
     response.headers["Cache-Control"] = "no-store"
@@ -125,6 +128,7 @@ def _status(job_id: str, *, ops: bool, as_json: bool):
 
 
 def _file(job_id: str, *, ops: bool):
+    """The job's file streamed out of Postgres: 404 until it is ready, 410 once it has expired."""
     record, file = _load(job_id, ops=ops)
     if file is None and (record["result"] or {}).get("file"):
         abort(410, "This file has expired and was deleted. Start the export again.")
