@@ -233,3 +233,16 @@ def test_ops_background_export_points_at_the_ops_status_page(client, conn, redis
     assert response.status_code == 202
     assert response.headers["Location"].startswith("/ops/jobs/export-invoices-")
     assert response.get_json()["state"] == "queued"
+
+
+def test_background_export_is_a_503_when_redis_is_down(app_config, conn):
+    import dataclasses
+
+    from web import create_app
+
+    broken = dataclasses.replace(app_config, redis_url="unix:///nonexistent/redis.sock")
+    client = create_app({"APP": broken, "TESTING": True}).test_client()
+    log_in(client, account_sfid=ACCOUNT)
+    response = client.post("/orders/exports")
+    assert response.status_code == 503
+    assert "cannot be started right now" in response.get_data(as_text=True)
