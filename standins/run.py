@@ -78,7 +78,8 @@ def main() -> int:
         manager.add_process(name, command, env=env, cwd=str(ROOT))
     print(f"\n  The app: http://localhost:{env['PORT']}   (Ctrl-C stops everything)\n", flush=True)
     manager.loop()
-    return manager.returncode or 0
+    # Ctrl-C (130) or a SIGTERM (143) is how a developer stops it: not an error.
+    return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode
 
 
 if __name__ == "__main__":
