@@ -141,23 +141,8 @@ CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_id ON {schema}._trigger_log (s
 CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_table_name ON {schema}._trigger_log (state, table_name)
     WHERE state IN ('NEW', 'PENDING');
 
-CREATE TABLE IF NOT EXISTS {schema}._trigger_log_archive (
-    id integer PRIMARY KEY,
-    txid bigint,
-    created_at timestamptz,
-    updated_at timestamptz,
-    processed_at timestamptz,
-    processed_tx bigint,
-    state varchar(8),
-    action varchar(7),
-    table_name varchar(128),
-    record_id integer,
-    sfid varchar(18),
-    old text,
-    "values" text,
-    sf_result integer,
-    sf_message text
-);
+-- Processed rows move here: the same columns, without defaults (LIKE copies neither defaults nor indexes).
+CREATE TABLE IF NOT EXISTS {schema}._trigger_log_archive (LIKE {schema}._trigger_log, PRIMARY KEY (id));
 CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_created_at ON {schema}._trigger_log_archive (created_at);
 CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_record_id ON {schema}._trigger_log_archive (record_id);
 CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_state_table_name
