@@ -2,6 +2,8 @@
 
     python manage.py release        # what the Procfile's release: runs on every deploy
     python manage.py migrate        # apply the app schema's pending migrations
+    python manage.py exports …      # CSV exports and the cleanup of old export files
+    python manage.py postdeploy     # app.json's postdeploy: migrate, then print the steps left to do by hand
     python manage.py invoices run --period previous   # batch invoicing (docs/batch-invoicing.md)
 """
 
@@ -11,6 +13,7 @@ import click
 
 from core import config, db, invoicing_cli
 from core.migrate import migrate as run_migrations
+from worker import export_commands
 
 
 @click.group()
@@ -35,6 +38,30 @@ def migrate():
 def release(ctx):
     """The release phase: migrate before the new dynos boot (a failure stops the deploy)."""
     ctx.invoke(migrate)
+
+
+# What app.json cannot do: Connect's org link is an OAuth flow in a browser, and Scheduler jobs
+# are created in the dashboard only. The new app's owner is told exactly what remains.
+NEXT_STEPS = """\
+Next steps (Heroku Connect cannot be finished from app.json):
+  1. Link the Salesforce org:   heroku addons:open herokuconnect --app <app>
+     (choose schema {schema}, then authorize the org in the browser)
+  2. Import the mappings:       heroku connect:import sql/connect/mapping.json --app <app>
+  3. Add the Scheduler job:     heroku addons:open scheduler --app <app>
+     (the python manage.py commands to schedule are listed in docs/architecture.md, "Scheduled work")
+  4. Check the sync both ways:  heroku connect:info --app <app>
+"""
+
+
+@cli.command()
+@click.pass_context
+def postdeploy(ctx):
+    """app.json's postdeploy: migrate the new app's database, then print what is left to do by hand."""
+    ctx.invoke(migrate)
+    click.echo(NEXT_STEPS.format(schema=config.load().connect_schema))
+
+
+cli.add_command(export_commands.cli)
 
 
 def main():

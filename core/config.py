@@ -38,6 +38,8 @@ class Config:
     db_pool_size: int = 5
     # Set on Heroku ("production"); locally "development" relaxes Secure cookies over plain http.
     environment: str = "production"
+    # Hours a background export's file stays downloadable before cleanup deletes it (docs/long-work.md).
+    export_ttl_hours: int = 24
 
     def require_secret_key(self) -> str:
         """The signing key; only the web process needs one, and there is no fallback."""
@@ -119,4 +121,5 @@ def load(env=None) -> Config:
         statement_timeout_ms=_int(env, "STATEMENT_TIMEOUT_MS", 20_000, 100, 25_000),
         db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 100),
         environment=environment,
+        export_ttl_hours=_int(env, "EXPORT_TTL_HOURS", 24, 1, 24 * 90),
     )

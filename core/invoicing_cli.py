@@ -5,7 +5,7 @@
     python manage.py invoices estimate --period 2026-10      # the API bill, without starting anything
     python manage.py invoices status 12 [--wait]
     python manage.py invoices resume 12                      # re-enqueue the unfinished chunks of run 12
-    python manage.py invoices schedule --at 2026-12-01T02:00 # local: RQ runs it (worker --with-scheduler)
+    python manage.py invoices schedule --at 2026-12-01T02:00 # local: RQ's scheduler in the worker starts it
 """
 
 import sys
@@ -109,7 +109,7 @@ def resume(run_id):
               help="When to start, in UTC (YYYY-MM-DDTHH:MM).")
 @click.option("--period", default="previous", show_default=True, help=PERIOD_HELP)
 def schedule(when, period):
-    """Local runs: have RQ start a run later (needs `python -m worker --with-scheduler`)."""
+    """Local runs: have RQ start a run later (the scheduler every `python -m worker` runs starts it)."""
     if period != "previous":
         _period(None, None, period)
     cfg = config.load()
@@ -117,7 +117,7 @@ def schedule(when, period):
         when.replace(tzinfo=UTC), rules.SCHEDULED_RUN_JOB, period, description=f"invoice run for {period}"
     )
     click.echo(f"invoice run for {period} scheduled at {when:%Y-%m-%d %H:%M} UTC (job {job.id}); "
-               "a worker started with --with-scheduler will start it.")
+               "a worker's scheduler will start it.")
 
 
 def _line(p: dict) -> str:

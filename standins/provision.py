@@ -9,7 +9,11 @@ each mapping the table with Connect's column types, system columns, index names 
 Applying it again changes nothing; a field added to the mapping is added to the table in place.
 """
 
+import os
+import sys
+
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from core import connect
 
@@ -95,6 +99,15 @@ def index_name(table: str, column: str, unique: bool) -> str:
     return f"{'hcu' if unique else 'hc'}_idx_{table}_{column}"
 
 
+def table_indexes(mapping: connect.Mapping) -> dict[str, bool]:
+    """Column → unique for a mapped table's indexes: Connect always indexes sfid and systemmodstamp."""
+    indexes = {"sfid": True, "systemmodstamp": False}
+    for field_name, options in mapping.indexes.items():
+        column = "sfid" if field_name == "Id" else connect.column_name(field_name)
+        indexes[column] = indexes.get(column, False) or bool(options.get("unique"))
+    return indexes
+
+
 SYSTEM_TABLES = """
 CREATE EXTENSION IF NOT EXISTS hstore;
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -128,23 +141,8 @@ CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_id ON {schema}._trigger_log (s
 CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_table_name ON {schema}._trigger_log (state, table_name)
     WHERE state IN ('NEW', 'PENDING');
 
-CREATE TABLE IF NOT EXISTS {schema}._trigger_log_archive (
-    id integer PRIMARY KEY,
-    txid bigint,
-    created_at timestamptz,
-    updated_at timestamptz,
-    processed_at timestamptz,
-    processed_tx bigint,
-    state varchar(8),
-    action varchar(7),
-    table_name varchar(128),
-    record_id integer,
-    sfid varchar(18),
-    old text,
-    "values" text,
-    sf_result integer,
-    sf_message text
-);
+-- Processed rows move here: the same columns, without defaults (LIKE copies neither defaults nor indexes).
+CREATE TABLE IF NOT EXISTS {schema}._trigger_log_archive (LIKE {schema}._trigger_log, PRIMARY KEY (id));
 CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_created_at ON {schema}._trigger_log_archive (created_at);
 CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_record_id ON {schema}._trigger_log_archive (record_id);
 CREATE INDEX IF NOT EXISTS idx__trigger_log_archive_state_table_name
@@ -189,11 +187,8 @@ BEGIN
         RETURN NEW;
     END IF;
     -- Connect wrote it: keep a state Connect set on purpose (INSERTED, UPDATED, FAILED) ...
-    IF TG_OP = 'INSERT' AND NEW._hc_lastop IS NOT NULL THEN
-        RETURN NEW;
-    END IF;
-    IF TG_OP = 'UPDATE' AND NEW._hc_lastop IS NOT NULL
-       AND NEW._hc_lastop IS DISTINCT FROM OLD._hc_lastop THEN
+    IF NEW._hc_lastop IN ('INSERTED', 'UPDATED', 'FAILED')
+       AND (TG_OP = 'INSERT' OR NEW._hc_lastop IS DISTINCT FROM OLD._hc_lastop) THEN
         RETURN NEW;
     END IF;
     -- ... otherwise the row came from Salesforce
@@ -310,12 +305,15 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
                 add = sql.SQL("ALTER TABLE {} ADD COLUMN {} {}")
                 conn.execute(add.format(t, sql.Identifier(column), sql.SQL(kind)))
                 changes.append(f"added column {schema}.{table}.{column}")
-    for field_name, options in mapping.indexes.items():
-        column = "sfid" if field_name == "Id" else connect.column_name(field_name)
-        unique = bool(options.get("unique"))
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (schema, table))
+        have_indexes = {name for (name,) in cur}
+    for column, unique in table_indexes(mapping).items():
         name = index_name(table, column, unique)
-        conn.execute(sql.SQL("CREATE {} INDEX IF NOT EXISTS {} ON {} ({})").format(
-            sql.SQL("UNIQUE" if unique else ""), sql.Identifier(name), t, sql.Identifier(column)))
+        if name not in have_indexes:
+            conn.execute(sql.SQL("CREATE {} INDEX {} ON {} ({})").format(
+                sql.SQL("UNIQUE" if unique else ""), sql.Identifier(name), t, sql.Identifier(column)))
+            changes.append(f"created index {name}")
     status_fn, log_fn = f"hc_{table}_status", f"hc_{table}_logger"
     conn.execute(_q(STATUS_FUNCTION, schema=s, function=sql.Identifier(status_fn)))
     conn.execute(
@@ -335,3 +333,24 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
         "WHEN ({}.get_xmlbinary()::text = 'base64'::text) EXECUTE FUNCTION {}.{}()"
     ).format(sql.Identifier(f"hc_{table}_logtrigger"), t, s, s, sql.Identifier(log_fn)))
     return changes
+
+
+def main() -> int:
+    """`python -m standins.provision`: build the schema named by CONNECT_SCHEMA in DATABASE_URL."""
+    from core import config, db
+
+    # Provisioning needs no Redis, but config.load() checks every variable: let REDIS_URL be absent here.
+    env = {"REDIS_URL": "redis://localhost", **os.environ}
+    try:
+        cfg = config.load(env)
+    except config.ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    with db.connect(cfg.database_url) as conn:
+        changes = provision(conn, cfg.connect_schema)
+    print(f"{len(changes)} change(s); schema {cfg.connect_schema} matches the mapping file.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -70,13 +70,16 @@ def main() -> int:
     env.setdefault("PORT", "5000")
     env.setdefault("WEB_CONCURRENCY", "2")
     env["PYTHONUNBUFFERED"] = "1"
+    # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env = prepare(env)
     manager = Manager()
     for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
     print(f"\n  The app: http://localhost:{env['PORT']}   (Ctrl-C stops everything)\n", flush=True)
     manager.loop()
-    return manager.returncode or 0
+    # Ctrl-C (130) or a SIGTERM (143) is how a developer stops it: not an error.
+    return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode
 
 
 if __name__ == "__main__":

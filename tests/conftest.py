@@ -8,6 +8,7 @@ started under .data/. The test database is created fresh for each session and bu
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import psycopg
@@ -51,9 +52,11 @@ def redis_url(tmp_path_factory):
         yield url
         return
     # unix socket paths are limited to ~100 bytes: keep the directory short.
-    server = services.EmbeddedRedis(Path("/tmp") / f"connectapp-test-redis-{os.getpid()}").start()
+    directory = Path("/tmp") / f"connectapp-test-redis-{os.getpid()}"
+    server = services.EmbeddedRedis(directory).start()
     yield server.url
     server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,48 +1,38 @@
-"""Rows as Heroku Connect writes them from Salesforce (xmlbinary = 'hex': no trigger log, SYNCED)."""
+"""Rows in the Connect tables, written the way Heroku Connect writes them (xmlbinary = 'hex')."""
 
-import itertools
-from datetime import date
+# Set-based: accounts 1..n, orders spread over them, invoices for the first accounts.
+_ACCOUNTS = """
+INSERT INTO salesforce.account (sfid, name, accountnumber)
+SELECT '001' || lpad(n::text, 15, '0'), 'Account ' || n, 'ACC-' || lpad(n::text, 8, '0')
+FROM generate_series(1, %(accounts)s) AS n
+"""
+_ORDERS = """
+INSERT INTO salesforce."order" (sfid, accountid, ordernumber, status, effectivedate, totalamount, ponumber, type,
+                                isdeleted)
+SELECT '801' || lpad(n::text, 15, '0'), '001' || lpad((1 + n %% %(accounts)s)::text, 15, '0'),
+       lpad(n::text, 8, '0'), 'Activated', date '2026-01-01' + (n %% 300), (n %% 1000) + 0.5, 'PO-' || n, 'Standard',
+       false
+FROM generate_series(1, %(orders)s) AS n
+"""
+_INVOICES = """
+INSERT INTO salesforce.invoice__c (sfid, name, account__c, period__c, amount__c, tax__c, order_count__c, status__c,
+                                   due_date__c, external_id__c, isdeleted)
+SELECT 'a01' || lpad(n::text, 15, '0'), 'INV-' || n, '001' || lpad((1 + n %% %(accounts)s)::text, 15, '0'),
+       '2026-10', n * 10.0, n * 2.0, 3, 'Sent', date '2026-12-01', 'inv-' || n, false
+FROM generate_series(1, %(invoices)s) AS n
+"""
 
-_ids = itertools.count(1)
 
-
-def sfid(prefix: str) -> str:
-    """A fresh 18-character Salesforce-looking id with the object's key prefix."""
-    return f"{prefix}{next(_ids):015d}"
-
-
-def add_accounts(conn, n: int, start: int = 1) -> list[str]:
-    """Insert n synced accounts with AccountNumbers ACC-000001…; return their sfids in order."""
-    ids = [sfid("001") for _ in range(n)]
+def load(conn, *, accounts: int = 3, orders: int = 30, invoices: int = 0) -> None:
+    """Insert synced accounts, orders and invoices; order n belongs to account 1 + n % accounts."""
     with conn.transaction():
         conn.execute("SET LOCAL xmlbinary = 'hex'")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO salesforce.account (sfid, name, accountnumber, isdeleted, systemmodstamp, createddate) "
-                "VALUES (%s, %s, %s, false, now(), now())",
-                [(s, f"Account {i}", f"ACC-{i:06d}") for i, s in enumerate(ids, start)],
-            )
-    return ids
+        params = {"accounts": accounts, "orders": orders, "invoices": invoices}
+        conn.execute(_ACCOUNTS, params)
+        conn.execute(_ORDERS, params)
+        conn.execute(_INVOICES, params)
 
 
-def add_orders(conn, rows) -> list[str]:
-    """Insert synced orders from (account_sfid, effective_date, amount, status) tuples; return their sfids."""
-    codes = {"Draft": "Draft", "Activated": "Activated", "Shipped": "Activated", "Delivered": "Activated",
-             "Cancelled": "Cancelled"}
-    out = []
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        with conn.cursor() as cur:
-            params = []
-            for account, effective, amount, status in rows:
-                order_id = sfid("801")
-                out.append(order_id)
-                params.append((order_id, account, f"O-{order_id[-8:]}", status, codes[status],
-                               effective if isinstance(effective, date) else date.fromisoformat(effective), amount))
-            cur.executemany(
-                'INSERT INTO salesforce."order" (sfid, accountid, ordernumber, status, statuscode, effectivedate, '
-                "totalamount, isdeleted, systemmodstamp, createddate) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, false, now(), now())",
-                params,
-            )
-    return out
+def account_sfid(n: int) -> str:
+    """The sfid load() gives account n."""
+    return "001" + str(n).rjust(15, "0")

@@ -9,7 +9,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from core import invoicing, queue
-from tests.connect_rows import add_accounts, add_orders
+from tests.invoicing_rows import add_accounts, add_orders
 from worker import invoicing as jobs
 
 PERIOD = "2026-10"

@@ -7,7 +7,7 @@ from rq.serializers import JSONSerializer
 
 import manage
 from core import queue
-from tests.connect_rows import add_accounts, add_orders
+from tests.invoicing_rows import add_accounts, add_orders
 
 
 @pytest.fixture
@@ -108,11 +108,3 @@ def test_schedule_enqueues_a_run_for_later(runner, redis, env):
     assert result.exit_code == 0 and "scheduled at 2030-01-01 02:00 UTC" in result.output
     assert queue.queue(redis).scheduled_job_registry.count == 1
 
-
-def test_every_invoices_command_is_in_the_docs():
-    import core.invoicing_cli as cli_module
-    from core.connect import ROOT
-
-    doc = (ROOT / "docs" / "batch-invoicing.md").read_text()
-    missing = [name for name in cli_module.invoices.commands if f"invoices {name}" not in doc]
-    assert missing == []

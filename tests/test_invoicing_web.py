@@ -8,7 +8,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from core import queue
-from tests.connect_rows import add_accounts, add_orders
+from tests.invoicing_rows import add_accounts, add_orders
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"ops:secret-ops-password").decode()}
 

@@ -1,60 +1,40 @@
 """Real worker processes: a worker SIGKILLed in the middle of a chunk, a new worker, an exact result."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
+import processes
 import pytest
 from rq.registry import StartedJobRegistry
+from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 
 from core import db, invoicing, queue
-from core.connect import ROOT
-from tests.connect_rows import add_accounts, add_orders
+from tests.invoicing_rows import add_accounts, add_orders
 
 pytestmark = pytest.mark.slow
 
 WAITING_ON_THE_RUN_ROW = """
 SELECT count(*) AS n FROM pg_stat_activity
  WHERE datname = current_database() AND pid <> pg_backend_pid()
-   AND wait_event_type = 'Lock' AND query LIKE '%%invoice_runs%%'
+   AND wait_event_type = 'Lock' AND query LIKE '%invoice_runs%'
 """
 
 
-def wait_for(predicate, timeout=30.0, what="condition"):
-    """Poll until predicate() is true."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+def waiting_on_the_run_row(conn) -> int:
+    """Backends blocked on the run row (a chunk that has billed and wants to count itself)."""
+    return conn.execute(WAITING_ON_THE_RUN_ROW).fetchone()["n"]
 
 
-def process_tree(pid: int) -> list[int]:
-    """pid and all its descendants (RQ's work-horse runs in its own process group, so killpg misses it)."""
-    found = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found += process_tree(int(child))
-    return found
+def expire_the_dead_workers_leases(redis_conn) -> None:
+    """Do what waiting would: RQ's heartbeat lease (90 s) and the dead scheduler's lock (61 s) run out now.
 
-
-def kill_dyno(process: subprocess.Popen) -> None:
-    """What the platform does 30 s after SIGTERM: SIGKILL to every process of the dyno."""
-    for pid in process_tree(process.pid):
-        os.kill(pid, signal.SIGKILL)
-    process.wait(10)
-
-
-def start_worker(env, tmp_path, *args):
-    """`python -m worker` in its own process group, as a worker dyno runs it."""
-    log = open(tmp_path / f"worker-{time.monotonic_ns()}.log", "w")  # noqa: SIM115 closed with the process
-    environ = {**os.environ, "DATABASE_URL": env.database_url, "REDIS_URL": env.redis_url, "APP_ENV": "test"}
-    return subprocess.Popen([sys.executable, "-m", "worker", *args], cwd=ROOT, env=environ, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    Everything after that — finding the abandoned job, the failure callback, the retry — is RQ's own
+    code in the new worker.
+    """
+    StartedJobRegistry(queue=queue.queue(redis_conn)).cleanup(timestamp=time.time() + 3600)
+    for name in queue.QUEUES:
+        redis_conn.delete(SCHEDULER_LOCKING_KEY_TEMPLATE % name)
 
 
 def test_worker_killed_mid_chunk_is_retried_and_bills_exactly_once(conn, redis, env, database_url, tmp_path):
@@ -62,32 +42,28 @@ def test_worker_killed_mid_chunk_is_retried_and_bills_exactly_once(conn, redis, 
     add_orders(conn, [(a, "2026-10-05", 10 * (i + 1) + k, "Delivered") for i, a in enumerate(accounts)
                       for k in range(3)])
     run_id, est = invoicing.start_run(conn, redis, "2026-10", env, opts=invoicing.Settings(chunks=3))
+    worker_env = processes.environment(env)
 
     # Hold the run row: the first chunk does all its billing, then waits for this lock just before it commits.
-    with db.connect(database_url) as locker:
-        locker.execute("BEGIN")
+    with db.connect(database_url) as locker, locker.transaction():
         locker.execute("SELECT id FROM app.invoice_runs WHERE id = %s FOR UPDATE", (run_id,))
-        first = start_worker(env, tmp_path)
-        wait_for(lambda: conn.execute(WAITING_ON_THE_RUN_ROW).fetchone()["n"] == 1, what="a chunk mid-transaction")
-        kill_dyno(first)
-        locker.execute("ROLLBACK")
+        first = processes.start_worker(worker_env, tmp_path / "first.log")
+        processes.wait_for(lambda: waiting_on_the_run_row(conn) == 1, 30, "a chunk mid-transaction")
+        processes.signal_dyno(first, signal.SIGKILL)
+        first.wait(10)
 
     # The killed chunk left nothing behind: its transaction never committed.
-    wait_for(lambda: conn.execute(WAITING_ON_THE_RUN_ROW).fetchone()["n"] == 0, what="the orphaned backend to end")
+    processes.wait_for(lambda: waiting_on_the_run_row(conn) == 0, 30, "the orphaned backend to end")
     assert conn.execute("SELECT count(*) AS n FROM app.invoice_lines").fetchone()["n"] == 0
     assert conn.execute("SELECT count(*) AS n FROM salesforce.invoice__c").fetchone()["n"] == 0
     assert invoicing.progress(conn, run_id, env)["chunks_done"] == 0
 
-    # RQ finds the job abandoned once its heartbeat expires (about 90 s after the kill, when a worker
-    # next cleans its registries); the cutoff is moved forward here instead of waiting.
-    StartedJobRegistry(queue=queue.queue(redis)).cleanup(timestamp=time.time() + 3600)
-
-    second = start_worker(env, tmp_path, "--with-scheduler")  # retries wait 5 s in the scheduled registry
+    expire_the_dead_workers_leases(redis)
+    second = processes.start_worker(worker_env, tmp_path / "second.log")  # retries wait 5 s for its scheduler
     try:
-        wait_for(lambda: invoicing.progress(conn, run_id, env)["final"], timeout=45, what="the run to finish")
+        processes.wait_for(lambda: invoicing.progress(conn, run_id, env)["final"], 45, "the run to finish")
     finally:
-        os.killpg(second.pid, signal.SIGTERM)
-        second.wait(30)
+        processes.stop(second)
 
     p = invoicing.progress(conn, run_id, env)
     killed = next(c for c in invoicing.chunks(conn, run_id, env) if c["attempts"] > 1)

@@ -23,13 +23,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config)
 
-    from web import database, errors, health, home, invoicing, requests
+    from web import database, errors, exports, health, home, invoicing, jobs, requests
 
     requests.init_app(app)
     database.init_app(app)
     errors.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(invoicing.bp)
     logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)
     return app

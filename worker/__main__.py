@@ -16,6 +16,7 @@ from core import config, logs, queue
 
 # Import the job modules once, in the parent: every forked work-horse then starts with them loaded
 # instead of importing psycopg and friends again (about 50 ms per job).
+import worker.exports  # noqa: E402, F401  isort: skip
 import worker.invoicing  # noqa: E402, F401  isort: skip
 import worker.jobs  # noqa: E402, F401  isort: skip
 
@@ -33,7 +34,11 @@ def main(argv=None) -> int:
         serializer=JSONSerializer,
     )
     logging.getLogger(__name__).info("worker serving %s", ", ".join(names))
-    worker.work(burst="--burst" in argv, with_scheduler="--with-scheduler" in argv, logging_level="INFO")
+    # Jobs retry with Retry(interval=[…]): a retry waits in RQ's ScheduledJobRegistry until a
+    # scheduler moves it back to its queue. Every worker offers to run one (RQ's lock lets only one
+    # per queue work at a time), so retries happen whatever the number of worker dynos.
+    with_scheduler = "--without-scheduler" not in argv
+    worker.work(burst="--burst" in argv, with_scheduler=with_scheduler, logging_level="INFO")
     return 0
 
 

@@ -1,0 +1,133 @@
+"""core.config: a missing or malformed variable stops the process at boot with a message naming it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from core import config
+from core.connect import ROOT
+
+GOOD = {
+    "DATABASE_URL": "postgres://u:p@db.example.com:5432/d",
+    "REDIS_URL": "rediss://:p@redis.example.com:6380",
+    "SECRET_KEY": "k" * 64,
+}
+
+
+def load(**changes):
+    """config.load() on GOOD with some variables changed (None removes one)."""
+    env = {**GOOD, **changes}
+    return config.load({k: v for k, v in env.items() if v is not None})
+
+
+def test_a_complete_environment_loads_with_defaults():
+    cfg = load()
+    assert (cfg.connect_schema, cfg.app_schema, cfg.port, cfg.environment) == ("salesforce", "app", 5000, "production")
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "REDIS_URL"])
+def test_missing_url_names_the_variable(name):
+    with pytest.raises(config.ConfigError, match=f"^{name} is not set"):
+        load(**{name: None})
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "REDIS_URL"])
+def test_blank_url_counts_as_missing(name):
+    with pytest.raises(config.ConfigError, match=f"^{name} is not set"):
+        load(**{name: "  "})
+
+
+def test_database_url_with_the_wrong_scheme_is_refused():
+    with pytest.raises(config.ConfigError, match=r"DATABASE_URL must start with one of postgres://, postgresql://"):
+        load(DATABASE_URL="mysql://u@h/d")
+
+
+def test_redis_url_with_the_wrong_scheme_is_refused():
+    with pytest.raises(config.ConfigError, match=r"REDIS_URL must start with one of redis://, rediss://, unix://"):
+        load(REDIS_URL="http://localhost:6379")
+
+
+@pytest.mark.parametrize("scheme", ["redis://localhost:6379/0", "rediss://:p@h:6380", "unix:///tmp/redis.sock"])
+def test_the_three_redis_schemes_are_accepted(scheme):
+    assert load(REDIS_URL=scheme).redis_url == scheme
+
+
+def test_heroku_postgres_scheme_is_accepted_as_is():
+    assert load().database_url.startswith("postgres://")
+
+
+def test_non_integer_port_is_refused():
+    with pytest.raises(config.ConfigError, match=r"PORT must be a whole number; got 'http'"):
+        load(PORT="http")
+
+
+def test_web_concurrency_out_of_range_is_refused():
+    with pytest.raises(config.ConfigError, match=r"WEB_CONCURRENCY must be between 1 and 64; got 0"):
+        load(WEB_CONCURRENCY="0")
+
+
+def test_statement_timeout_above_the_router_limit_is_refused():
+    with pytest.raises(config.ConfigError, match=r"STATEMENT_TIMEOUT_MS must be between"):
+        load(STATEMENT_TIMEOUT_MS="60000")
+
+
+@pytest.mark.parametrize("value", ["Sales-Force", "1schema", "salesforce; drop", "x" * 64])
+def test_bad_schema_identifier_is_refused(value):
+    with pytest.raises(config.ConfigError, match=r"CONNECT_SCHEMA must be a lowercase SQL identifier"):
+        load(CONNECT_SCHEMA=value)
+
+
+def test_app_schema_must_differ_from_connect_schema():
+    with pytest.raises(config.ConfigError, match=r"APP_SCHEMA must differ from CONNECT_SCHEMA"):
+        load(CONNECT_SCHEMA="shared", APP_SCHEMA="shared")
+
+
+def test_unknown_app_env_is_refused():
+    with pytest.raises(config.ConfigError, match=r"APP_ENV must be production, development or test"):
+        load(APP_ENV="staging")
+
+
+def test_read_database_url_may_name_a_follower_config_var():
+    follower = "postgres://u:p@follower.example.com:5432/d"
+    cfg = load(READ_DATABASE_URL="HEROKU_POSTGRESQL_COPPER_URL", HEROKU_POSTGRESQL_COPPER_URL=follower)
+    assert cfg.read_database_url == follower
+
+
+def test_read_database_url_naming_an_unset_var_is_refused():
+    with pytest.raises(config.ConfigError, match=r"READ_DATABASE_URL names HEROKU_POSTGRESQL_COPPER_URL, which is not"):
+        load(READ_DATABASE_URL="HEROKU_POSTGRESQL_COPPER_URL")
+
+
+def test_read_database_url_may_be_a_url():
+    assert load(READ_DATABASE_URL="postgresql://r@h/d").read_database_url == "postgresql://r@h/d"
+
+
+def test_read_database_url_is_optional():
+    assert load().read_database_url is None
+
+
+def test_the_web_app_refuses_to_start_without_secret_key():
+    from web import create_app
+
+    with pytest.raises(config.ConfigError, match=r"SECRET_KEY is not set"):
+        create_app({"APP": load(SECRET_KEY=None)})
+
+
+def test_the_web_app_refuses_a_short_secret_key():
+    from web import create_app
+
+    with pytest.raises(config.ConfigError, match=r"SECRET_KEY is too short"):
+        create_app({"APP": load(SECRET_KEY="short")})
+
+
+def test_manage_py_reports_a_bad_environment_in_one_line_and_exits_2():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["REDIS_URL"] = "redis://localhost:6379/0"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "configuration error: DATABASE_URL is not set."
+    assert result.stdout == ""

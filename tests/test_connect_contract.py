@@ -1,0 +1,504 @@
+"""The Heroku Connect data contract, as the local schema reproduces it (docs/connect-contract.md).
+
+Every pattern in this app relies on these behaviours: what an app write leaves in the trigger
+log, what a write by Connect leaves in `_hc_lastop`, which names and types the tables have. If
+`standins/provision.py` drifted from Connect, code that passes locally would fail on Heroku;
+these tests pin each behaviour down.
+
+A write "as the app" is a plain statement (the session's xmlbinary is Postgres's default,
+base64). A write "as Connect" runs with `SET LOCAL xmlbinary = 'hex'`, as Connect's own sessions do.
+"""
+
+import dataclasses
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from core import connect, db
+from standins.provision import provision
+
+CONTACT = (
+    "INSERT INTO salesforce.contact (lastname, firstname, email, external_id__c) VALUES (%s, %s, %s, %s) RETURNING id"
+)
+LOG = """
+SELECT id, txid, state, action, table_name, record_id, sfid,
+       hstore_to_json(old::hstore) AS old, hstore_to_json("values"::hstore) AS values
+FROM {schema}._trigger_log ORDER BY id
+"""
+
+
+def log_rows(conn, schema="salesforce"):
+    """The trigger log, oldest first, with `old` and `values` decoded from hstore."""
+    return conn.execute(sql.SQL(LOG).format(schema=sql.Identifier(schema))).fetchall()
+
+
+def as_connect(conn, statement, params=None):
+    """Run one statement the way Connect writes (xmlbinary = hex); return its first row, if any."""
+    with conn.transaction():
+        conn.execute("SET LOCAL xmlbinary = 'hex'")
+        cur = conn.execute(statement, params)
+        return cur.fetchone() if cur.description else None
+
+
+def synced_contact(conn, sfid="003000000000001AAA", lastname="Lovelace"):
+    """A Contact that came from Salesforce: SYNCED, with an sfid, no trigger-log row."""
+    return as_connect(
+        conn,
+        "INSERT INTO salesforce.contact (sfid, lastname, firstname, email, external_id__c, systemmodstamp,"
+        " createddate, isdeleted) VALUES (%s, %s, 'Ada', 'ada@example.com', %s, now(), now(), false) RETURNING id",
+        (sfid, lastname, "ext-" + sfid),
+    )["id"]
+
+
+def row(conn, table, record_id):
+    """One row of a Connect table."""
+    return conn.execute(
+        sql.SQL("SELECT * FROM {} WHERE id = %s").format(sql.Identifier("salesforce", table)), (record_id,)
+    ).fetchone()
+
+
+def columns(conn, table, schema="salesforce") -> dict[str, str]:
+    """Column → formatted type, as psql's \\d shows them."""
+    rows = conn.execute(
+        "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a "
+        "WHERE a.attrelid = format('%%I.%%I', %s::text, %s::text)::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        (schema, table),
+    )
+    return {r["name"]: r["type"] for r in rows}
+
+
+def indexes(conn, table, schema="salesforce") -> dict[str, str]:
+    """Index name → definition."""
+    rows = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+                        (schema, table))
+    return {r["indexname"]: r["indexdef"] for r in rows}
+
+
+@pytest.fixture
+def other_schema(database_url):
+    """A second Connect schema (dropped afterwards): proves nothing depends on the name `salesforce`."""
+    created = []
+
+    def make(name, **kwargs):
+        with db.connect(database_url) as c:
+            provision(c, name, log=lambda *_: None, **kwargs)
+        created.append(name)
+        return name
+
+    yield make
+    with db.connect(database_url) as c:
+        for name in created:
+            c.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+# --- INSERT by the app ------------------------------------------------------------------------
+
+
+def test_app_insert_logs_one_new_row_with_every_column(conn):
+    with conn.transaction():
+        record_id = conn.execute(CONTACT, ("Hopper", "Grace", "grace@example.com", "ext-1")).fetchone()["id"]
+        txid = conn.execute("SELECT txid_current() AS t").fetchone()["t"]
+    [entry] = log_rows(conn)
+    assert (entry["state"], entry["action"], entry["table_name"]) == ("NEW", "INSERT", "contact")
+    assert entry["record_id"] == record_id
+    assert entry["txid"] == txid
+    assert entry["old"] is None and entry["sfid"] is None
+    assert set(entry["values"]) == set(columns(conn, "contact")) - {"_hc_lastop", "_hc_err"}
+    assert entry["values"]["lastname"] == "Hopper" and entry["values"]["external_id__c"] == "ext-1"
+
+
+def test_app_insert_marks_the_row_pending(conn):
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.PENDING
+
+
+def test_app_insert_can_name_a_parent_by_its_external_id(conn):
+    """A Case for a Contact that exists only in Postgres: the relationship column goes to Salesforce."""
+    conn.execute(
+        "INSERT INTO salesforce.case (subject, external_id__c, contact__external_id__c)"
+        " VALUES ('Broken', 'c-1', 'ext-9')"
+    )
+    [entry] = log_rows(conn)
+    assert entry["values"]["contact__external_id__c"] == "ext-9"
+    assert entry["values"]["contactid"] is None
+
+
+def test_rows_written_in_one_transaction_share_a_txid(conn):
+    with conn.transaction():
+        for n in range(3):
+            conn.execute(CONTACT, (f"L{n}", "F", None, f"ext-{n}"))
+    conn.execute(CONTACT, ("Later", "F", None, "ext-later"))
+    txids = [e["txid"] for e in log_rows(conn)]
+    assert len(set(txids[:3])) == 1 and txids[3] != txids[0]
+
+
+# --- UPDATE by the app ------------------------------------------------------------------------
+
+
+def test_app_update_logs_the_old_row_and_only_changed_columns(conn):
+    record_id = synced_contact(conn)
+    before = row(conn, "contact", record_id)
+    conn.execute("UPDATE salesforce.contact SET email = 'ada@analytical.example' WHERE id = %s", (record_id,))
+    [entry] = log_rows(conn)
+    assert (entry["state"], entry["action"], entry["record_id"]) == ("NEW", "UPDATE", record_id)
+    assert entry["values"] == {"email": "ada@analytical.example"}
+    assert entry["sfid"] == before["sfid"]
+    assert set(entry["old"]) == set(before) - {"_hc_lastop", "_hc_err"}
+    assert entry["old"]["email"] == "ada@example.com" and entry["old"]["sfid"] == before["sfid"]
+
+
+def test_app_update_marks_the_row_pending(conn):
+    record_id = synced_contact(conn)
+    conn.execute("UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
+    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.PENDING
+
+
+def test_app_update_that_changes_nothing_is_ignored(conn):
+    record_id = synced_contact(conn)
+    conn.execute("UPDATE salesforce.contact SET email = email WHERE id = %s", (record_id,))
+    [entry] = log_rows(conn)
+    assert entry["state"] == connect.LOG_IGNORE
+    assert entry["values"] == {}
+
+
+# --- DELETE by the app ------------------------------------------------------------------------
+
+
+def test_app_delete_of_a_synced_row_is_sent_with_its_sfid(conn):
+    record_id = synced_contact(conn)
+    before = row(conn, "contact", record_id)
+    conn.execute("DELETE FROM salesforce.contact WHERE id = %s", (record_id,))
+    [entry] = log_rows(conn)
+    assert (entry["state"], entry["action"], entry["record_id"]) == ("NEW", "DELETE", record_id)
+    assert entry["sfid"] == before["sfid"]
+    assert entry["old"]["lastname"] == "Lovelace" and entry["values"] is None
+
+
+def test_app_delete_of_a_row_that_never_reached_salesforce_is_ignored(conn):
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    conn.execute("DELETE FROM salesforce.contact WHERE id = %s", (record_id,))
+    insert, delete = log_rows(conn)
+    assert delete["action"] == "DELETE" and delete["state"] == connect.LOG_IGNORE and delete["sfid"] is None
+
+
+def test_truncate_is_not_captured(conn):
+    synced_contact(conn)
+    conn.execute("TRUNCATE salesforce.contact")
+    assert log_rows(conn) == []
+
+
+# --- read-only mappings -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", sorted(m.table for m in connect.mappings().values() if not m.read_write))
+def test_app_insert_on_a_read_only_mapping_is_logged_readonly(conn, table):
+    conn.execute(sql.SQL("INSERT INTO {} (sfid) VALUES ('801000000000001AAA')").format(
+        sql.Identifier("salesforce", table)))
+    [entry] = log_rows(conn)
+    assert entry["state"] == connect.LOG_READONLY and entry["table_name"] == table
+
+
+def test_app_update_on_a_read_only_mapping_is_logged_readonly(conn):
+    record_id = as_connect(conn, "INSERT INTO salesforce.order (sfid, status) VALUES ('801000000000001AAA', 'Draft')"
+                                 " RETURNING id")["id"]
+    conn.execute("UPDATE salesforce.order SET status = 'Activated' WHERE id = %s", (record_id,))
+    [entry] = log_rows(conn)
+    assert (entry["state"], entry["action"]) == ("READONLY", "UPDATE")
+
+
+# --- writes by Connect (xmlbinary = hex) ------------------------------------------------------
+
+
+def test_connect_writes_leave_no_trigger_log_rows(conn):
+    record_id = synced_contact(conn)
+    as_connect(conn, "UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
+    as_connect(conn, "DELETE FROM salesforce.contact WHERE id = %s", (record_id,))
+    assert log_rows(conn) == []
+
+
+def test_connect_write_marks_the_row_synced(conn):
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    as_connect(conn, "UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
+    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.SYNCED
+
+
+@pytest.mark.parametrize("state", [connect.INSERTED, connect.UPDATED])
+def test_connect_write_keeps_the_state_it_sets(conn, state):
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    as_connect(conn, "UPDATE salesforce.contact SET sfid = '003000000000009AAA', _hc_lastop = %s WHERE id = %s",
+               (state, record_id))
+    assert row(conn, "contact", record_id)["_hc_lastop"] == state
+
+
+def test_a_later_read_from_salesforce_turns_an_inserted_row_synced(conn):
+    """INSERTED describes Connect's write, not the row forever: the next poll's copy is SYNCED."""
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    as_connect(conn, "UPDATE salesforce.contact SET sfid = '003000000000009AAA', _hc_lastop = 'INSERTED' WHERE id = %s",
+               (record_id,))
+    as_connect(conn, "UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
+    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.SYNCED
+
+
+def test_connect_write_of_an_unknown_state_is_synced(conn):
+    record_id = synced_contact(conn)
+    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'PENDING' WHERE id = %s", (record_id,))
+    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.SYNCED
+
+
+def test_connect_write_keeps_failed_and_the_error(conn):
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    error = '{"message": "REQUIRED_FIELD_MISSING: Account"}'
+    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = %s WHERE id = %s",
+               (error, record_id))
+    failed = row(conn, "contact", record_id)
+    assert (failed["_hc_lastop"], failed["_hc_err"]) == (connect.FAILED, error)
+
+
+def test_app_write_after_a_failure_clears_the_error_and_retries(conn):
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = '{}' WHERE id = %s", (record_id,))
+    conn.execute("UPDATE salesforce.contact SET email = 'grace@example.com' WHERE id = %s", (record_id,))
+    retried = row(conn, "contact", record_id)
+    assert (retried["_hc_lastop"], retried["_hc_err"]) == (connect.PENDING, None)
+
+
+def test_connect_read_after_a_failure_clears_the_error(conn):
+    """A fresh copy from Salesforce (no state set by Connect) replaces the failed one."""
+    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = '{}' WHERE id = %s", (record_id,))
+    as_connect(conn, "UPDATE salesforce.contact SET lastname = 'Hopper-Murray' WHERE id = %s", (record_id,))
+    synced = row(conn, "contact", record_id)
+    assert (synced["_hc_lastop"], synced["_hc_err"]) == (connect.SYNCED, None)
+
+
+# --- NOTIFY -----------------------------------------------------------------------------------
+
+
+def _listen(url, channel):
+    listener = db.connect(url)
+    listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+    return listener
+
+
+def test_trigger_log_insert_notifies_connect(conn, database_url):
+    with _listen(database_url, "salesforce.hc_trigger_log") as listener:
+        conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1"))
+        [note] = list(listener.notifies(timeout=10, stop_after=1))
+    assert (note.channel, note.payload) == ("salesforce.hc_trigger_log", "ping")
+
+
+def test_the_schema_name_is_configurable_and_the_channel_follows_it(conn, database_url, other_schema):
+    schema = other_schema("connect_alt")
+    assert connect.notify_channel(schema) == "connect_alt.hc_trigger_log"
+    with _listen(database_url, "connect_alt.hc_trigger_log") as listener:
+        conn.execute("INSERT INTO connect_alt.contact (lastname, external_id__c) VALUES ('Hopper', 'ext-1')")
+        [note] = list(listener.notifies(timeout=10, stop_after=1))
+    assert note.channel == "connect_alt.hc_trigger_log"
+    [entry] = log_rows(conn, "connect_alt")
+    assert (entry["state"], entry["table_name"]) == ("NEW", "contact")
+    assert log_rows(conn) == []
+
+
+# --- provisioning: idempotent, migrates added fields -------------------------------------------
+
+CATALOG = {
+    "columns": """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                         pg_get_expr(d.adbin, d.adrelid)
+                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                  WHERE n.nspname = %(s)s AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped""",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s",
+    "triggers": """SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t
+                   JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = %(s)s AND NOT t.tgisinternal""",
+    "functions": """SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
+                    JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s""",
+    "hcmeta": "SELECT count(*) FROM salesforce._hcmeta",
+}
+
+
+def catalog(conn, schema="salesforce") -> dict:
+    """Everything provisioning creates, as comparable sets."""
+    result = {}
+    for name, query in CATALOG.items():
+        with conn.cursor(row_factory=psycopg.rows.tuple_row) as cur:
+            result[name] = set(cur.execute(query, {"s": schema}).fetchall())
+    return result
+
+
+def test_provisioning_twice_changes_nothing(conn):
+    before = catalog(conn)
+    assert provision(conn, "salesforce", log=lambda *_: None) == []
+    assert catalog(conn) == before
+    assert len(before["triggers"]) == 2 * len(connect.mappings()) + 1
+
+
+def test_a_field_added_to_the_mapping_alters_the_table_and_keeps_the_rows(conn, other_schema):
+    schema = other_schema("connect_grow")
+    conn.execute("INSERT INTO connect_grow.contact (lastname, external_id__c) VALUES ('Hopper', 'ext-1')")
+    objects = {name: dict(o) for name, o in connect.object_definitions().items()}
+    title = {"name": "Title", "type": "string", "length": 128, "nillable": True, "externalId": False, "unique": False}
+    objects["Contact"]["fields"] = [*objects["Contact"]["fields"], title]
+    mappings = dict(connect.mappings())
+    contact = mappings["Contact"]
+    mappings["Contact"] = dataclasses.replace(contact, fields=(*contact.fields, "Title"),
+                                              indexes={**contact.indexes, "Title": {"unique": False}})
+
+    changes = provision(conn, schema, mappings=mappings, objects=objects, log=lambda *_: None)
+
+    assert changes == ["added column connect_grow.contact.title", "created index hc_idx_contact_title"]
+    assert columns(conn, "contact", schema)["title"] == "character varying(128)"
+    assert "hc_idx_contact_title" in indexes(conn, "contact", schema)
+    kept = conn.execute("SELECT lastname, title FROM connect_grow.contact").fetchall()
+    assert kept == [{"lastname": "Hopper", "title": None}]
+    conn.execute("UPDATE connect_grow.contact SET title = 'Rear Admiral'")
+    assert log_rows(conn, schema)[-1]["values"] == {"title": "Rear Admiral"}
+
+
+# --- names and types --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mapping", connect.mappings().values(), ids=lambda m: m.object_name)
+def test_index_names_are_connects(conn, mapping):
+    found = indexes(conn, mapping.table)
+    table = mapping.table
+    assert "UNIQUE" in found[f"hcu_idx_{table}_sfid"]
+    assert "UNIQUE" not in found[f"hc_idx_{table}_systemmodstamp"]
+    for field_name, options in mapping.indexes.items():
+        column = "sfid" if field_name == "Id" else field_name.lower()
+        name = f"{'hcu' if options['unique'] else 'hc'}_idx_{table}_{column}"
+        assert name in found
+        assert ("UNIQUE" in found[name]) == options["unique"]
+    assert found[f"{table}_pkey"].endswith("(id)")
+
+
+def test_app_queries_find_their_mapping_indexes(conn):
+    assert "hc_idx_order_accountid" in indexes(conn, "order")
+    assert "hc_idx_orderitem_orderid" in indexes(conn, "orderitem")
+    assert "hcu_idx_contact_external_id__c" in indexes(conn, "contact")
+
+
+@pytest.mark.parametrize("mapping", connect.mappings().values(), ids=lambda m: m.object_name)
+def test_every_mapped_table_has_the_system_columns(conn, mapping):
+    found = columns(conn, mapping.table)
+    assert {k: found[k] for k in connect.SYSTEM_COLUMNS} == {
+        "id": "integer",
+        "sfid": "character varying(18)",
+        "systemmodstamp": "timestamp without time zone",
+        "isdeleted": "boolean",
+        "createddate": "timestamp without time zone",
+        "_hc_lastop": "character varying(32)",
+        "_hc_err": "text",
+    }
+    default = conn.execute(
+        "SELECT column_default FROM information_schema.columns WHERE table_schema = 'salesforce' "
+        "AND table_name = %s AND column_name = 'id'", (mapping.table,)
+    ).fetchone()["column_default"]
+    assert default == f"nextval('salesforce.{mapping.table}_id_seq'::regclass)"
+
+
+@pytest.mark.parametrize("mapping", connect.mappings().values(), ids=lambda m: m.object_name)
+def test_every_mapped_field_is_a_lowercase_column(conn, mapping):
+    assert set(mapping.columns) <= set(columns(conn, mapping.table))
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "expected"),
+    [
+        ("account", "name", "character varying(255)"),
+        ("contact", "firstname", "character varying(40)"),
+        ("contact", "lastname", "character varying(80)"),
+        ("contact", "name", "character varying(121)"),
+        ("contact", "email", "character varying(80)"),
+        ("contact", "phone", "character varying(40)"),
+        ("contact", "accountid", "character varying(18)"),
+        ("order", "totalamount", "double precision"),
+        ("order", "effectivedate", "date"),
+        ("order", "activateddate", "timestamp without time zone"),
+        ("orderitem", "quantity", "double precision"),
+        ("product2", "isactive", "boolean"),
+        ("product2", "description", "text"),
+        ("case", "description", "text"),
+        ("case", "order__c", "character varying(18)"),
+        ("invoice__c", "amount__c", "double precision"),
+        ("invoice__c", "due_date__c", "date"),
+    ],
+)
+def test_column_types_follow_connect(conn, table, column, expected):
+    assert columns(conn, table)[column] == expected
+
+
+def test_case_has_the_contact_external_id_relationship_column(conn):
+    assert columns(conn, "case")["contact__external_id__c"] == "character varying(36)"
+
+
+def test_read_only_tables_get_no_relationship_columns(conn):
+    assert not [c for c in columns(conn, "order") if c.endswith("__external_id__c")]
+
+
+# --- system tables ----------------------------------------------------------------------------
+
+TRIGGER_LOG_COLUMNS = {
+    "id": "integer",
+    "txid": "bigint",
+    "created_at": "timestamp with time zone",
+    "updated_at": "timestamp with time zone",
+    "processed_at": "timestamp with time zone",
+    "processed_tx": "bigint",
+    "state": "character varying(8)",
+    "action": "character varying(7)",
+    "table_name": "character varying(128)",
+    "record_id": "integer",
+    "sfid": "character varying(18)",
+    "old": "text",
+    "values": "text",
+    "sf_result": "integer",
+    "sf_message": "text",
+}
+
+
+def test_hcmeta_exists_with_its_columns(conn):
+    assert columns(conn, "_hcmeta") == {
+        "id": "integer", "hcver": "integer", "org_id": "character varying(50)", "details": "text"
+    }
+    assert conn.execute("SELECT count(*) AS n FROM salesforce._hcmeta").fetchone()["n"] == 1
+
+
+def test_trigger_log_has_the_documented_columns(conn):
+    assert columns(conn, "_trigger_log") == TRIGGER_LOG_COLUMNS
+
+
+def test_trigger_log_archive_has_the_same_columns_without_defaults(conn):
+    assert columns(conn, "_trigger_log_archive") == TRIGGER_LOG_COLUMNS
+    defaults = conn.execute(
+        "SELECT count(*) AS n FROM information_schema.columns WHERE table_schema = 'salesforce' "
+        "AND table_name = '_trigger_log_archive' AND column_default IS NOT NULL"
+    ).fetchone()["n"]
+    assert defaults == 0
+
+
+def test_trigger_log_indexes(conn):
+    definitions = [d.split(" USING ")[1] for d in indexes(conn, "_trigger_log").values()]
+    assert "btree (created_at)" in definitions
+    assert "btree (state, id)" in definitions
+    [partial] = [d for d in definitions if d.startswith("btree (state, table_name)")]
+    assert "'NEW'" in partial and "'PENDING'" in partial
+
+
+def test_trigger_log_archive_indexes(conn):
+    definitions = [d.split(" USING ")[1] for d in indexes(conn, "_trigger_log_archive").values()]
+    assert "btree (created_at)" in definitions
+    assert "btree (record_id)" in definitions
+    [partial] = [d for d in definitions if d.startswith("btree (state, table_name)")]
+    assert "'FAILED'" in partial
+
+
+def test_sf_event_log_exists(conn):
+    assert "id" in columns(conn, "_sf_event_log")
+
+
+def test_hstore_is_installed(conn):
+    assert conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'hstore'").fetchone()

@@ -1,0 +1,248 @@
+"""CSV exports: streamed downloads and background jobs, scoped to who asks."""
+
+import csv
+import io
+import threading
+import time
+
+import connect_rows
+import pytest
+from click.testing import CliRunner
+from people import log_in, ops_headers
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from core import exports, jobs, queue
+from manage import cli
+from web import streams
+from worker import exports as export_jobs
+
+ACCOUNT = connect_rows.account_sfid(1)
+
+
+def _rows(body: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body.decode())))
+
+
+# buffered=True: the test client then closes each response, as gunicorn does, which returns the
+# stream's connection to the pool and its slot to the per-process limit.
+
+
+def _work(redis):
+    SimpleWorker([queue.queue(redis, "default")], connection=redis, serializer=JSONSerializer).work(burst=True)
+
+
+@pytest.fixture
+def ops(monkeypatch):
+    """Operator credentials, as HTTP Basic headers."""
+    return ops_headers(monkeypatch)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 7 rows, so a few dozen rows cross several chunk boundaries."""
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 7)
+
+
+def test_customer_stream_has_the_header_then_only_their_accounts_orders(client, conn, small_chunks):
+    connect_rows.load(conn, accounts=3, orders=30)
+    log_in(client, account_sfid=ACCOUNT)
+    response = client.get("/orders/export.csv", buffered=True)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = _rows(response.get_data())
+    assert rows[0] == list(exports.ORDER_HEADERS)
+    assert len(rows) == 1 + 10
+    assert {r[2] for r in rows[1:]} == {"ACC-00000001"}
+
+
+def test_ops_stream_has_every_order_exactly_once_across_chunks(client, conn, ops, small_chunks):
+    connect_rows.load(conn, accounts=3, orders=50)
+    rows = _rows(client.get("/ops/exports/orders.csv", headers=ops, buffered=True).get_data())
+    numbers = [r[0] for r in rows[1:]]
+    assert sorted(numbers) == sorted(f"{n:08d}" for n in range(1, 51))
+    assert len(set(numbers)) == 50
+
+
+def test_ops_stream_of_invoices(client, conn, ops):
+    connect_rows.load(conn, accounts=2, orders=0, invoices=4)
+    rows = _rows(client.get("/ops/exports/invoices.csv", headers=ops, buffered=True).get_data())
+    assert rows[0] == list(exports.INVOICE_HEADERS)
+    assert [r[0] for r in rows[1:]] == ["INV-1", "INV-2", "INV-3", "INV-4"]
+
+
+def test_ops_exports_need_operator_credentials(client, conn, ops):
+    assert client.get("/ops/exports/orders.csv").status_code == 401
+
+
+def test_unknown_ops_export_is_404(client, ops):
+    assert client.get("/ops/exports/account-orders.csv", headers=ops).status_code == 404
+
+
+def test_spreadsheet_formulas_in_names_are_neutralised(client, conn, ops):
+    connect_rows.load(conn, accounts=1, orders=1)
+    with conn.transaction():
+        conn.execute("SET LOCAL xmlbinary = 'hex'")
+        conn.execute("UPDATE salesforce.account SET name = '=HYPERLINK(\"http://evil\")'")
+    rows = _rows(client.get("/ops/exports/orders.csv", headers=ops, buffered=True).get_data())
+    assert rows[1][3] == "'=HYPERLINK(\"http://evil\")"
+
+
+def test_a_third_simultaneous_stream_is_refused_with_retry_after(client, conn, ops):
+    connect_rows.load(conn, accounts=1, orders=3)
+    running = [client.get("/ops/exports/orders.csv", headers=ops) for _ in range(streams.STREAMS_PER_PROCESS)]
+    refused = client.get("/ops/exports/orders.csv", headers=ops, buffered=True)
+    for response in running:
+        response.close()
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert client.get("/ops/exports/orders.csv", headers=ops, buffered=True).status_code == 200
+
+
+def test_ops_export_page_offers_both_ways(client, ops):
+    page = client.get("/ops/exports", headers=ops).get_data(as_text=True)
+    assert "/ops/exports/orders.csv" in page and 'action="/ops/exports/invoices"' in page
+
+
+def test_stream_is_not_cut_by_the_web_statement_timeout(app_config, conn, redis, monkeypatch):
+    """A COPY that waits longer than STATEMENT_TIMEOUT_MS still completes: exports lift the limit."""
+    import dataclasses
+
+    from web import create_app
+
+    headers = ops_headers(monkeypatch)
+    connect_rows.load(conn, accounts=1, orders=3)
+    slow_config = dataclasses.replace(app_config, statement_timeout_ms=100)
+    client = create_app({"APP": slow_config, "TESTING": True}).test_client()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        from core import db
+
+        with db.connect(app_config.database_url) as other, other.transaction():
+            other.execute('LOCK TABLE salesforce."order" IN ACCESS EXCLUSIVE MODE')
+            locked.set()
+            release.wait(10)
+            time.sleep(0.5)  # the export's query now waits 5x its old limit
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    locked.wait(5)
+    release.set()
+    response = client.get("/ops/exports/orders.csv", headers=headers, buffered=True)
+    holder.join()
+    assert len(_rows(response.get_data())) == 1 + 3
+
+
+def test_background_export_answers_202_with_the_status_location(client, conn, redis):
+    log_in(client, account_sfid=ACCOUNT)
+    response = client.post("/orders/exports")
+    assert response.status_code == 202
+    assert response.headers["Location"].startswith("/jobs/export-account-orders-")
+    assert "<progress" in response.get_data(as_text=True)
+
+
+def test_second_click_joins_the_running_export(client, conn, redis):
+    log_in(client, account_sfid=ACCOUNT)
+    first = client.post("/orders/exports").headers["Location"]
+    assert client.post("/orders/exports").headers["Location"] == first
+    assert queue.queue(redis).count == 1
+
+
+def test_cross_site_post_is_refused(client, conn, redis):
+    log_in(client, account_sfid=ACCOUNT)
+    assert client.post("/orders/exports", headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+def test_background_export_file_downloads_from_the_result_link(client, conn, redis, env, small_chunks):
+    connect_rows.load(conn, accounts=3, orders=30)
+    log_in(client, account_sfid=ACCOUNT)
+    location = client.post("/orders/exports").headers["Location"]
+    _work(redis)
+    status = client.get(location + ".json").get_json()
+    assert status["state"] == "finished" and status["done"] == status["total"] == 10
+    download = client.get(status["result_url"], buffered=True)
+    assert download.status_code == 200
+    assert int(download.headers["Content-Length"]) == len(download.get_data())
+    rows = _rows(download.get_data())
+    assert rows[0] == list(exports.ORDER_HEADERS) and len(rows) == 11
+
+
+def test_background_export_resumes_after_an_interruption_without_duplicates(conn, redis, env, small_chunks,
+                                                                            monkeypatch):
+    connect_rows.load(conn, accounts=1, orders=40)
+    record, _ = jobs.submit(conn, redis, "app", kind="export-orders", owner="ops", params={"export": "orders"},
+                            func="worker.exports.export_csv")
+    real_copy, calls = exports.copy_chunk, []
+
+    def copy_then_die(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ConnectionError("worker lost")
+        return real_copy(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "copy_chunk", copy_then_die)
+    with pytest.raises(ConnectionError):
+        export_jobs.export_csv(record["id"])
+    assert jobs.get(conn, "app", record["id"])["checkpoint"]["rows"] == 14
+    export_jobs.export_csv(record["id"])
+    body = b"".join(r["data"] for r in conn.execute(
+        "SELECT data FROM app.export_file_chunks WHERE job_id = %s ORDER BY seq", (record["id"],)))
+    numbers = [r[0] for r in _rows(body)[1:]]
+    assert sorted(numbers) == [f"{n:08d}" for n in range(1, 41)]
+    assert jobs.get(conn, "app", record["id"])["attempts"] == 2
+
+
+def test_expired_file_is_gone(client, conn, redis, env):
+    connect_rows.load(conn, accounts=1, orders=2)
+    log_in(client, account_sfid=ACCOUNT)
+    location = client.post("/orders/exports").headers["Location"]
+    _work(redis)
+    conn.execute("UPDATE app.export_files SET expires_at = now() - interval '1 minute'")
+    assert client.get(location + "/file").status_code == 410
+    assert client.get(location + ".json").get_json()["expired"] is True
+
+
+def test_cleanup_deletes_expired_files_and_downloads_then_answer_410(client, conn, redis, env):
+    connect_rows.load(conn, accounts=1, orders=2)
+    log_in(client, account_sfid=ACCOUNT)
+    location = client.post("/orders/exports").headers["Location"]
+    _work(redis)
+    conn.execute("UPDATE app.export_files SET expires_at = now() - interval '1 minute'")
+    result = CliRunner().invoke(cli, ["exports", "cleanup"])
+    assert "1 expired export file(s) deleted" in result.output
+    assert conn.execute("SELECT count(*) AS n FROM app.export_file_chunks").fetchone()["n"] == 0
+    assert client.get(location + "/file").status_code == 410
+
+
+def test_file_of_an_unfinished_job_is_not_offered(client, conn, redis):
+    log_in(client, account_sfid=ACCOUNT)
+    location = client.post("/orders/exports").headers["Location"]
+    assert client.get(location + "/file").status_code == 404
+
+
+def test_cli_writes_an_export_to_a_file(conn, env, tmp_path):
+    connect_rows.load(conn, accounts=2, orders=6)
+    out = tmp_path / "orders.csv"
+    result = CliRunner().invoke(cli, ["exports", "write", "orders", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(_rows(out.read_bytes())) == 7
+
+
+def test_ops_background_export_points_at_the_ops_status_page(client, conn, redis, ops):
+    response = client.post("/ops/exports/invoices", headers={**ops, "Accept": "application/json"})
+    assert response.status_code == 202
+    assert response.headers["Location"].startswith("/ops/jobs/export-invoices-")
+    assert response.get_json()["state"] == "queued"
+
+
+def test_background_export_is_a_503_when_redis_is_down(app_config, conn):
+    import dataclasses
+
+    from web import create_app
+
+    broken = dataclasses.replace(app_config, redis_url="unix:///nonexistent/redis.sock")
+    client = create_app({"APP": broken, "TESTING": True}).test_client()
+    log_in(client, account_sfid=ACCOUNT)
+    response = client.post("/orders/exports")
+    assert response.status_code == 503
+    assert "cannot be started right now" in response.get_data(as_text=True)
