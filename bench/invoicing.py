@@ -171,6 +171,7 @@ def real_run(conn, cfg, redis_conn, env: dict, workers: int, chunks: int) -> tup
         t0 = time.perf_counter()
         run_id, _ = invoicing.start_run(conn, redis_conn, PERIOD, cfg, opts=invoicing.Settings(chunks=chunks),
                                         env={})
+        planned = time.perf_counter() - t0
         while not (p := invoicing.progress(conn, run_id, cfg))["final"]:
             time.sleep(0.02)
         elapsed = time.perf_counter() - t0
@@ -178,6 +179,7 @@ def real_run(conn, cfg, redis_conn, env: dict, workers: int, chunks: int) -> tup
         stop_workers(procs)
     if p["state"] != "finished":
         raise RuntimeError(f"run {run_id} {p['state']}: {p['error']}")
+    print(f"    estimate + planning + enqueue {planned:.2f} s, chunks {elapsed - planned:.2f} s")
     return elapsed, p
 
 
