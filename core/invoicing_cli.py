@@ -121,6 +121,8 @@ def schedule(when, period):
 
 
 def _line(p: dict) -> str:
+    if not p["final"] and p["chunks_done"] == 0 and p["chunks_running"] == 0 and p["elapsed_seconds"] > 5:
+        return "no chunk has started yet: is a worker running? (heroku ps:scale worker=1, or make run)"
     eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] is not None else ""
     failed = f", {p['chunks_failed']} failed" if p["chunks_failed"] else ""
     retried = f", {p['chunks_retried']} retried" if p["chunks_retried"] else ""
@@ -145,9 +147,9 @@ def _watch(conn, run_id: int, cfg, poll: float = 0.5) -> None:
     else:
         last, last_at = None, 0.0
         while not p["final"]:
-            if p["chunks_done"] != last and time.monotonic() - last_at >= 5:
+            if (p["chunks_done"], p["chunks_running"]) != last and time.monotonic() - last_at >= 5:
                 click.echo(f"{datetime.now(UTC):%H:%M:%S} {_line(p)}")
-                last, last_at = p["chunks_done"], time.monotonic()
+                last, last_at = (p["chunks_done"], p["chunks_running"]), time.monotonic()
             time.sleep(poll)
             p = rules.progress(conn, run_id, cfg)
     click.echo(rules.summary(p))

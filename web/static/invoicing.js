@@ -6,11 +6,14 @@
   const bar = document.getElementById("bar");
   const line = document.getElementById("line");
   const number = new Intl.NumberFormat();
+  const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
   function show(run) {
     for (const el of root.querySelectorAll("[data-field]")) {
       const value = run[el.dataset.field];
-      el.textContent = value === null || value === undefined ? "—" : (typeof value === "number" ? number.format(value) : value);
+      if (value === null || value === undefined) el.textContent = "—";
+      else if (el.dataset.field === "amount_total") el.textContent = money.format(Number(value));
+      else el.textContent = typeof value === "number" ? number.format(Math.round(value * 10) / 10) : value;
     }
     bar.max = run.chunks_total || 1;
     bar.value = run.chunks_total ? run.chunks_done : 1;
