@@ -64,6 +64,16 @@ def postdeploy(ctx):
 cli.add_command(export_commands.cli)
 
 
+@cli.command("verify-sync")
+@click.option("--object", "object_name", default="Contact", show_default=True, help="A read-write mapped object.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each hop.")
+def verify_sync(object_name, timeout):
+    """Step 5: insert a row, see it in Salesforce, change it there, see it back; names the cause on failure."""
+    from core import verify_sync as check
+
+    sys.exit(check.run(object_name, timeout, echo=click.echo))
+
+
 def main():
     """Run the CLI, turning configuration errors into one clear line and exit code 2."""
     try:
