@@ -39,14 +39,14 @@ INSERT INTO salesforce.product2 (sfid, name, productcode, family, isactive, isde
 VALUES ('01t000000000001AAA', 'Widget', 'W-1', 'Hardware', true, false),
        ('01t000000000002AAA', 'Support plan', 'S-1', 'Services', true, false)
 """
-# Account A: orders 1..30, one a day in January and February 2026, statuses cycling; B: 3 orders.
+# Account A: orders 1..30, every other day from January to early March 2026, statuses cycling; B: 3 orders.
 _ORDERS = """
 INSERT INTO salesforce."order" (sfid, accountid, ordernumber, status, statuscode, effectivedate, totalamount,
                                 ponumber, type, isdeleted)
 SELECT '801' || substr(acc, 4, 1) || lpad(n::text, 11, '0') || 'AAA', acc,
        lpad((CASE WHEN acc = %(a)s THEN 0 ELSE 1000 END + n)::text, 8, '0'),
        (ARRAY['Activated', 'Shipped', 'Delivered'])[1 + n %% 3], 'Activated',
-       date '2026-01-01' + n, 100.0 * n, 'PO-' || n, 'New', false
+       date '2026-01-01' + 2 * n, 100.0 * n, 'PO-' || n, 'New', false
 FROM (VALUES (%(a)s, %(orders_a)s), (%(b)s, 3)) AS a(acc, cnt), generate_series(1, cnt) AS n
 """
 _ITEMS = """
