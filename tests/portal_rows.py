@@ -61,7 +61,8 @@ FROM salesforce."order" o, generate_series(1, 2) AS k
 _INVOICES = """
 INSERT INTO salesforce.invoice__c (sfid, name, account__c, period__c, amount__c, tax__c, order_count__c, status__c,
                                    due_date__c, external_id__c, isdeleted)
-VALUES ('a0IA00000000001AAA', 'INV-A-2026-01', %(a)s, '2026-01', 4650, 465, 30, 'Issued', '2026-02-28', 'inv-a-1', false),
+VALUES ('a0IA00000000001AAA', 'INV-A-2026-01', %(a)s, '2026-01', 4650, 465, 30, 'Issued', '2026-02-28', 'inv-a-1',
+        false),
        ('a0IB00000000001AAA', 'INV-B-2026-01', %(b)s, '2026-01', 600, 60, 3, 'Issued', '2026-02-28', 'inv-b-1', false)
 """
 CASE_B = "500B00000000001AAA"

@@ -81,8 +81,8 @@ def test_invalid_case_is_a_422_problem_listing_each_field(client, token):
 
 def test_lone_surrogate_in_json_is_a_422(client, token):
     raw = '{"subject": "bad \\ud800 text"}'
-    response = client.post(f"/api/v1/orders/{ORDER}/cases", headers={**_auth(token), "Content-Type": "application/json"},
-                           data=raw)
+    headers = {**_auth(token), "Content-Type": "application/json"}
+    response = client.post(f"/api/v1/orders/{ORDER}/cases", headers=headers, data=raw)
     assert response.status_code == 422 and "not valid Unicode" in response.get_json()["detail"]
 
 

@@ -121,7 +121,8 @@ def test_subject_of_exactly_255_characters_fits(client, ann, conn):
         ("INSERTED", None, "Saved"),
         ("UPDATED", None, "Saved"),
         ("SYNCED", None, "Saved"),
-        ("FAILED", '{"message": "REQUIRED_FIELD_MISSING: Status"}', "Could not be saved: REQUIRED_FIELD_MISSING: Status"),
+        ("FAILED", '{"message": "REQUIRED_FIELD_MISSING: Status"}',
+         "Could not be saved: REQUIRED_FIELD_MISSING: Status"),
     ],
 )
 def test_case_badge_follows_hc_lastop(client, ann, conn, lastop, err, label):
