@@ -12,7 +12,7 @@
         .then(function (status) {
           if (!status) { return; }
           badge.textContent = status.label;
-          badge.className = "badge " + status.state;
+          badge.className = "sync " + status.state;
           if (status.final) {
             badge.removeAttribute("data-status-url");
             if (status.state === "failed") { window.location.reload(); }  // shows the "Send again" button
@@ -24,5 +24,5 @@
     }, delay);
   }
 
-  document.querySelectorAll(".badge[data-status-url]").forEach(function (badge) { poll(badge, 2000); });
+  document.querySelectorAll(".sync[data-status-url]").forEach(function (badge) { poll(badge, 2000); });
 })();
