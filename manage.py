@@ -5,13 +5,14 @@
     python manage.py exports …      # CSV exports and the cleanup of old export files
     python manage.py invite …       # portal logins: invite, create-demo-users, api-token
     python manage.py postdeploy     # app.json's postdeploy: migrate, then print the steps left to do by hand
+    python manage.py invoices run --period previous   # batch invoicing (docs/batch-invoicing.md)
 """
 
 import sys
 
 import click
 
-from core import config, db, portal_commands
+from core import config, db, invoicing_cli, portal_commands
 from core.migrate import migrate as run_migrations
 from worker import export_commands
 
@@ -19,6 +20,9 @@ from worker import export_commands
 @click.group()
 def cli():
     """Heroku Connect reference app: operations commands."""
+
+
+cli.add_command(invoicing_cli.invoices)
 
 
 @cli.command()

@@ -29,5 +29,14 @@ BEGIN
         CREATE INDEX IF NOT EXISTS app_idx_invoice_account_period
             ON {connect_schema}.invoice__c (account__c, period__c);
     END IF;
+    -- Batch invoicing (worker/invoicing.py BILL, core/invoicing.py ESTIMATE): each chunk reads the billable
+    -- orders of an account range in one month. Partial (only Activated, not deleted) and covering, so the
+    -- chunk's read is an index-only range scan instead of ~one heap page per order (orders are stored in
+    -- creation order, not by account). Measured at 1,000,000 orders: 13.0 s -> 10.1 s for the 50 chunks.
+    IF to_regclass('{connect_schema}."order"') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS app_idx_order_billable
+            ON {connect_schema}."order" (accountid, effectivedate) INCLUDE (sfid, totalamount)
+            WHERE statuscode = 'Activated' AND NOT isdeleted;
+    END IF;
 END
 $$;

@@ -77,6 +77,8 @@ def main() -> int:
     env.setdefault("APP_ENV", "development")
     env.setdefault("PORT", "5000")
     env.setdefault("WEB_CONCURRENCY", "2")
+    env.setdefault("LOCAL_ORG_PORT", "5100")
+    env.setdefault("LOCAL_ORG_URL", f"http://127.0.0.1:{env['LOCAL_ORG_PORT']}")
     env["PYTHONUNBUFFERED"] = "1"
     # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
@@ -85,7 +87,8 @@ def main() -> int:
     manager = Manager()
     for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
-    print(f"\n  The app: http://localhost:{env['PORT']}   (Ctrl-C stops everything)\n", flush=True)
+    print(f"\n  The app: http://localhost:{env['PORT']}   The local Salesforce org: {env['LOCAL_ORG_URL']}"
+          "   (Ctrl-C stops everything)\n", flush=True)
     print(f"{logins_shown}\n  Portal: http://localhost:{env['PORT']}/login\n", flush=True)
     manager.loop()
     # Ctrl-C (130) or a SIGTERM (143) is how a developer stops it: not an error.

@@ -122,3 +122,59 @@ def app(app_config, conn, redis):
 def client(app):
     """A test client for the web app."""
     return app.test_client()
+
+
+class LocalOrg:
+    """A running local org (standins.org) on a free loopback port, for tests."""
+
+    def __init__(self, database_url):
+        import threading
+
+        from werkzeug.serving import make_server
+
+        from standins.org.server import Org, create_org_app
+
+        self.org = Org(database_url, "local_org", daily_api_limit=15000)
+        self.server = make_server("127.0.0.1", 0, create_org_app(self.org), threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def salesforce(self):
+        """A logged-in simple_salesforce client for this org."""
+        from standins.org.client import salesforce
+
+        return salesforce(self.url)
+
+    def reset(self):
+        """No records, no API usage, the default daily limit."""
+        with db.connect(self.org.database_url) as c:
+            c.execute("TRUNCATE local_org.records, local_org.counters, local_org.api_usage")
+            self.org.set_setting(c, "daily_api_limit", "15000")
+
+    def set_api_usage(self, used: int):
+        """Pretend `used` API requests were already made today."""
+        with db.connect(self.org.database_url) as c:
+            self.org.set_usage(c, used)
+
+    def set_api_limit(self, limit: int):
+        """Change the org's daily API request limit."""
+        with db.connect(self.org.database_url) as c:
+            self.org.set_setting(c, "daily_api_limit", str(limit))
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def _local_org_server(database_url):
+    org = LocalOrg(database_url)
+    yield org
+    org.stop()
+
+
+@pytest.fixture
+def local_org(_local_org_server):
+    """A local Salesforce org on loopback, emptied before each test."""
+    _local_org_server.reset()
+    return _local_org_server

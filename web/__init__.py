@@ -23,7 +23,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config)
 
-    from web import api, auth, csrf, database, errors, exports, health, home, jobs, portal, requests, security
+    from web import (
+        api,
+        auth,
+        csrf,
+        database,
+        errors,
+        exports,
+        health,
+        home,
+        invoicing,
+        jobs,
+        portal,
+        requests,
+        security,
+    )
 
     requests.init_app(app)
     database.init_app(app)
@@ -34,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(invoicing.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(api.bp)

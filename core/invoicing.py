@@ -1,0 +1,410 @@
+"""Batch invoicing: the billing rules, planning a run, and reading its progress (docs/batch-invoicing.md).
+
+Shared by every process that starts or watches a run: the CLI (Heroku Scheduler), the ops page
+and the RQ schedule. The chunks themselves run in the worker (`worker/invoicing.py`), enqueued
+here by dotted path so the web process never imports job code.
+
+The rules in one paragraph: a billing period is a calendar month 'YYYY-MM'. Every order whose
+StatusCode is 'Activated' (Status Activated, Shipped or Delivered), whose EffectiveDate falls in
+the period and that is not yet in the ledger is billed. Each account gets one Invoice__c per
+period; orders that sync after the run amend that invoice while it is open ('Issued'), or go into
+a supplementary invoice when Salesforce has closed it (Paid or Void).
+"""
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+from psycopg import errors, sql
+from rq import Callback, Retry
+
+from core import connect
+from core.config import ConfigError
+
+CHUNK_JOB = "worker.invoicing.run_chunk"
+CHUNK_FAILED_CALLBACK = "worker.invoicing.chunk_failed"
+SCHEDULED_RUN_JOB = "worker.invoicing.scheduled_run"
+# A chunk interrupted by a deploy (SIGTERM), a crash (SIGKILL) or a lost connection is retried;
+# the waits give a restarting database or dyno time to come back.
+CHUNK_RETRY = {"max": 5, "interval": [5, 15, 60]}
+# Far above a chunk's real duration (well under a second at 20,000 orders); only a stuck chunk hits it.
+CHUNK_TIMEOUT = 600
+
+ORDER_STATUS_CODE = "Activated"  # Status Activated, Shipped and Delivered all carry StatusCode 'Activated'
+INVOICE_STATUS = "Issued"
+CLOSED_INVOICE_STATUSES = ("Paid", "Void")  # set in Salesforce; such an invoice is never amended
+
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class InvoicingError(Exception):
+    """A run cannot start; the message says why and what to do."""
+
+
+class BadPeriod(InvoicingError):
+    """The period is malformed or in the future."""
+
+
+class RunAlreadyActive(InvoicingError):
+    """Another run for the same period is queued or running."""
+
+    def __init__(self, run_id: int, period: str):
+        super().__init__(
+            f"Run #{run_id} for {period} is already running; watch it at /ops/invoicing/runs/{run_id} "
+            f"or with `python manage.py invoices status {run_id}`. A new run can start once it has finished."
+        )
+        self.run_id = run_id
+
+
+class OverBudget(InvoicingError):
+    """The run would spend more than the allowed share of the org's remaining daily API calls."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Invoicing knobs from the environment."""
+
+    tax_rate: Decimal = Decimal("0.20")
+    due_days: int = 30
+    max_api_share: float = 0.5
+    chunks: int = 20
+
+
+def _number(env, name, default, kind, low, high):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except (ValueError, InvalidOperation):
+        raise ConfigError(f"{name} must be a number; got {raw!r}.") from None
+    if not (low <= value <= high) or (kind is Decimal and not value.is_finite()):
+        raise ConfigError(f"{name} must be between {low} and {high}; got {raw}.")
+    return value
+
+
+def settings(env=None) -> Settings:
+    """Read INVOICE_TAX_RATE, INVOICE_DUE_DAYS, INVOICE_MAX_API_SHARE and INVOICE_CHUNKS (ConfigError if bad)."""
+    env = os.environ if env is None else env
+    return Settings(
+        tax_rate=_number(env, "INVOICE_TAX_RATE", Settings.tax_rate, Decimal, 0, 1),
+        due_days=_number(env, "INVOICE_DUE_DAYS", Settings.due_days, int, 0, 365),
+        max_api_share=_number(env, "INVOICE_MAX_API_SHARE", Settings.max_api_share, float, 0.0, 1.0),
+        chunks=_number(env, "INVOICE_CHUNKS", Settings.chunks, int, 1, 1000),
+    )
+
+
+def previous_period(today: date | None = None) -> str:
+    """The calendar month before `today` (UTC), as 'YYYY-MM'."""
+    today = today or datetime.now(UTC).date()
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def parse_period(value: str, today: date | None = None) -> str:
+    """Check a period ('YYYY-MM' or 'previous'); raise BadPeriod for malformed or future months."""
+    today = today or datetime.now(UTC).date()
+    value = (value or "").strip()
+    if value == "previous":
+        return previous_period(today)
+    match = _PERIOD.match(value)
+    if not match:
+        raise BadPeriod(f"Period must look like 2026-10 (a calendar month, YYYY-MM) or 'previous'; got {value!r}.")
+    if (int(match[1]), int(match[2])) > (today.year, today.month):
+        raise BadPeriod(f"Period {value} is in the future: nothing can be billed for it yet.")
+    return value
+
+
+def api_calls(invoices: int) -> int:
+    """Salesforce API calls Connect spends writing this many invoices (SOAP batches of 200)."""
+    return math.ceil(invoices / connect.WRITE_BATCH_SIZE)
+
+
+PENDING_WRITES = "SELECT count(*) AS n FROM {schema}._trigger_log WHERE state IN ('NEW', 'PENDING')"
+
+
+def remaining_api_budget(conn, connect_schema: str = "salesforce", env=None) -> int | None:
+    """The org's remaining daily API calls as far as this app knows; None when unknown.
+
+    SF_API_REMAINING (what Salesforce's /limits reported, e.g. copied by an operator or a console)
+    wins; otherwise SF_DAILY_API_LIMIT (the whole daily allowance: an upper bound). From either,
+    the calls Connect will spend on changes already waiting in the trigger log are subtracted.
+    """
+    env = os.environ if env is None else env
+    known = None
+    for name in ("SF_API_REMAINING", "SF_DAILY_API_LIMIT"):
+        raw = env.get(name, "").strip()
+        if raw:
+            if not raw.isdigit():
+                raise ConfigError(f"{name} must be a whole number of API calls; got {raw!r}.")
+            known = int(raw)
+            break
+    if known is None:
+        return None
+    waiting = conn.execute(sql.SQL(PENDING_WRITES).format(schema=sql.Identifier(connect_schema))).fetchone()["n"]
+    return max(known - api_calls(waiting), 0)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run for a period would do, measured before it starts."""
+
+    period: str
+    orders: int
+    invoices: int
+    amount: Decimal
+    api_calls: int
+    api_budget: int | None
+    max_api_share: float
+    boundaries: list  # first account sfid of each chunk after the first
+
+    @property
+    def over_budget(self) -> bool:
+        """True when the run would spend more than the allowed share of the known budget."""
+        return self.api_budget is not None and self.api_calls > self.max_api_share * self.api_budget
+
+    @property
+    def budget_share(self) -> float | None:
+        """The fraction of the known remaining budget this run would spend."""
+        if self.api_budget is None:
+            return None
+        return self.api_calls / self.api_budget if self.api_budget else math.inf
+
+
+# Unbilled eligible orders per account, then each account's bucket by cumulative order count,
+# so chunks carry about the same number of orders even when one account is much bigger.
+# An account's orders count as one invoice write: a new invoice, an amended one, or a supplement.
+ESTIMATE = """
+WITH per_account AS (
+    SELECT o.accountid, count(*) AS orders, sum(round(o.totalamount::numeric, 2)) AS amount
+      FROM {connect}."order" o
+     WHERE o.statuscode = %(status_code)s
+       AND o.effectivedate >= %(period_start)s AND o.effectivedate < %(period_end)s
+       AND NOT o.isdeleted
+       AND NOT EXISTS (SELECT 1 FROM {app}.invoice_lines l WHERE l.order_sfid = o.sfid)
+     GROUP BY o.accountid
+), bucketed AS (
+    SELECT accountid, orders, amount,
+           floor((sum(orders) OVER (ORDER BY accountid) - orders) * %(chunks)s / sum(orders) OVER ())::int AS bucket
+      FROM per_account
+)
+SELECT bucket, min(accountid) AS first_account, count(*) AS invoices, sum(orders) AS orders, sum(amount) AS amount
+  FROM bucketed GROUP BY bucket ORDER BY bucket
+"""
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """First day of the period and first day of the next one."""
+    year, month = int(period[:4]), int(period[5:])
+    return date(year, month, 1), date(year + (month == 12), month % 12 + 1, 1)
+
+
+def estimate(conn, period: str, cfg, opts: Settings, env=None) -> Estimate:
+    """Measure what a run for `period` would bill and what it would cost in API calls."""
+    start, end = period_bounds(period)
+    query = sql.SQL(ESTIMATE).format(connect=sql.Identifier(cfg.connect_schema), app=sql.Identifier(cfg.app_schema))
+    rows = conn.execute(
+        query,
+        {"status_code": ORDER_STATUS_CODE, "period_start": start, "period_end": end, "chunks": opts.chunks},
+    ).fetchall()
+    invoices = sum(r["invoices"] for r in rows)
+    return Estimate(
+        period=period,
+        orders=sum(r["orders"] for r in rows),
+        invoices=invoices,
+        amount=sum((r["amount"] for r in rows), Decimal(0)),
+        api_calls=api_calls(invoices),
+        api_budget=remaining_api_budget(conn, cfg.connect_schema, env),
+        max_api_share=opts.max_api_share,
+        boundaries=[r["first_account"] for r in rows[1:]],
+    )
+
+
+INSERT_RUN = """
+INSERT INTO {app}.invoice_runs
+    (period, state, chunks_total, orders_estimate, api_estimate, api_budget, tax_rate, due_days, forced, started_by)
+VALUES (%(period)s, 'queued', %(chunks_total)s, %(orders)s, %(api_calls)s, %(api_budget)s, %(tax_rate)s,
+        %(due_days)s, %(forced)s, %(started_by)s)
+RETURNING id
+"""
+INSERT_CHUNK = """
+INSERT INTO {app}.invoice_run_chunks (run_id, chunk, account_lo, account_hi)
+VALUES (%(run_id)s, %(chunk)s, %(lo)s, %(hi)s)
+"""
+ACTIVE_RUN = "SELECT id FROM {app}.invoice_runs WHERE period = %(period)s AND state IN ('queued', 'running')"
+MARK_ENQUEUED = """
+UPDATE {app}.invoice_runs
+   SET state = CASE WHEN chunks_total = 0 THEN 'finished' ELSE 'running' END,
+       finished_at = CASE WHEN chunks_total = 0 THEN now() END
+ WHERE id = %(run_id)s AND state = 'queued'
+"""
+MARK_FAILED = """
+UPDATE {app}.invoice_runs SET state = 'failed', error = %(error)s, finished_at = now()
+ WHERE id = %(run_id)s AND state IN ('queued', 'running')
+"""
+
+
+def _q(text: str, cfg) -> sql.Composed:
+    return sql.SQL(text).format(app=sql.Identifier(cfg.app_schema), connect=sql.Identifier(cfg.connect_schema))
+
+
+def start_run(conn, redis_conn, period: str, cfg, *, force: bool = False, started_by: str = "cli",
+              opts: Settings | None = None, env=None) -> tuple[int, Estimate]:
+    """Plan a run for `period`, record it and its chunks, enqueue the chunks; return (run id, estimate).
+
+    Raises BadPeriod, OverBudget (unless force) or RunAlreadyActive; in each case nothing is written.
+    """
+    from core import queue as queues
+
+    opts = opts or settings(env)
+    period = parse_period(period)
+    active = conn.execute(_q(ACTIVE_RUN, cfg), {"period": period}).fetchone()
+    if active:
+        raise RunAlreadyActive(active["id"], period)
+    est = estimate(conn, period, cfg, opts, env)
+    if est.over_budget and not force:
+        raise OverBudget(
+            f"This run would spend about {est.api_calls:,} Salesforce API calls writing {est.invoices:,} invoices: "
+            f"{est.budget_share:.0%} of the {est.api_budget:,} calls left today, above the allowed "
+            f"{opts.max_api_share:.0%} (INVOICE_MAX_API_SHARE). Start it with --force (or tick 'force') to go ahead."
+        )
+    edges = [None, *est.boundaries, None] if est.orders else []
+    try:
+        with conn.transaction():
+            run_id = conn.execute(
+                _q(INSERT_RUN, cfg),
+                {"period": period, "chunks_total": max(len(edges) - 1, 0), "orders": est.orders,
+                 "api_calls": est.api_calls, "api_budget": est.api_budget, "tax_rate": opts.tax_rate,
+                 "due_days": opts.due_days, "forced": force, "started_by": started_by},
+            ).fetchone()["id"]
+            with conn.cursor() as cur:
+                cur.executemany(
+                    _q(INSERT_CHUNK, cfg),
+                    [{"run_id": run_id, "chunk": i, "lo": edges[i], "hi": edges[i + 1]} for i in range(len(edges) - 1)],
+                )
+    except errors.UniqueViolation:
+        # Lost the race with a run started at the same moment: the partial unique index decided.
+        active = conn.execute(_q(ACTIVE_RUN, cfg), {"period": period}).fetchone()
+        raise RunAlreadyActive(active["id"] if active else 0, period) from None
+    # Enqueue only after the commit, so a worker never picks up a chunk it cannot see yet.
+    try:
+        enqueue_chunks(queues.queue(redis_conn), run_id, range(len(edges) - 1))
+    except Exception as exc:
+        conn.execute(_q(MARK_FAILED, cfg), {"run_id": run_id, "error": f"could not enqueue chunks: {exc}"})
+        raise
+    conn.execute(_q(MARK_ENQUEUED, cfg), {"run_id": run_id})
+    return run_id, est
+
+
+def chunk_job_id(run_id: int, chunk: int) -> str:
+    """The RQ job id of a chunk: deterministic, so enqueuing it again never makes a second job."""
+    return f"invoice-run-{run_id}-chunk-{chunk}"
+
+
+def enqueue_chunks(q, run_id: int, chunks) -> int:
+    """Enqueue the given chunks of a run (skipping any whose job already exists); return how many were added."""
+    from rq.exceptions import DuplicateJobError
+
+    added = 0
+    for chunk in chunks:
+        try:
+            q.enqueue(
+                CHUNK_JOB,
+                run_id,
+                chunk,
+                job_id=chunk_job_id(run_id, chunk),
+                unique=True,
+                retry=Retry(**CHUNK_RETRY),
+                job_timeout=CHUNK_TIMEOUT,
+                on_failure=Callback(CHUNK_FAILED_CALLBACK),
+                description=f"invoice run {run_id} chunk {chunk}",
+            )
+            added += 1
+        except DuplicateJobError:
+            continue
+    return added
+
+
+RUN = "SELECT * FROM {app}.invoice_runs WHERE id = %(run_id)s"
+RECENT_RUNS = "SELECT * FROM {app}.invoice_runs ORDER BY id DESC LIMIT %(limit)s"
+CHUNKS = "SELECT * FROM {app}.invoice_run_chunks WHERE run_id = %(run_id)s ORDER BY chunk"
+CHUNK_TOTALS = """
+SELECT count(*) FILTER (WHERE state = 'running') AS running,
+       count(*) FILTER (WHERE state = 'failed') AS failed,
+       count(*) FILTER (WHERE attempts > 1 OR error IS NOT NULL) AS retried,
+       max(error) FILTER (WHERE error IS NOT NULL) AS last_error
+  FROM {app}.invoice_run_chunks WHERE run_id = %(run_id)s
+"""
+
+
+def progress(conn, run_id: int, cfg) -> dict | None:
+    """A run's progress and results as JSON-friendly values (None if there is no such run)."""
+    run = conn.execute(_q(RUN, cfg), {"run_id": run_id}).fetchone()
+    if run is None:
+        return None
+    totals = conn.execute(_q(CHUNK_TOTALS, cfg), {"run_id": run_id}).fetchone()
+    end = run["finished_at"] or conn.execute("SELECT now() AS t").fetchone()["t"]
+    elapsed = max((end - run["started_at"]).total_seconds(), 0.0)
+    done, total = run["chunks_done"], run["chunks_total"]
+    rate = run["orders_invoiced"] / elapsed if elapsed > 0 else 0.0
+    eta = None
+    if run["state"] == "running" and done:
+        eta = round(elapsed / done * (total - done), 1)
+    return {
+        "id": run["id"],
+        "period": run["period"],
+        "state": run["state"],
+        "final": run["state"] in ("finished", "failed"),
+        "chunks_done": done,
+        "chunks_total": total,
+        "chunks_running": totals["running"],
+        "chunks_failed": totals["failed"],
+        "chunks_retried": totals["retried"],
+        "last_error": totals["last_error"],
+        "percent": round(100 * done / total, 1) if total else 100.0,
+        "orders_invoiced": run["orders_invoiced"],
+        "orders_estimate": run["orders_estimate"],
+        "invoices_created": run["invoices_created"],
+        "invoices_amended": run["invoices_amended"],
+        "amount_total": str(run["amount_total"]),
+        "api_estimate": run["api_estimate"],
+        "api_budget": run["api_budget"],
+        "forced": run["forced"],
+        "started_by": run["started_by"],
+        "started_at": run["started_at"].isoformat(),
+        "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
+        "elapsed_seconds": round(elapsed, 2),
+        "orders_per_second": round(rate, 1),
+        "eta_seconds": eta,
+        "error": run["error"],
+    }
+
+
+def recent_runs(conn, cfg, limit: int = 20) -> list[dict]:
+    """The latest runs, newest first."""
+    return conn.execute(_q(RECENT_RUNS, cfg), {"limit": limit}).fetchall()
+
+
+def chunks(conn, run_id: int, cfg) -> list[dict]:
+    """A run's chunks in order."""
+    return conn.execute(_q(CHUNKS, cfg), {"run_id": run_id}).fetchall()
+
+
+def summary(p: dict) -> str:
+    """A run's result in a few lines, for the CLI and the logs."""
+    lines = [
+        f"run #{p['id']} for {p['period']}: {p['state']} in {p['elapsed_seconds']:.1f} s",
+        f"  orders invoiced   {p['orders_invoiced']:,}  ({p['orders_per_second']:,.0f}/s)",
+        f"  invoices created  {p['invoices_created']:,}",
+        f"  invoices amended  {p['invoices_amended']:,}",
+        f"  amount            {Decimal(p['amount_total']):,.2f} (before tax)",
+        f"  chunks            {p['chunks_done']}/{p['chunks_total']} done, {p['chunks_failed']} failed, "
+        f"{p['chunks_retried']} retried",
+        f"  API calls         about {p['api_estimate']:,} for Connect to send them",
+    ]
+    if p["error"]:
+        lines.append(f"  error             {p['error']}")
+    return "\n".join(lines)

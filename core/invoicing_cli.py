@@ -1,0 +1,157 @@
+"""`python manage.py invoices ...`: start, watch and schedule invoicing runs from a terminal or Heroku Scheduler.
+
+    python manage.py invoices run --period previous          # what Heroku Scheduler runs daily at 02:00 UTC
+    python manage.py invoices run --period 2026-10 --wait    # start and watch (progress bar on a terminal)
+    python manage.py invoices estimate --period 2026-10      # the API bill, without starting anything
+    python manage.py invoices status 12 [--wait]
+    python manage.py invoices resume 12                      # re-enqueue the unfinished chunks of run 12
+    python manage.py invoices schedule --at 2026-12-01T02:00 # local: RQ's scheduler in the worker starts it
+"""
+
+import sys
+import time
+from datetime import UTC, datetime
+
+import click
+
+from core import config, db, queue
+from core import invoicing as rules
+
+PERIOD_HELP = "Billing period: a calendar month YYYY-MM, or 'previous' (last month, UTC)."
+
+
+def _period(ctx, param, value):
+    try:
+        return rules.parse_period(value)
+    except rules.BadPeriod as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _show_estimate(est: rules.Estimate) -> None:
+    budget = "unknown (set SF_API_REMAINING or SF_DAILY_API_LIMIT)" if est.api_budget is None else (
+        f"{est.api_budget:,} left today; this run would use {est.budget_share:.1%} "
+        f"(limit {est.max_api_share:.0%}, INVOICE_MAX_API_SHARE)"
+    )
+    click.echo(f"period {est.period}: {est.orders:,} unbilled orders, {est.amount:,.2f} before tax, "
+               f"{est.invoices:,} invoices to write")
+    click.echo(f"Salesforce API calls for Connect to send them: about {est.api_calls:,} "
+               f"(⌈{est.invoices:,} / 200⌉); budget: {budget}")
+
+
+@click.group()
+def invoices():
+    """Batch invoicing of Activated orders per account and month (docs/batch-invoicing.md)."""
+
+
+@invoices.command()
+@click.option("--period", required=True, callback=_period, help=PERIOD_HELP)
+def estimate(period):
+    """Show what a run would bill and the API calls it would cost; start nothing."""
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        _show_estimate(rules.estimate(conn, period, cfg, rules.settings()))
+
+
+@invoices.command()
+@click.option("--period", required=True, callback=_period, help=PERIOD_HELP)
+@click.option("--force", is_flag=True, help="Start even above INVOICE_MAX_API_SHARE of the remaining API budget.")
+@click.option("--wait", is_flag=True, help="Stay until the run ends, showing progress; exit 1 if it failed.")
+def run(period, force, wait):
+    """Start an invoicing run: plan the chunks and enqueue them for the workers."""
+    cfg = config.load()
+    opts = rules.settings()
+    with db.connect(cfg.database_url) as conn:
+        try:
+            run_id, est = rules.start_run(conn, queue.connect(cfg.redis_url), period, cfg, force=force, opts=opts)
+        except (rules.RunAlreadyActive, rules.OverBudget) as exc:
+            raise click.ClickException(str(exc)) from None
+        _show_estimate(est)
+        chunk_count = len(est.boundaries) + 1 if est.orders else 0
+        click.echo(f"run #{run_id} started: {chunk_count} chunk(s) queued; follow it at /ops/invoicing/runs/{run_id}")
+        if wait:
+            _watch(conn, run_id, cfg)
+
+
+@invoices.command()
+@click.argument("run_id", type=int)
+@click.option("--wait", is_flag=True, help="Stay until the run ends, showing progress.")
+def status(run_id, wait):
+    """Show a run's progress (and wait for it with --wait)."""
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        if rules.progress(conn, run_id, cfg) is None:
+            raise click.BadParameter(f"there is no run #{run_id}", param_hint="RUN_ID")
+        if wait:
+            _watch(conn, run_id, cfg)
+        else:
+            click.echo(rules.summary(rules.progress(conn, run_id, cfg)))
+
+
+@invoices.command()
+@click.argument("run_id", type=int)
+def resume(run_id):
+    """Enqueue again the chunks of a running run that are not done (e.g. after Redis lost its jobs)."""
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        p = rules.progress(conn, run_id, cfg)
+        if p is None:
+            raise click.BadParameter(f"there is no run #{run_id}", param_hint="RUN_ID")
+        if p["final"]:
+            raise click.ClickException(f"run #{run_id} is {p['state']}; start a new run for {p['period']} instead.")
+        pending = [c["chunk"] for c in rules.chunks(conn, run_id, cfg) if c["state"] != "done"]
+    added = rules.enqueue_chunks(queue.queue(queue.connect(cfg.redis_url)), run_id, pending)
+    click.echo(f"run #{run_id}: {len(pending)} chunk(s) not done, {added} enqueued again "
+               f"({len(pending) - added} still have a job in the queue).")
+
+
+@invoices.command()
+@click.option("--at", "when", required=True, type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
+              help="When to start, in UTC (YYYY-MM-DDTHH:MM).")
+@click.option("--period", default="previous", show_default=True, help=PERIOD_HELP)
+def schedule(when, period):
+    """Local runs: have RQ start a run later (the scheduler every `python -m worker` runs starts it)."""
+    if period != "previous":
+        _period(None, None, period)
+    cfg = config.load()
+    job = queue.queue(queue.connect(cfg.redis_url)).enqueue_at(
+        when.replace(tzinfo=UTC), rules.SCHEDULED_RUN_JOB, period, description=f"invoice run for {period}"
+    )
+    click.echo(f"invoice run for {period} scheduled at {when:%Y-%m-%d %H:%M} UTC (job {job.id}); "
+               "a worker's scheduler will start it.")
+
+
+def _line(p: dict) -> str:
+    if not p["final"] and p["chunks_done"] == 0 and p["chunks_running"] == 0 and p["elapsed_seconds"] > 5:
+        return "no chunk has started yet: is a worker running? (heroku ps:scale worker=1, or make run)"
+    eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] is not None else ""
+    failed = f", {p['chunks_failed']} failed" if p["chunks_failed"] else ""
+    retried = f", {p['chunks_retried']} retried" if p["chunks_retried"] else ""
+    return (f"{p['chunks_done']}/{p['chunks_total']} chunks, {p['orders_invoiced']:,} orders, "
+            f"{p['orders_per_second']:,.0f}/s{eta}{failed}{retried}")
+
+
+def _watch(conn, run_id: int, cfg, poll: float = 0.5) -> None:
+    """Follow a run until it ends: a progress bar on a terminal, a line per change otherwise."""
+    p = rules.progress(conn, run_id, cfg)
+    if sys.stdout.isatty() and p["chunks_total"]:
+        with click.progressbar(length=p["chunks_total"], label=f"run #{run_id}", show_eta=False,
+                               item_show_func=lambda q: _line(q) if q else "") as bar:
+            shown = 0
+            while True:
+                p = rules.progress(conn, run_id, cfg)
+                bar.update(p["chunks_done"] - shown, p)
+                shown = p["chunks_done"]
+                if p["final"]:
+                    break
+                time.sleep(poll)
+    else:
+        last, last_at = None, 0.0
+        while not p["final"]:
+            if (p["chunks_done"], p["chunks_running"]) != last and time.monotonic() - last_at >= 5:
+                click.echo(f"{datetime.now(UTC):%H:%M:%S} {_line(p)}")
+                last, last_at = (p["chunks_done"], p["chunks_running"]), time.monotonic()
+            time.sleep(poll)
+            p = rules.progress(conn, run_id, cfg)
+    click.echo(rules.summary(p))
+    if p["state"] == "failed":
+        sys.exit(1)

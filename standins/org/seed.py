@@ -1,0 +1,52 @@
+"""Fill an empty local org from the local Connect schema: the org the demo data came from.
+
+Demo data is written straight into Postgres as Connect would write it after its initial load, so
+the org must hold the same records (same Ids, same values) for the two sides to start in sync.
+Set-based: one INSERT … SELECT per mapping.
+"""
+
+from psycopg import sql
+
+from core import connect, db
+from standins.org import store
+
+_DATETIME = "to_char({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+0000\"')"
+
+
+def _value(field: dict, column: str) -> sql.Composable:
+    col = sql.Identifier(column)
+    if field["type"] == "datetime":
+        return sql.SQL(_DATETIME.replace("{col}", "{}")).format(col)
+    if field["type"] == "date":
+        return sql.SQL("to_char({}, 'YYYY-MM-DD')").format(col)
+    return col
+
+
+def from_connect_schema(org, connect_schema: str = "salesforce") -> int:
+    """Copy every synced row of the Connect tables into an org that has no records yet; return the count."""
+    copied = 0
+    with db.connect(org.database_url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"local-org-seed:{org.schema}",))
+        if conn.execute(sql.SQL("SELECT 1 FROM {}.records LIMIT 1").format(sql.Identifier(org.schema))).fetchone():
+            return 0
+        for mapping in connect.mappings().values():
+            found = conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) AS t",
+                                 (connect_schema, mapping.table)).fetchone()["t"]
+            if found is None:
+                continue
+            described = {f["name"]: f for f in store.describe(mapping.object_name)["fields"]}
+            pairs = []
+            for name in mapping.fields:
+                if name in store.SYSTEM_COLUMNS:
+                    continue
+                pairs += [sql.Literal(name), _value(described[name], connect.column_name(name))]
+            statement = sql.SQL(
+                "INSERT INTO {org}.records (id, object, fields, created_date, system_modstamp) "
+                "SELECT sfid, {obj}, jsonb_strip_nulls(jsonb_build_object({pairs})), "
+                "coalesce(createddate, now() AT TIME ZONE 'UTC'), coalesce(systemmodstamp, now() AT TIME ZONE 'UTC') "
+                "FROM {table} WHERE sfid IS NOT NULL AND NOT coalesce(isdeleted, false) "
+                "ON CONFLICT (id) DO NOTHING"
+            ).format(org=sql.Identifier(org.schema), obj=sql.Literal(mapping.object_name),
+                     pairs=sql.SQL(", ").join(pairs), table=sql.Identifier(connect_schema, mapping.table))
+            copied += conn.execute(statement).rowcount
+    return copied

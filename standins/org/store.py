@@ -1,0 +1,474 @@
+"""The local org's records, in a Postgres schema of its own (default `local_org`), and the rules it enforces.
+
+One table holds every object's records as JSON (field API name → the value as Salesforce's REST API
+writes it), with the system fields as columns so SOQL polling by SystemModstamp is an index scan.
+Writes follow Salesforce: required fields, lengths, picklists, read-only fields, references that
+must exist, a few validation rules, computed fields (Contact.Name, Order.StatusCode, auto-numbers),
+and every write stamps SystemModstamp with the transaction's time (records written together share it).
+"""
+
+import json
+import re
+from datetime import UTC, date, datetime
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from core import connect
+from standins.demo_data import salesforce_id
+from standins.org import soql
+
+# Ids the org hands out start above any demo-data record number, so they never collide.
+FIRST_NEW_RECORD = 100_000_000
+SYSTEM_COLUMNS = {"Id": "id", "CreatedDate": "created_date", "SystemModstamp": "system_modstamp",
+                  "IsDeleted": "is_deleted"}
+AUTO_NUMBER_WIDTH = {"CaseNumber": 8, "OrderNumber": 8, "OrderItemNumber": 10}
+ORDER_STATUS_CATEGORY = {"Draft": "Draft", "Activated": "Activated", "Shipped": "Activated",
+                         "Delivered": "Activated", "Cancelled": "Cancelled"}
+DEFAULTS = {"Case": {"Status": "New", "Priority": "Medium"}, "Product2": {"IsActive": False},
+            "Order": {"TotalAmount": 0.0}}
+
+
+class SalesforceError(Exception):
+    """An error Salesforce would answer with: HTTP status, errorCode, message, fields."""
+
+    def __init__(self, status, code, message, fields=()):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, list(fields)
+
+    def body(self):
+        """The JSON list Salesforce's REST API answers errors with."""
+        return [{"message": self.message, "errorCode": self.code, "fields": self.fields}]
+
+
+SCHEMA_DDL = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.records (
+    id              varchar(18) PRIMARY KEY,
+    object          text NOT NULL,
+    fields          jsonb NOT NULL,
+    created_date    timestamp NOT NULL,
+    system_modstamp timestamp NOT NULL,
+    is_deleted      boolean NOT NULL DEFAULT false,
+    deleted_date    timestamp
+);
+-- SystemModstamp polling: WHERE object = … AND system_modstamp > … ORDER BY system_modstamp, id
+CREATE INDEX IF NOT EXISTS records_object_modstamp ON {schema}.records (object, system_modstamp, id);
+-- Upserts and get-by-external-id look records up by External_ID__c.
+CREATE INDEX IF NOT EXISTS records_external_id ON {schema}.records (object, (fields->>'External_ID__c'))
+    WHERE fields ? 'External_ID__c';
+CREATE TABLE IF NOT EXISTS {schema}.counters (name text PRIMARY KEY, value bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS {schema}.api_usage (day date PRIMARY KEY, used integer NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS {schema}.settings (key text PRIMARY KEY, value text NOT NULL);
+"""
+
+
+def ensure_schema(conn, schema: str) -> None:
+    """Create the org's tables (idempotent)."""
+    s = sql.Identifier(schema)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"local-org:{schema}",))
+        conn.execute(sql.SQL(SCHEMA_DDL.replace("{schema}", "{s}")).format(s=s))
+
+
+def objects() -> dict:
+    """The org's objects: the same definitions the local Connect schema is built from."""
+    return connect.object_definitions()
+
+
+def describe(name: str) -> dict:
+    """An object's describe, or NOT_FOUND."""
+    canonical = canonical_object(name)
+    return objects()[canonical]
+
+
+def canonical_object(name: str) -> str:
+    """The object's API name whatever the case it was given in; NOT_FOUND / INVALID_TYPE otherwise."""
+    for key in objects():
+        if key.lower() == (name or "").lower():
+            return key
+    raise SalesforceError(404, "NOT_FOUND", f"The requested resource does not exist: sObject type '{name}'")
+
+
+def fields_by_lower(obj: str) -> dict:
+    """Field API names by lowercased name."""
+    return {f["name"].lower(): f for f in describe(obj)["fields"]}
+
+
+def field_of(obj: str, name: str) -> dict:
+    """One field's describe entry, or INVALID_FIELD."""
+    f = fields_by_lower(obj).get(name.lower())
+    if f is None:
+        raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj}'. If you are attempting "
+                              "to use a custom field, be sure to append the '__c' after the custom field name.", [name])
+    return f
+
+
+def key_prefix_object(record_id: str) -> str | None:
+    """Which object an Id belongs to, by its key prefix."""
+    for name, o in objects().items():
+        if record_id[:3] == o["keyPrefix"]:
+            return name
+    return None
+
+
+def format_datetime(value: datetime) -> str:
+    """Salesforce's datetime format: 2024-01-01T00:00:00.000+0000."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def _next(conn, schema, name, start) -> int:
+    row = conn.execute(
+        sql.SQL(
+            "INSERT INTO {}.counters AS c (name, value) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET value = c.value + 1 RETURNING value"
+        ).format(sql.Identifier(schema)),
+        (name, start),
+    ).fetchone()
+    return row["value"]
+
+
+def new_id(conn, schema, obj) -> str:
+    """A fresh 18-character Id with the object's key prefix."""
+    prefix = describe(obj)["keyPrefix"]
+    return salesforce_id(prefix, _next(conn, schema, "id:" + prefix, FIRST_NEW_RECORD))
+
+
+# ---- values -------------------------------------------------------------------------------------
+
+def coerce(obj: str, f: dict, value):
+    """A JSON value checked against the field's type and length, in the form Salesforce stores it."""
+    name, kind = f["name"], f["type"]
+    if value is None or value == "" and kind not in ("string", "textarea"):
+        return None
+    bad = SalesforceError(400, "JSON_PARSER_ERROR" if not isinstance(value, str) else "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                          f"{f['label']}: value not of required type: {value}", [name])
+    if kind in ("string", "textarea", "picklist", "email", "phone", "url", "id", "reference"):
+        if not isinstance(value, str):
+            raise bad
+        limit = f["length"] or 255
+        if len(value) > limit:
+            raise SalesforceError(400, "STRING_TOO_LONG", f"{f['label']}: data value too large: {value[:40]}… "
+                                  f"(max length={limit})", [name])
+        if kind == "picklist" and f["picklistValues"] and value not in {p["value"] for p in f["picklistValues"]}:
+            raise SalesforceError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                  f"{f['label']}: bad value for restricted picklist field: {value}", [name])
+        if kind == "email" and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise SalesforceError(400, "INVALID_EMAIL_ADDRESS", f"{f['label']}: invalid email address: {value}", [name])
+        if kind == "reference" and not re.match(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$", value):
+            raise SalesforceError(400, "MALFORMED_ID", f"{f['label']}: id value of incorrect type: {value}", [name])
+        return value
+    if kind in ("double", "currency", "percent", "int"):
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise bad from None
+        if not isinstance(value, int | float):
+            raise bad
+        return int(value) if kind == "int" else float(value)
+    if kind == "boolean":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind == "date":
+        try:
+            return date.fromisoformat(str(value)[:10]).isoformat()
+        except ValueError:
+            raise bad from None
+    if kind == "datetime":
+        try:
+            return format_datetime(soql._datetime(str(value)) if "T" in str(value) else
+                                   datetime.fromisoformat(str(value)))
+        except ValueError:
+            raise bad from None
+    raise bad
+
+
+def _resolve_relationship(conn, schema, obj, key, value):
+    """`"Contact": {"External_ID__c": "…"}` → the parent's Id, as Salesforce resolves it on write."""
+    by_rel = {(f["relationshipName"] or "").lower(): f for f in describe(obj)["fields"] if f["type"] == "reference"}
+    f = by_rel.get(key.lower())
+    if f is None or not isinstance(value, dict) or len(value) != 1:
+        raise SalesforceError(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj}", [key])
+    (ext_field, ext_value), = value.items()
+    target = f["referenceTo"][0]
+    ext = field_of(target, ext_field)
+    if not ext["externalId"]:
+        raise SalesforceError(400, "INVALID_FIELD", f"{target}.{ext_field} is not an external id field", [key])
+    rows = find_by(conn, schema, target, ext["name"], ext_value)
+    if not rows:
+        raise SalesforceError(400, "INVALID_FIELD", f"Foreign key external ID: {ext_value} not found for field "
+                              f"{ext['name']} in entity {target}", [f["name"]])
+    return f["name"], rows[0]["id"]
+
+
+def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | None = None) -> dict:
+    """Check an incoming record body field by field; return the values to store."""
+    out = {}
+    for key, value in values.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, dict):
+            name, value = _resolve_relationship(conn, schema, obj, key, value)
+            out[name] = value
+            continue
+        f = field_of(obj, key)
+        allowed = f["createable"] if creating else f["updateable"]
+        if not allowed:
+            raise SalesforceError(400, "INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: "
+                                  f"{f['name']}. Please check the security settings of this field and verify that "
+                                  "it is read/write for your profile or permission set.", [f["name"]])
+        out[f["name"]] = coerce(obj, f, value)
+    for name, value in out.items():
+        f = field_of(obj, name)
+        if f["type"] == "reference" and value is not None:
+            target = key_prefix_object(value)
+            if target not in f["referenceTo"] or not _exists(conn, schema, value):
+                raise SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY",
+                                      f"{f['label']}: id value of incorrect type: {value}", [name])
+    merged = {**(current or {}), **out}
+    if creating:
+        for name, value in DEFAULTS.get(obj, {}).items():
+            merged.setdefault(name, value)
+            out.setdefault(name, value)
+    missing = [f["name"] for f in describe(obj)["fields"] if not f["nillable"] and f["createable"]
+               and not f["defaultedOnCreate"] and merged.get(f["name"]) is None]
+    if missing:
+        raise SalesforceError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
+                              missing)
+    _validation_rules(obj, merged)
+    out.update(_computed(conn, schema, obj, merged, creating))
+    return out
+
+
+def _validation_rules(obj, r):
+    """A few rules a real org would have, answered the way Salesforce answers a validation rule."""
+    def fail(message, fields):
+        raise SalesforceError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", message, fields)
+
+    if obj == "Case" and r.get("Origin") == "Web" and not (r.get("Subject") or "").strip():
+        fail("A case from the web needs a subject.", ["Subject"])
+    if obj == "Contact" and r.get("Email") and "@" not in r["Email"]:
+        fail("Email must contain @.", ["Email"])
+    if obj == "Invoice__c" and (r.get("Amount__c") or 0) < 0:
+        fail("An invoice amount cannot be negative.", ["Amount__c"])
+
+
+def _computed(conn, schema, obj, r, creating) -> dict:
+    out = {}
+    if obj == "Contact":
+        out["Name"] = " ".join(p for p in (r.get("FirstName"), r.get("LastName")) if p)
+    if obj == "Order" and r.get("Status"):
+        out["StatusCode"] = ORDER_STATUS_CATEGORY.get(r["Status"], "Draft")
+    if obj == "OrderItem" and r.get("Quantity") is not None and r.get("UnitPrice") is not None:
+        out["TotalPrice"] = round(r["Quantity"] * r["UnitPrice"], 2)
+    if obj == "Case":
+        out["IsClosed"] = r.get("Status") == "Closed"
+    if creating:
+        for name, width in AUTO_NUMBER_WIDTH.items():
+            if any(f["name"] == name for f in describe(obj)["fields"]):
+                out[name] = str(_next(conn, schema, "auto:" + obj + "." + name, FIRST_NEW_RECORD)).zfill(width)[-width:]
+    return out
+
+
+# ---- records ------------------------------------------------------------------------------------
+
+def _exists(conn, schema, record_id) -> bool:
+    return conn.execute(sql.SQL("SELECT 1 FROM {}.records WHERE id = %s AND NOT is_deleted").format(
+        sql.Identifier(schema)), (full_id(record_id),)).fetchone() is not None
+
+
+def full_id(record_id: str) -> str:
+    """Accept 15- or 18-character Ids, as Salesforce does."""
+    if len(record_id) == 15:
+        from standins.demo_data import case_safe_suffix
+
+        return record_id + case_safe_suffix(record_id)
+    return record_id
+
+
+def get(conn, schema, obj, record_id, *, include_deleted=False) -> dict:
+    """One record (as stored) or NOT_FOUND."""
+    row = conn.execute(sql.SQL("SELECT * FROM {}.records WHERE id = %s AND object = %s").format(
+        sql.Identifier(schema)), (full_id(record_id), obj)).fetchone()
+    if row is None or (row["is_deleted"] and not include_deleted):
+        raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+    return row
+
+
+def find_by(conn, schema, obj, field_name, value) -> list:
+    """Live records whose field equals value (external-id lookups)."""
+    return conn.execute(sql.SQL(
+        "SELECT * FROM {}.records WHERE object = %s AND NOT is_deleted AND fields->>%s = %s ORDER BY id"
+    ).format(sql.Identifier(schema)), (obj, field_name, str(value))).fetchall()
+
+
+def to_json(obj, row, fields=None) -> dict:
+    """A record as the REST API returns it."""
+    out = {"attributes": {"type": obj, "url": f"/services/data/v59.0/sobjects/{obj}/{row['id']}"}}
+    names = fields or [f["name"] for f in describe(obj)["fields"]]
+    for name in names:
+        if name in SYSTEM_COLUMNS:
+            value = row[SYSTEM_COLUMNS[name]]
+            out[name] = format_datetime(value) if isinstance(value, datetime) else value
+        else:
+            out[name] = row["fields"].get(name)
+    return out
+
+
+def create(conn, schema, obj, values) -> str:
+    """Insert a record; return its new Id."""
+    data = prepare(conn, schema, obj, values, creating=True)
+    record_id = new_id(conn, schema, obj)
+    conn.execute(sql.SQL(
+        "INSERT INTO {}.records (id, object, fields, created_date, system_modstamp) "
+        "VALUES (%s, %s, %s, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')"
+    ).format(sql.Identifier(schema)), (record_id, obj, Jsonb(data)))
+    return record_id
+
+
+def update(conn, schema, obj, record_id, values) -> None:
+    """Update a live record's fields."""
+    row = get(conn, schema, obj, record_id)
+    data = prepare(conn, schema, obj, values, creating=False, current=row["fields"])
+    conn.execute(sql.SQL(
+        "UPDATE {}.records SET fields = fields || %s, system_modstamp = now() AT TIME ZONE 'UTC' WHERE id = %s"
+    ).format(sql.Identifier(schema)), (Jsonb(data), row["id"]))
+
+
+def delete(conn, schema, obj, record_id) -> None:
+    """Move a record to the recycle bin: IsDeleted, visible to queryAll and deleted/."""
+    row = get(conn, schema, obj, record_id)
+    conn.execute(sql.SQL(
+        "UPDATE {}.records SET is_deleted = true, deleted_date = now() AT TIME ZONE 'UTC', "
+        "system_modstamp = now() AT TIME ZONE 'UTC' WHERE id = %s"
+    ).format(sql.Identifier(schema)), (row["id"],))
+
+
+def upsert(conn, schema, obj, ext_field, ext_value, values) -> tuple[str, bool]:
+    """Create or update by external id; return (Id, created). Several matches → 300."""
+    f = field_of(obj, ext_field)
+    if not (f["externalId"] or f["name"] == "Id"):
+        raise SalesforceError(400, "INVALID_FIELD", f"Field {f['name']} is not an external id field", [f["name"]])
+    values = {k: v for k, v in values.items() if k.lower() != f["name"].lower()}
+    # Serialise upserts of one key, as Salesforce does, so two at once cannot both create.
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{obj}.{f['name']}={ext_value}",))
+    rows = find_by(conn, schema, obj, f["name"], ext_value)
+    if len(rows) > 1:
+        raise SalesforceError(300, "MULTIPLE_CHOICES", f"more than one record found for external id field "
+                              f"{f['name']} with value {ext_value}")
+    if rows:
+        update(conn, schema, obj, rows[0]["id"], values)
+        return rows[0]["id"], False
+    return create(conn, schema, obj, {**values, f["name"]: ext_value}), True
+
+
+# ---- SOQL ---------------------------------------------------------------------------------------
+
+_CASTS = {"date": "date", "datetime": "timestamptz", "double": "float8", "currency": "float8", "percent": "float8",
+          "int": "float8", "boolean": "boolean"}
+
+
+def _column(obj, name) -> tuple[sql.Composable, dict]:
+    f = field_of(obj, name)
+    if f["name"] in SYSTEM_COLUMNS:
+        col = sql.Identifier(SYSTEM_COLUMNS[f["name"]])
+        if f["type"] == "datetime":
+            col = sql.SQL("({} AT TIME ZONE 'UTC')").format(col)
+        return col, f
+    cast = _CASTS.get(f["type"])
+    expr = sql.SQL("(fields->>{})").format(sql.Literal(f["name"]))
+    return (sql.SQL("{}::{}").format(expr, sql.SQL(cast)) if cast else expr), f
+
+
+def _literal(f, value):
+    kind = f["type"]
+    if value is None:
+        return None
+    if kind == "datetime":
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, date):
+            raise soql.SoqlError(f"value of filter criterion for field '{f['name']}' must be of type dateTime and "
+                                 "should not be enclosed in quotes", "INVALID_FIELD")
+    elif kind == "date":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+    elif kind in ("double", "currency", "percent", "int"):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif kind == "boolean":
+        if isinstance(value, bool):
+            return value
+    elif isinstance(value, str):
+        return value
+    raise soql.SoqlError(f"value of filter criterion for field '{f['name']}' must be of type {kind}", "INVALID_FIELD")
+
+
+def _condition(obj, node) -> sql.Composable:
+    if isinstance(node, soql.BoolOp):
+        if node.op == "not":
+            return sql.SQL("NOT ({})").format(_condition(obj, node.parts[0]))
+        joiner = sql.SQL(" AND " if node.op == "and" else " OR ")
+        return sql.SQL("({})").format(joiner.join(_condition(obj, p) for p in node.parts))
+    col, f = _column(obj, node.field)
+    textual = f["type"] in ("string", "textarea", "picklist", "email", "phone", "url")
+    if node.op in ("in", "notin"):
+        values = [_literal(f, v) for v in node.value]
+        if textual:
+            col, values = sql.SQL("lower({})").format(col), [v.lower() if v is not None else v for v in values]
+        neg = sql.SQL("NOT " if node.op == "notin" else "")
+        return sql.SQL("{}({} = ANY({}))").format(neg, col, sql.Literal(values))
+    if node.op == "like":
+        return sql.SQL("({} ILIKE {})").format(col, sql.Literal(node.value))
+    value = _literal(f, node.value)
+    if value is None:
+        if node.op not in ("=", "!="):
+            raise soql.SoqlError("null can only be compared with = or !=")
+        return sql.SQL("({} IS {}NULL)").format(col, sql.SQL("NOT " if node.op == "!=" else ""))
+    if textual:
+        # SOQL compares text case-insensitively.
+        col, value = sql.SQL("lower({})").format(col), value.lower()
+    op = sql.SQL({"=": "=", "!=": "IS DISTINCT FROM", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[node.op])
+    return sql.SQL("({} {} {})").format(col, op, sql.Literal(value))
+
+
+def compile_query(q: soql.Query, schema: str, *, include_deleted: bool) -> tuple[str, sql.Composed, list]:
+    """The object name, the SQL that answers the query, and the canonical names of the selected fields."""
+    obj = canonical_object_for_query(q.sobject)
+    names = [field_of(obj, n)["name"] for n in q.fields]
+    where = [sql.SQL("object = {}").format(sql.Literal(obj))]
+    if not include_deleted:
+        where.append(sql.SQL("NOT is_deleted"))
+    if q.where is not None:
+        where.append(_condition(obj, q.where))
+    order = []
+    for name, desc, nulls_last in q.order_by:
+        col, _ = _column(obj, name)
+        nulls = "" if nulls_last is None else (" NULLS LAST" if nulls_last else " NULLS FIRST")
+        order.append(sql.SQL("{} {}{}").format(col, sql.SQL("DESC" if desc else "ASC"), sql.SQL(nulls)))
+    statement = sql.SQL("SELECT * FROM {}.records WHERE {}").format(
+        sql.Identifier(schema), sql.SQL(" AND ").join(where))
+    if order:
+        statement += sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(order))
+    return obj, statement, names
+
+
+def canonical_object_for_query(name):
+    """The object a FROM clause names; an unknown one is INVALID_TYPE, as Salesforce answers it."""
+    try:
+        return canonical_object(name)
+    except SalesforceError:
+        raise soql.SoqlError(f"sObject type '{name}' is not supported.", "INVALID_TYPE") from None
+
+
+def dumps(value) -> str:
+    """JSON for values stored by the org (dates are already strings)."""
+    return json.dumps(value, default=str)

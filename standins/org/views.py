@@ -1,0 +1,95 @@
+"""A small HTML view of the local org: list, search and edit records by hand.
+
+This is how a learner "updates the Salesforce record" in step 5 without a real org: an edit here is
+a Salesforce-side change (SystemModstamp moves), which the local Connect then pulls into Postgres.
+Forms use a double-submit cookie against cross-site posts (a loopback development tool).
+"""
+
+import hmac
+import secrets
+
+from flask import abort, make_response, redirect, render_template, request, url_for
+from psycopg import sql
+
+from standins.org import store
+from standins.org.store import SalesforceError
+
+PAGE = 50
+
+
+def init_app(app, org):
+    """Register the pages."""
+
+    def csrf_token():
+        token = request.cookies.get("org_csrf")
+        return token if token and len(token) == 32 else secrets.token_hex(16)
+
+    def check_csrf():
+        cookie, form = request.cookies.get("org_csrf", ""), request.form.get("csrf", "")
+        if not cookie or not hmac.compare_digest(cookie, form):
+            abort(make_response("This form has expired: reload the page and try again.", 400))
+
+    def page(template, **context):
+        token = csrf_token()
+        response = make_response(render_template(template, csrf=token, objects=store.objects(), **context))
+        response.set_cookie("org_csrf", token, httponly=True, samesite="Strict")
+        return response
+
+    @app.get("/")
+    def org_home():
+        with org.connection() as conn:
+            counts = {r["object"]: r["n"] for r in conn.execute(sql.SQL(
+                "SELECT object, count(*) AS n FROM {}.records WHERE NOT is_deleted GROUP BY object").format(
+                sql.Identifier(org.schema)))}
+            used, limit = org.usage(conn)
+        return page("org/home.html", counts=counts, used=used, limit=limit)
+
+    @app.get("/o/<obj>")
+    def org_list(obj):
+        try:
+            obj = store.canonical_object(obj)
+        except SalesforceError:
+            abort(404)
+        term = request.args.get("q", "").strip()[:100]
+        with org.connection() as conn:
+            rows = conn.execute(sql.SQL(
+                "SELECT * FROM {}.records WHERE object = %(obj)s AND NOT is_deleted "
+                "AND (%(term)s = '' OR id = %(term)s OR fields::text ILIKE '%%' || %(term)s || '%%') "
+                "ORDER BY system_modstamp DESC, id DESC LIMIT %(limit)s").format(sql.Identifier(org.schema)),
+                {"obj": obj, "term": term, "limit": PAGE}).fetchall()
+        columns = [f["name"] for f in store.describe(obj)["fields"]
+                   if f["type"] in ("string", "picklist", "email", "currency", "date")][:5]
+        return page("org/list.html", obj=obj, rows=rows, term=term, columns=columns)
+
+    @app.route("/o/<obj>/<record_id>", methods=["GET", "POST"])
+    def org_edit(obj, record_id):
+        try:
+            obj = store.canonical_object(obj)
+        except SalesforceError:
+            abort(404)
+        error = None
+        editable = [f for f in store.describe(obj)["fields"] if f["updateable"]]
+        if request.method == "POST":
+            check_csrf()
+            values = {}
+            for f in editable:
+                if f["name"] in request.form:
+                    raw = request.form[f["name"]]
+                    values[f["name"]] = (raw == "on") if f["type"] == "boolean" else (raw if raw != "" else None)
+            for f in editable:
+                if f["type"] == "boolean" and f["name"] not in request.form:
+                    values[f["name"]] = False
+            try:
+                with org.connection() as conn, conn.transaction():
+                    store.update(conn, org.schema, obj, record_id, values)
+                return redirect(url_for("org_edit", obj=obj, record_id=record_id, saved=1))
+            except SalesforceError as exc:
+                error = f"{exc.code}: {exc.message}"
+        with org.connection() as conn:
+            try:
+                row = store.get(conn, org.schema, obj, record_id)
+            except SalesforceError:
+                abort(404)
+        record = store.to_json(obj, row)
+        return page("org/edit.html", obj=obj, record=record, editable=editable, error=error,
+                    saved=request.args.get("saved"), fields=store.describe(obj)["fields"])

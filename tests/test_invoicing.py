@@ -1,0 +1,266 @@
+"""Batch invoicing: the rules, exactly-once chunks, late orders, racing runs, and the API budget."""
+
+import threading
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from core import invoicing, queue
+from tests.invoicing_rows import add_accounts, add_orders
+from worker import invoicing as jobs
+
+PERIOD = "2026-10"
+FEW_CHUNKS = invoicing.Settings(chunks=3)
+CENT = Decimal("0.01")  # Postgres rounds numeric halves away from zero
+
+
+def work(redis):
+    """Run every queued job in this process, as a worker dyno would."""
+    SimpleWorker([queue.queue(redis)], connection=redis, serializer=JSONSerializer).work(burst=True)
+
+
+def start(conn, redis, cfg, period=PERIOD, **kwargs):
+    """Start a run with small chunks and let a worker finish it; return the run's progress."""
+    run_id, _ = invoicing.start_run(conn, redis, period, cfg, opts=kwargs.pop("opts", FEW_CHUNKS), **kwargs)
+    work(redis)
+    return invoicing.progress(conn, run_id, cfg)
+
+
+def invoices(conn):
+    """Every invoice, by external id."""
+    rows = conn.execute("SELECT * FROM salesforce.invoice__c ORDER BY external_id__c").fetchall()
+    return {r["external_id__c"]: r for r in rows}
+
+
+def eligible_totals(conn, period=PERIOD):
+    """What the rules say each account owes: Activated orders effective in the period, summed in cents."""
+    rows = conn.execute(
+        "SELECT accountid, sum(round(totalamount::numeric, 2)) AS amount, count(*) AS n FROM salesforce.\"order\" "
+        "WHERE statuscode = 'Activated' AND to_char(effectivedate, 'YYYY-MM') = %s GROUP BY accountid",
+        (period,),
+    ).fetchall()
+    return {r["accountid"]: (r["amount"], r["n"]) for r in rows}
+
+
+@pytest.fixture
+def billed_world(conn):
+    """Twelve accounts with orders inside, before and after October 2026, in every status."""
+    accounts = add_accounts(conn, 12)
+    rows = []
+    for i, account in enumerate(accounts):
+        for k in range(i % 4 + 1):
+            rows.append((account, date(2026, 10, 1 + (i * 3 + k) % 31), Decimal("19.99") * (k + 1) + i, "Delivered"))
+        rows.append((account, "2026-10-31", 100.01, "Shipped"))
+        rows.append((account, "2026-10-15", 5.55, "Activated"))
+        rows.append((account, "2026-10-15", 999, "Draft"))  # not activated: not billed
+        rows.append((account, "2026-10-20", 888, "Cancelled"))
+        rows.append((account, "2026-09-30", 777, "Delivered"))  # other periods
+        rows.append((account, "2026-11-01", 666, "Delivered"))
+    add_orders(conn, rows)
+    return accounts
+
+
+def test_invoice_totals_match_eligible_orders_per_account_and_overall(conn, redis, env, billed_world):
+    p = start(conn, redis, env)
+    expected = eligible_totals(conn)
+    found = invoices(conn)
+    assert p["state"] == "finished" and p["chunks_done"] == p["chunks_total"] == 3
+    assert len(found) == len(expected) == 12
+    for account, (amount, n) in expected.items():
+        invoice = found[f"inv-{account}-{PERIOD}"]
+        assert Decimal(str(invoice["amount__c"])) == amount
+        assert invoice["order_count__c"] == n
+        assert Decimal(str(invoice["tax__c"])) == (amount * Decimal("0.20")).quantize(CENT, ROUND_HALF_UP)
+        assert invoice["account__c"] == account and invoice["period__c"] == PERIOD
+        assert invoice["status__c"] == "Issued" and invoice["due_date__c"] == date(2026, 11, 30)
+    overall = sum(a for a, _ in expected.values())
+    assert Decimal(p["amount_total"]) == overall
+    assert p["orders_invoiced"] == sum(n for _, n in expected.values())
+    assert p["invoices_created"] == 12 and p["invoices_amended"] == 0
+
+
+def test_invoice_names_carry_period_and_account_number(conn, redis, env, billed_world):
+    start(conn, redis, env)
+    names = {r["name"] for r in invoices(conn).values()}
+    assert "INV-2026-10-ACC-000001" in names
+
+
+def test_ledger_holds_each_billed_order_once(conn, redis, env, billed_world):
+    p = start(conn, redis, env)
+    lines = conn.execute("SELECT count(*) AS n, count(DISTINCT order_sfid) AS d FROM app.invoice_lines").fetchone()
+    assert lines["n"] == lines["d"] == p["orders_invoiced"]
+
+
+def test_invoices_wait_for_connect_and_nothing_read_only_is_written(conn, redis, env, billed_world):
+    start(conn, redis, env)
+    lastops = {r["_hc_lastop"] for r in invoices(conn).values()}
+    log = conn.execute("SELECT table_name, state, count(*) AS n FROM salesforce._trigger_log "
+                       "GROUP BY table_name, state").fetchall()
+    assert lastops == {"PENDING"}
+    assert [(r["table_name"], r["state"], r["n"]) for r in log] == [("invoice__c", "NEW", 12)]
+
+
+def test_rerun_changes_nothing(conn, redis, env, billed_world):
+    start(conn, redis, env)
+    before = invoices(conn)
+    log_rows = conn.execute("SELECT count(*) AS n FROM salesforce._trigger_log").fetchone()["n"]
+    p = start(conn, redis, env)
+    assert p["state"] == "finished" and p["orders_invoiced"] == 0 and p["chunks_total"] == 0
+    assert invoices(conn) == before
+    assert conn.execute("SELECT count(*) AS n FROM salesforce._trigger_log").fetchone()["n"] == log_rows
+
+
+def test_chunk_run_twice_bills_once(conn, redis, env, billed_world):
+    run_id, _ = invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    first = jobs.run_chunk(run_id, 0)
+    again = jobs.run_chunk(run_id, 0)
+    assert first["orders"] > 0 and again == {"skipped": "already done"}
+    work(redis)  # the queued copy of chunk 0 also finds it done
+    p = invoicing.progress(conn, run_id, env)
+    assert p["chunks_done"] == 3 and p["orders_invoiced"] == sum(n for _, n in eligible_totals(conn).values())
+
+
+def test_late_order_amends_the_open_invoice_once(conn, redis, env, billed_world):
+    start(conn, redis, env)
+    account = billed_world[0]
+    old = invoices(conn)[f"inv-{account}-{PERIOD}"]
+    add_orders(conn, [(account, "2026-10-02", 50.25, "Activated")])
+    p = start(conn, redis, env)
+    third = start(conn, redis, env)
+    new = invoices(conn)[f"inv-{account}-{PERIOD}"]
+    assert p["orders_invoiced"] == 1 and p["invoices_amended"] == 1 and p["invoices_created"] == 0
+    assert third["orders_invoiced"] == 0
+    assert Decimal(str(new["amount__c"])) == Decimal(str(old["amount__c"])) + Decimal("50.25")
+    assert new["order_count__c"] == old["order_count__c"] + 1
+    amount = Decimal(str(new["amount__c"]))
+    assert Decimal(str(new["tax__c"])) == (amount * Decimal("0.2")).quantize(CENT, ROUND_HALF_UP)
+    assert len(invoices(conn)) == 12
+
+
+def test_late_order_for_a_paid_invoice_gets_a_supplementary_invoice(conn, redis, env, billed_world):
+    start(conn, redis, env)
+    account = billed_world[1]
+    with conn.transaction():  # Salesforce marked it Paid; Connect syncs that back
+        conn.execute("SET LOCAL xmlbinary = 'hex'")
+        conn.execute("UPDATE salesforce.invoice__c SET status__c = 'Paid' WHERE external_id__c = %s",
+                     (f"inv-{account}-{PERIOD}",))
+    paid = invoices(conn)[f"inv-{account}-{PERIOD}"]
+    add_orders(conn, [(account, "2026-10-03", 12.5, "Delivered")])
+    p = start(conn, redis, env)
+    found = invoices(conn)
+    supplement = found[f"inv-{account}-{PERIOD}-r{p['id']}"]
+    assert found[f"inv-{account}-{PERIOD}"] == paid
+    assert supplement["amount__c"] == 12.5 and supplement["order_count__c"] == 1
+    assert supplement["name"].endswith(f"-S{p['id']}")
+    assert p["invoices_created"] == 1 and p["invoices_amended"] == 0
+
+
+def test_two_runs_racing_for_a_period_one_is_refused_totals_exact(conn, redis, env, billed_world, database_url):
+    from core import db
+
+    results, barrier = [], threading.Barrier(2)
+
+    def racer():
+        with db.connect(database_url) as own:
+            barrier.wait()
+            try:
+                results.append(invoicing.start_run(own, redis, PERIOD, env, opts=FEW_CHUNKS)[0])
+            except invoicing.RunAlreadyActive as exc:
+                results.append(exc)
+
+    threads = [threading.Thread(target=racer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    started = [r for r in results if isinstance(r, int)]
+    refused = [r for r in results if isinstance(r, invoicing.RunAlreadyActive)]
+    assert len(started) == 1 and len(refused) == 1
+    assert f"#{started[0]}" in str(refused[0]) and "already running" in str(refused[0])
+    work(redis)
+    expected = eligible_totals(conn)
+    assert {r["account__c"]: Decimal(str(r["amount__c"])) for r in invoices(conn).values()} == {
+        a: amount for a, (amount, _) in expected.items()}
+
+
+def test_run_for_a_running_period_is_refused_until_it_finishes(conn, redis, env, billed_world):
+    run_id, _ = invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    with pytest.raises(invoicing.RunAlreadyActive, match=f"Run #{run_id} for {PERIOD} is already running"):
+        invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    work(redis)
+    second, _ = invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    assert second != run_id
+
+
+def test_a_chunk_out_of_retries_fails_the_run_and_frees_the_period(conn, redis, env, billed_world):
+    run_id, _ = invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    job = queue.queue(redis).fetch_job(invoicing.chunk_job_id(run_id, 1))
+    job.retries_left = 0
+    jobs.chunk_failed(job, redis, RuntimeError, RuntimeError("database went away"), None)
+    p = invoicing.progress(conn, run_id, env)
+    assert p["state"] == "failed" and "chunk 1 failed: RuntimeError: database went away" in p["error"]
+    assert p["chunks_failed"] == 1
+    invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)  # not refused
+
+
+def test_over_budget_is_refused_unless_forced(conn, redis, env, billed_world, monkeypatch):
+    monkeypatch.setenv("SF_API_REMAINING", "1")
+    with pytest.raises(invoicing.OverBudget, match="--force"):
+        invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    assert conn.execute("SELECT count(*) AS n FROM app.invoice_runs").fetchone()["n"] == 0
+    p = start(conn, redis, env, force=True)
+    assert p["forced"] and p["api_estimate"] == 1 and p["api_budget"] == 1 and p["state"] == "finished"
+
+
+def test_remaining_budget_is_unknown_without_configuration(conn, monkeypatch):
+    monkeypatch.delenv("SF_API_REMAINING", raising=False)
+    monkeypatch.delenv("SF_DAILY_API_LIMIT", raising=False)
+    assert invoicing.remaining_api_budget(conn) is None
+
+
+def test_remaining_budget_subtracts_writes_already_waiting(conn, monkeypatch):
+    monkeypatch.setenv("SF_DAILY_API_LIMIT", "15000")
+    conn.execute("INSERT INTO salesforce._trigger_log (state, action, table_name) "
+                 "SELECT 'NEW', 'INSERT', 'contact' FROM generate_series(1, 201)")
+    assert invoicing.remaining_api_budget(conn) == 15000 - 2
+
+
+@pytest.mark.parametrize("invoices_, calls", [(0, 0), (1, 1), (200, 1), (201, 2), (100_000, 500), (1_000_000, 5000)])
+def test_api_calls_are_invoices_over_connects_batch_size(invoices_, calls):
+    assert invoicing.api_calls(invoices_) == calls
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-10", "October", "", "2026-10-01", "2026-00"])
+def test_malformed_period_is_refused(bad):
+    with pytest.raises(invoicing.BadPeriod, match="YYYY-MM"):
+        invoicing.parse_period(bad, today=date(2026, 11, 28))
+
+
+def test_future_period_is_refused():
+    with pytest.raises(invoicing.BadPeriod, match="future"):
+        invoicing.parse_period("2026-12", today=date(2026, 11, 28))
+
+
+def test_previous_period_crosses_the_year():
+    assert invoicing.parse_period("previous", today=date(2027, 1, 1)) == "2026-12"
+
+
+@pytest.mark.parametrize("name, value", [("INVOICE_TAX_RATE", "abc"), ("INVOICE_TAX_RATE", "1.5"),
+                                         ("INVOICE_DUE_DAYS", "-1"), ("INVOICE_MAX_API_SHARE", "2"),
+                                         ("INVOICE_CHUNKS", "0")])
+def test_bad_invoicing_settings_name_the_variable(name, value):
+    from core.config import ConfigError
+
+    with pytest.raises(ConfigError, match=name):
+        invoicing.settings({name: value})
+
+
+def test_tax_rate_comes_from_the_environment(conn, redis, env, billed_world, monkeypatch):
+    monkeypatch.setenv("INVOICE_TAX_RATE", "0.075")
+    start(conn, redis, env, opts=None)
+    invoice = invoices(conn)[f"inv-{billed_world[0]}-{PERIOD}"]
+    assert Decimal(str(invoice["tax__c"])) == (Decimal(str(invoice["amount__c"])) * Decimal("0.075")).quantize(
+        CENT, ROUND_HALF_UP)

@@ -1,0 +1,119 @@
+"""`/ops/invoicing`: operators start a run (202 + Location) and watch its progress."""
+
+import base64
+import re
+
+import pytest
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from core import queue
+from tests.invoicing_rows import add_accounts, add_orders
+
+AUTH = {"Authorization": "Basic " + base64.b64encode(b"ops:secret-ops-password").decode()}
+
+
+@pytest.fixture
+def ops(monkeypatch, client):
+    """A client with operator credentials configured."""
+    monkeypatch.setenv("OPS_USERNAME", "ops")
+    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+    return client
+
+
+@pytest.fixture
+def orders(conn):
+    """Three accounts with October 2026 orders."""
+    accounts = add_accounts(conn, 3)
+    add_orders(conn, [(a, "2026-10-10", 100 + i, "Shipped") for i, a in enumerate(accounts)])
+    return accounts
+
+
+def token(client) -> str:
+    """The CSRF token from the start form."""
+    page = client.get("/ops/invoicing", headers=AUTH).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+
+
+def runs(conn):
+    """How many runs exist."""
+    return conn.execute("SELECT count(*) AS n FROM app.invoice_runs").fetchone()["n"]
+
+
+def test_ops_page_needs_operator_credentials(ops):
+    assert ops.get("/ops/invoicing").status_code == 401
+
+
+def test_start_answers_202_with_the_status_page(ops, conn, env, orders):
+    response = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    assert response.status_code == 202
+    assert response.headers["Location"] == "/ops/invoicing/runs/1"
+    assert "Invoice run #1 for 2026-10" in response.get_data(as_text=True)
+
+
+def test_status_json_shows_progress_then_results(ops, conn, redis, env, orders):
+    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    before = ops.get("/ops/invoicing/runs/1.json", headers=AUTH).get_json()
+    SimpleWorker([queue.queue(redis)], connection=redis, serializer=JSONSerializer).work(burst=True)
+    after = ops.get("/ops/invoicing/runs/1.json", headers=AUTH).get_json()
+    assert before["state"] == "running" and before["chunks_done"] == 0 and before["orders_estimate"] == 3
+    assert after["state"] == "finished" and after["final"] and after["chunks_done"] == after["chunks_total"]
+    assert after["orders_invoiced"] == 3 and after["invoices_created"] == 3 and after["amount_total"] == "303.00"
+    page = ops.get("/ops/invoicing/runs/1", headers=AUTH).get_data(as_text=True)
+    assert "finished" in page and "_hc_lastop = PENDING" in page
+
+
+def test_json_client_gets_202_json(ops, conn, env, orders):
+    response = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"},
+                        headers={**AUTH, "Accept": "application/json"})
+    assert response.status_code == 202 and response.get_json()["id"] == 1
+
+
+def test_estimate_shows_the_api_bill_next_to_the_budget(ops, conn, env, orders, monkeypatch):
+    monkeypatch.setenv("SF_API_REMAINING", "14000")
+    page = ops.get("/ops/invoicing?period=2026-10", headers=AUTH).get_data(as_text=True)
+    assert "about 1 (⌈invoices / 200⌉" in page and "14,000" in page
+    assert runs(conn) == 0
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"period": "2026-13"}, "YYYY-MM"),
+        ({"period": "2999-01"}, "in the future"),
+        ({"period": "2026-10", "dry_run": "on"}, "Unknown field(s): dry_run"),
+    ],
+)
+def test_bad_input_is_400_with_the_form_error_and_starts_nothing(ops, conn, redis, env, orders, form, message):
+    response = ops.post("/ops/invoicing", data={"csrf_token": token(ops), **form}, headers=AUTH)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert runs(conn) == 0 and queue.queue(redis).count == 0
+
+
+def test_missing_csrf_token_is_refused(ops, conn, env, orders):
+    token(ops)
+    response = ops.post("/ops/invoicing", data={"period": "2026-10"}, headers=AUTH)
+    assert response.status_code == 400 and "submit it again" in response.get_data(as_text=True)
+    assert runs(conn) == 0
+
+
+def test_second_start_links_the_running_run(ops, conn, env, orders):
+    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    again = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    assert again.status_code == 409
+    assert "already running" in again.get_data(as_text=True) and "/ops/invoicing/runs/1" in again.get_data(as_text=True)
+
+
+def test_over_budget_is_409_until_forced(ops, conn, env, orders, monkeypatch):
+    monkeypatch.setenv("SF_API_REMAINING", "1")
+    refused = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    assert refused.status_code == 409 and "force" in refused.get_data(as_text=True) and runs(conn) == 0
+    forced = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10", "force": "on"},
+                      headers=AUTH)
+    assert forced.status_code == 202
+
+
+def test_unknown_run_is_404(ops, conn):
+    assert ops.get("/ops/invoicing/runs/42", headers=AUTH).status_code == 404
+    assert ops.get("/ops/invoicing/runs/42.json", headers=AUTH).status_code == 404

@@ -1,0 +1,76 @@
+"""Real worker processes: a worker SIGKILLed in the middle of a chunk, a new worker, an exact result."""
+
+import signal
+import time
+from decimal import Decimal
+
+import processes
+import pytest
+from rq.registry import StartedJobRegistry
+from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
+
+from core import db, invoicing, queue
+from tests.invoicing_rows import add_accounts, add_orders
+
+pytestmark = pytest.mark.slow
+
+WAITING_ON_THE_RUN_ROW = """
+SELECT count(*) AS n FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid()
+   AND wait_event_type = 'Lock' AND query LIKE '%invoice_runs%'
+"""
+
+
+def waiting_on_the_run_row(conn) -> int:
+    """Backends blocked on the run row (a chunk that has billed and wants to count itself)."""
+    return conn.execute(WAITING_ON_THE_RUN_ROW).fetchone()["n"]
+
+
+def expire_the_dead_workers_leases(redis_conn) -> None:
+    """Do what waiting would: RQ's heartbeat lease (90 s) and the dead scheduler's lock (61 s) run out now.
+
+    Everything after that — finding the abandoned job, the failure callback, the retry — is RQ's own
+    code in the new worker.
+    """
+    StartedJobRegistry(queue=queue.queue(redis_conn)).cleanup(timestamp=time.time() + 3600)
+    for name in queue.QUEUES:
+        redis_conn.delete(SCHEDULER_LOCKING_KEY_TEMPLATE % name)
+
+
+def test_worker_killed_mid_chunk_is_retried_and_bills_exactly_once(conn, redis, env, database_url, tmp_path):
+    accounts = add_accounts(conn, 9)
+    add_orders(conn, [(a, "2026-10-05", 10 * (i + 1) + k, "Delivered") for i, a in enumerate(accounts)
+                      for k in range(3)])
+    run_id, est = invoicing.start_run(conn, redis, "2026-10", env, opts=invoicing.Settings(chunks=3))
+    worker_env = processes.environment(env)
+
+    # Hold the run row: the first chunk does all its billing, then waits for this lock just before it commits.
+    with db.connect(database_url) as locker, locker.transaction():
+        locker.execute("SELECT id FROM app.invoice_runs WHERE id = %s FOR UPDATE", (run_id,))
+        first = processes.start_worker(worker_env, tmp_path / "first.log")
+        processes.wait_for(lambda: waiting_on_the_run_row(conn) == 1, 30, "a chunk mid-transaction")
+        processes.signal_dyno(first, signal.SIGKILL)
+        first.wait(10)
+
+    # The killed chunk left nothing behind: its transaction never committed.
+    processes.wait_for(lambda: waiting_on_the_run_row(conn) == 0, 30, "the orphaned backend to end")
+    assert conn.execute("SELECT count(*) AS n FROM app.invoice_lines").fetchone()["n"] == 0
+    assert conn.execute("SELECT count(*) AS n FROM salesforce.invoice__c").fetchone()["n"] == 0
+    assert invoicing.progress(conn, run_id, env)["chunks_done"] == 0
+
+    expire_the_dead_workers_leases(redis)
+    second = processes.start_worker(worker_env, tmp_path / "second.log")  # retries wait 5 s for its scheduler
+    try:
+        processes.wait_for(lambda: invoicing.progress(conn, run_id, env)["final"], 45, "the run to finish")
+    finally:
+        processes.stop(second)
+
+    p = invoicing.progress(conn, run_id, env)
+    killed = next(c for c in invoicing.chunks(conn, run_id, env) if c["attempts"] > 1)
+    totals = conn.execute("SELECT count(*) AS n, sum(amount__c::numeric) AS amount, sum(order_count__c) AS orders "
+                          "FROM salesforce.invoice__c").fetchone()
+    assert p["state"] == "finished" and p["chunks_done"] == 3 and p["chunks_retried"] == 1
+    assert killed["attempts"] == 2 and "AbandonedJobError" in killed["error"]
+    assert totals["n"] == 9 and totals["orders"] == 27 and p["orders_invoiced"] == 27
+    assert totals["amount"] == est.amount == Decimal(p["amount_total"])
+    assert conn.execute("SELECT count(*) AS n FROM app.invoice_lines").fetchone()["n"] == 27

@@ -1,0 +1,133 @@
+"""`/ops/invoicing`: start an invoicing run and watch it (operators only).
+
+Starting answers 202 Accepted with a Location of the run's status page; the page polls
+`/ops/invoicing/runs/<id>.json`, which reads the run and chunk rows the workers update, so any
+web dyno can answer and a restart loses nothing.
+"""
+
+import hmac
+import secrets
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, session, url_for
+
+from core import invoicing as rules
+from core import queue
+from web.database import connection
+from web.identity import ops_required
+
+bp = Blueprint("invoicing", __name__, url_prefix="/ops/invoicing")
+FORM_FIELDS = {"csrf_token", "period", "force"}
+
+
+def csrf_token() -> str:
+    """This session's anti-forgery token, created on first use (kept in the signed session cookie)."""
+    if "csrf_token" not in session:
+        session["csrf_token"] = secrets.token_urlsafe(32)
+    return session["csrf_token"]
+
+
+def _csrf_ok() -> bool:
+    sent = request.form.get("csrf_token", "")
+    expected = session.get("csrf_token", "")
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _form(status: int, *, error: str | None = None, period: str = "", est=None, active_run: int | None = None):
+    """The start form with the recent runs; a 4xx when it carries an error."""
+    cfg = current_app.config["APP"]
+    with connection() as conn:
+        runs = rules.recent_runs(conn, cfg)
+    if error and _wants_json():
+        return jsonify(title="Invoice run not started", status=status, detail=error, run_id=active_run), status
+    return render_template(
+        "ops/invoicing.html", runs=runs, error=error, period=period or rules.previous_period(), estimate=est,
+        active_run=active_run, csrf_token=csrf_token(),
+    ), status
+
+
+@bp.get("")
+@ops_required
+def index():
+    """The start form, recent runs and, with ?period=, the estimate for that period."""
+    period = request.args.get("period", "").strip()
+    if not period:
+        return _form(200)
+    try:
+        period = rules.parse_period(period)
+    except rules.BadPeriod as exc:
+        return _form(400, error=str(exc), period=period)
+    cfg = current_app.config["APP"]
+    with connection() as conn:
+        est = rules.estimate(conn, period, cfg, rules.settings())
+    return _form(200, period=period, est=est)
+
+
+@bp.post("")
+@ops_required
+def start():
+    """Start a run: 202 + Location of its status page, or the form again with a clear error."""
+    unknown = sorted(set(request.form) - FORM_FIELDS)
+    if not _csrf_ok():
+        return _form(400, error="The form expired or did not come from this page; please submit it again.")
+    period = request.form.get("period", "")
+    if unknown:
+        return _form(400, error=f"Unknown field(s): {', '.join(unknown)}.", period=period)
+    try:
+        period = rules.parse_period(period)
+    except rules.BadPeriod as exc:
+        return _form(400, error=str(exc), period=period)
+    cfg = current_app.config["APP"]
+    user = request.authorization.username if request.authorization else "ops"
+    with connection() as conn:
+        try:
+            force = request.form.get("force", "") in ("on", "1", "true")
+            run_id, _ = rules.start_run(conn, queue.client(cfg.redis_url), period, cfg, force=force,
+                                        started_by=f"ops:{user}")
+        except rules.RunAlreadyActive as exc:
+            return _form(409, error=str(exc), period=period, active_run=exc.run_id)
+        except rules.OverBudget as exc:
+            return _form(409, error=str(exc), period=period)
+        p = rules.progress(conn, run_id, cfg)
+    location = url_for("invoicing.run_page", run_id=run_id)
+    if _wants_json():
+        response = jsonify(p)
+    else:
+        response = current_app.make_response(_run_html(p))
+    response.status_code = 202
+    response.headers["Location"] = location
+    return response
+
+
+def _run_html(p: dict):
+    cfg = current_app.config["APP"]
+    with connection() as conn:
+        chunk_rows = rules.chunks(conn, p["id"], cfg)
+    return render_template("ops/invoicing_run.html", run=p, chunks=chunk_rows)
+
+
+@bp.get("/runs/<int:run_id>")
+@ops_required
+def run_page(run_id: int):
+    """A run's live progress (the page polls the JSON view) and, once finished, its summary."""
+    cfg = current_app.config["APP"]
+    with connection() as conn:
+        p = rules.progress(conn, run_id, cfg)
+    if p is None:
+        abort(404, f"There is no invoice run #{run_id}.")
+    return _run_html(p)
+
+
+@bp.get("/runs/<int:run_id>.json")
+@ops_required
+def run_json(run_id: int):
+    """A run's progress as JSON: chunks done/total, orders, rate, ETA, failures, totals."""
+    cfg = current_app.config["APP"]
+    with connection() as conn:
+        p = rules.progress(conn, run_id, cfg)
+    if p is None:
+        abort(404, f"There is no invoice run #{run_id}.")
+    return jsonify(p)
