@@ -1,8 +1,9 @@
 """An account's invoices (Invoice__c rows with Account__c = the account), as the portal shows them.
 
 Invoices are monthly per account (Period__c 'YYYY-MM'). Which orders an invoice covers is recorded
-by the invoicing feature's ledger; until that is in place, an order's invoices are the account's
-invoices for the month of the order's EffectiveDate.
+by batch invoicing's ledger (`app.invoice_lines`, docs/batch-invoicing.md). An order in the ledger
+shows the invoice the ledger names; an order not in it (invoiced elsewhere, or not yet) shows the
+account's invoices for the month of its EffectiveDate.
 """
 
 from psycopg import sql
@@ -29,14 +30,20 @@ LIMIT 1
 ORDER_INVOICES = """
 SELECT {columns}
 FROM {s}.invoice__c i
-JOIN {s}."order" o ON o.accountid = i.account__c AND i.period__c = to_char(o.effectivedate, 'YYYY-MM')
+JOIN {s}."order" o ON o.accountid = i.account__c
 WHERE o.sfid = %(order)s AND o.accountid = %(account)s AND NOT coalesce(i.isdeleted, false)
+  AND (EXISTS (SELECT 1 FROM {app}.invoice_lines l
+               WHERE l.order_sfid = o.sfid AND l.invoice_external_id = i.external_id__c)
+       OR (NOT EXISTS (SELECT 1 FROM {app}.invoice_lines l WHERE l.order_sfid = o.sfid)
+           AND i.period__c = to_char(o.effectivedate, 'YYYY-MM')))
 ORDER BY i.id
 """
 
 
-def _query(text: str, schema: str) -> sql.Composed:
-    return sql.SQL(text).format(columns=sql.SQL(INVOICE_COLUMNS), s=sql.Identifier(schema))
+def _query(text: str, schema: str, app_schema: str = "app") -> sql.Composed:
+    return sql.SQL(text).format(
+        columns=sql.SQL(INVOICE_COLUMNS), s=sql.Identifier(schema), app=sql.Identifier(app_schema)
+    )
 
 
 def list_invoices(conn, schema: str, account: str, limit: int = 120) -> list[dict]:
@@ -49,6 +56,7 @@ def get_invoice(conn, schema: str, account: str, key: str) -> dict | None:
     return conn.execute(_query(GET_INVOICE, schema), {"account": account, "key": key}).fetchone()
 
 
-def order_invoices(conn, schema: str, account: str, order_sfid: str) -> list[dict]:
-    """The account's invoices for the month of the order's effective date."""
-    return conn.execute(_query(ORDER_INVOICES, schema), {"account": account, "order": order_sfid}).fetchall()
+def order_invoices(conn, schema: str, app_schema: str, account: str, order_sfid: str) -> list[dict]:
+    """The invoices the ledger says cover the order, else the account's invoices for the order's month."""
+    query = _query(ORDER_INVOICES, schema, app_schema)
+    return conn.execute(query, {"account": account, "order": order_sfid}).fetchall()

@@ -66,6 +66,13 @@ def test_order_detail_shows_the_invoice_of_its_month(client, ann):
     assert "Not invoiced yet" in client.get(f"/orders/{order_sfid(ACCOUNT_A, 30)}").get_data(as_text=True)
 
 
+def test_order_in_the_invoicing_ledger_shows_the_invoice_the_ledger_names(client, ann, conn):
+    conn.execute(
+        "INSERT INTO app.invoice_lines (order_sfid, invoice_external_id, account_sfid, period, amount, run_id, chunk) "
+        "VALUES (%s, 'inv-a-1', %s, '2026-01', 3000, 1, 0)", (order_sfid(ACCOUNT_A, 30), ACCOUNT_A))
+    assert "INV-A-2026-01" in client.get(f"/orders/{order_sfid(ACCOUNT_A, 30)}").get_data(as_text=True)
+
+
 def test_invoices_page_lists_the_accounts_invoices(client, ann):
     page = client.get("/invoices").get_data(as_text=True)
     assert "INV-A-2026-01" in page and "INV-B" not in page

@@ -122,7 +122,9 @@ def get_order(order_sfid):
         if row is None:
             abort(404, "No such order in your account.")
         items = orders.order_items(conn, _schema(), account, order_sfid)
-        invoices = account_invoices.order_invoices(conn, _schema(), account, order_sfid)
+        invoices = account_invoices.order_invoices(
+            conn, _schema(), current_app.config["APP"].app_schema, account, order_sfid
+        )
         order_cases = cases.list_cases(conn, _schema(), account, order=order_sfid)
     body = _pick(row, ORDER)
     body.update(items=[_pick(i, ITEM) for i in items], invoices=[_pick(i, INVOICE) for i in invoices],

@@ -74,7 +74,9 @@ def _order_page(order_sfid: str, form=None, errors=None, status=200):
         if order is None:
             abort(404, "No such order in your account.")
         items = orders.order_items(conn, _schema(), customer.account_sfid, order_sfid)
-        invoices = account_invoices.order_invoices(conn, _schema(), customer.account_sfid, order_sfid)
+        invoices = account_invoices.order_invoices(
+            conn, _schema(), current_app.config["APP"].app_schema, customer.account_sfid, order_sfid
+        )
         order_cases = cases.list_cases(conn, _schema(), customer.account_sfid, order=order_sfid)
     return render_template(
         "portal/order.html", order=order, items=items, invoices=invoices, cases=order_cases,
