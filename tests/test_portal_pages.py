@@ -124,3 +124,7 @@ def test_account_b_sees_its_own_orders(client, conn):
     portal_rows.session_for(client, portal_rows.make_user(conn, portal_rows.EMAIL_B))
     assert _order_numbers(client.get("/orders").get_data(as_text=True)) == ["00001003", "00001002", "00001001"]
     assert ACCOUNT_B
+
+
+def test_landing_page_links_to_the_portal_login(client):
+    assert 'href="/login"' in client.get("/").get_data(as_text=True)
