@@ -144,3 +144,30 @@ def test_openapi_document_has_no_dangling_references(client):
         node = document
         for key in ref.removeprefix("#/").split("/"):
             node = node[key]
+
+
+def test_failed_case_is_sent_again_through_the_api(client, token, conn):
+    case = client.post(f"/api/v1/orders/{ORDER}/cases", headers=_auth(token), json={"subject": "Late"}).get_json()
+    with conn.transaction():
+        conn.execute("SET LOCAL xmlbinary = 'hex'")
+        conn.execute("""UPDATE salesforce."case" SET _hc_lastop = 'FAILED', _hc_err = 'no'""")
+    assert client.get(case["status_url"], headers=_auth(token)).get_json()["label"] == "Could not be saved: no"
+    again = client.post(f"{case['url']}/retry", headers=_auth(token))
+    assert again.status_code == 200 and again.get_json()["sync"]["state"] == "pending"
+
+
+def test_failed_profile_change_is_sent_again_through_the_api(client, token, conn):
+    client.patch("/api/v1/profile", headers=_auth(token), json={"phone": "+44 20 7946 0000"})
+    assert client.post("/api/v1/profile/retry", headers=_auth(token)).status_code == 409
+    with conn.transaction():
+        conn.execute("SET LOCAL xmlbinary = 'hex'")
+        conn.execute("UPDATE salesforce.contact SET _hc_lastop = 'FAILED'")
+    body = client.post("/api/v1/profile/retry", headers=_auth(token)).get_json()
+    assert body["phone"] == "+44 20 7946 0000" and body["sync"]["state"] == "pending"
+
+
+def test_invoices_through_the_api(client, token):
+    invoices = client.get("/api/v1/invoices", headers=_auth(token)).get_json()["invoices"]
+    assert [i["name"] for i in invoices] == ["INV-A-2026-01"]
+    one = client.get(f"/api/v1/invoices/{invoices[0]['id']}", headers=_auth(token)).get_json()
+    assert one["amount"] == 4650 and one["due_date"] == "2026-02-28"

@@ -102,3 +102,22 @@ def test_api_token_of_account_a_cannot_read_account_b(client, world, conn):
     fresh = client.application.test_client()
     response = fresh.get(f"/api/v1/orders/{B_ORDER}", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+def test_every_form_post_without_a_csrf_token_is_refused(app, client, conn, world):
+    before = _snapshot(conn)
+    portal_rows.csrf(client)  # the session has a token; the requests below do not send it
+    values = {"order_sfid": portal_rows.order_sfid(portal_rows.ACCOUNT_A, 3), "key": "x", "token_id": "1",
+              "token": "x"}
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in ("auth", "portal", "api") or not rule.methods & {"POST", "PATCH"}:
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = path.replace(f"<{name}>", values[name]).replace(f"<int:{name}>", values[name])
+        method = "PATCH" if "PATCH" in rule.methods else "POST"
+        response = client.open(path, method=method, data={"subject": "x", "email": "x@example.com"})
+        assert response.status_code == 400, f"{method} {path} answered {response.status_code} without a CSRF token"
+        tried += 1
+    assert tried >= 10 and _snapshot(conn) == before
