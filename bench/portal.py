@@ -76,6 +76,7 @@ def start_gunicorn(env: dict, port: int, log: Path):
 
 
 def _cookie(response) -> str:
+    """The name=value of a response's Set-Cookie."""
     return response.getheader("Set-Cookie", "").split(";", 1)[0]
 
 
@@ -212,6 +213,7 @@ def main(argv=None) -> int:
 
 
 def _free_port() -> int:
+    """A free TCP port on the loopback interface."""
     import socket
 
     with socket.socket() as s:

@@ -41,6 +41,7 @@ ORDER BY i.id
 
 
 def _query(text: str, schema: str, app_schema: str = "app") -> sql.Composed:
+    """Compose an invoice query with its columns and schemas."""
     return sql.SQL(text).format(
         columns=sql.SQL(INVOICE_COLUMNS), s=sql.Identifier(schema), app=sql.Identifier(app_schema)
     )

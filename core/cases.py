@@ -79,6 +79,7 @@ LIMIT 1
 
 
 def _query(text: str, schema: str, filters: str = "") -> sql.Composed:
+    """Compose a case query with its columns, schema and optional filters."""
     return sql.SQL(text).format(
         columns=sql.SQL(CASE_COLUMNS),
         s=sql.Identifier(schema),

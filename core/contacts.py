@@ -48,6 +48,7 @@ SYNC_STATE = "SELECT c._hc_lastop, c._hc_err FROM {s}.contact c WHERE {match} LI
 
 
 def _params(customer) -> dict:
+    """The parameters that find the customer's own Contact on its account."""
     return {
         "account": customer.account_sfid,
         "contact_sfid": customer.contact_sfid,
@@ -56,6 +57,7 @@ def _params(customer) -> dict:
 
 
 def _query(text: str, schema: str, **parts) -> sql.Composed:
+    """Compose a contact query with the schema and the own-Contact match."""
     return sql.SQL(text).format(s=sql.Identifier(schema), match=sql.SQL(MATCH), **parts)
 
 

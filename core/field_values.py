@@ -25,11 +25,13 @@ class Invalid(ValueError):
     """One or more values do not fit; `errors` maps field name → message."""
 
     def __init__(self, errors: dict[str, str]):
+        """Keep every field's message."""
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
 
 
 def _text_problem(value: str, kind: str) -> str | None:
+    """Why a text has a character Salesforce would refuse, or None."""
     for ch in value:
         category = unicodedata.category(ch)
         if category == "Cs":

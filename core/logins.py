@@ -21,10 +21,12 @@ class LoginError(ValueError):
 
 
 def _q(text: str, schema: str, app_schema: str) -> sql.Composed:
+    """Compose SQL naming the Connect schema ({s}) and the app schema ({app})."""
     return sql.SQL(text).format(s=sql.Identifier(schema), app=sql.Identifier(app_schema))
 
 
 def _a(text: str, app_schema: str) -> sql.Composed:
+    """Compose SQL naming the app schema ({app})."""
     return sql.SQL(text).format(app=sql.Identifier(app_schema))
 
 

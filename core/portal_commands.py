@@ -8,6 +8,7 @@ from core import config, db, logins
 
 
 def _base_url(base_url: str | None) -> str:
+    """Where invitation links point: the option, $APP_URL, or the local app."""
     return (base_url or os.environ.get("APP_URL") or "http://localhost:5000").rstrip("/")
 
 

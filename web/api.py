@@ -35,6 +35,7 @@ def _authenticate():
 
 
 def _plain(value):
+    """A JSON-friendly value (dates as ISO 8601)."""
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
@@ -62,11 +63,13 @@ CONTACT = {"id": "sfid", "external_id": "external_id__c", "first_name": "firstna
 
 
 def _with_sync(row: dict, body: dict) -> dict:
+    """Add the row's sync status to its JSON body."""
     body["sync"] = connect.sync_status(row.get("_hc_lastop"), row.get("_hc_err"))
     return body
 
 
 def _case_json(row: dict) -> dict:
+    """A case as the API shows it, with its URLs."""
     key = row["external_id__c"] or row["sfid"]
     body = _with_sync(row, _pick(row, CASE))
     body["url"] = url_for("api.case", key=key)
@@ -75,6 +78,7 @@ def _case_json(row: dict) -> dict:
 
 
 def _body() -> dict:
+    """The request's JSON object, or a 400 problem."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(400, "Send a JSON object (Content-Type: application/json).")
@@ -82,6 +86,7 @@ def _body() -> dict:
 
 
 def _invalid(exc: field_values.Invalid):
+    """A 422 problem listing each field's message."""
     response = errors.render_error(422, "Unprocessable Content", "; ".join(exc.errors.values()))
     body = response.get_json()
     body["errors"] = exc.errors
@@ -90,6 +95,7 @@ def _invalid(exc: field_values.Invalid):
 
 
 def _schema() -> str:
+    """The Connect schema's name."""
     return current_app.config["APP"].connect_schema
 
 

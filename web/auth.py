@@ -39,6 +39,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _too_many(wait: int, template: str, **context):
+    """The form again with a 429 and Retry-After."""
     response = render_template(template, error=f"Too many attempts. Try again in {wait // 60 + 1} minutes.", **context)
     return response, 429, {"Retry-After": str(wait)}
 

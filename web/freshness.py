@@ -33,6 +33,7 @@ def remember_write(conn) -> None:
 
 
 def _follower_has(conn, marker: dict) -> bool:
+    """True when the follower has replayed past the marker's WAL position."""
     row = conn.execute(REPLAYED, {"lsn": marker["lsn"]}).fetchone()
     return bool(row and row["caught_up"])
 

@@ -53,17 +53,20 @@ PROFILE_CHANGE = {"type": "object", "additionalProperties": False, "properties":
 
 
 def _ok(schema_ref: str, description: str = "OK") -> dict:
+    """A JSON response with a named schema."""
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
 
 
 def _list(key: str, item: str) -> dict:
+    """A JSON response holding a list of a named schema under `key`."""
     items = {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}}
     schema = {"type": "object", "properties": {key: items}}
     return {"description": "OK", "content": {"application/json": {"schema": schema}}}
 
 
 def _op(summary: str, responses: dict, *, params=(), body=None, errors=(401, 404)) -> dict:
+    """An operation with its responses, problem responses, parameters and body."""
     op = {"summary": summary, "responses": {**responses, **{str(code): PROBLEM for code in errors}}}
     if params:
         op["parameters"] = list(params)
@@ -73,6 +76,7 @@ def _op(summary: str, responses: dict, *, params=(), body=None, errors=(401, 404
 
 
 def _path_param(name: str, description: str) -> dict:
+    """A required string path parameter."""
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
 
 

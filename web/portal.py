@@ -23,6 +23,7 @@ CASE_PRIORITIES = tuple(p["value"] for p in connect.field_definition("Case", "Pr
 
 
 def _schema() -> str:
+    """The Connect schema's name."""
     return current_app.config["APP"].connect_schema
 
 
@@ -68,6 +69,7 @@ def orders_page():
 
 
 def _order_page(order_sfid: str, form=None, errors=None, status=200):
+    """Render an order of the customer's account (404 for any other), with the case form."""
     customer = current_customer()
     with freshness.reading() as conn:
         order = orders.get_order(conn, _schema(), customer.account_sfid, order_sfid)
@@ -186,6 +188,7 @@ def contact_values(raw: dict) -> dict:
 
 
 def _profile_page(form=None, errors=None, status=200, new_token=None):
+    """Render the customer's own Contact, the edit form and the API tokens."""
     customer = current_customer()
     with freshness.reading() as conn:
         contact = contacts.get_contact(conn, _schema(), customer)
@@ -268,5 +271,6 @@ def revoke_api_token(token_id):
 
 
 def _no_store(response):
+    """Mark a status answer as never cacheable."""
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -32,6 +32,7 @@ LIMITS = {
 
 
 def _key(name: str, value: str, window: int) -> str:
+    """The Redis key counting attempts for one value in one window."""
     # Hash the value: emails are not kept in Redis in the clear.
     digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
     return f"ratelimit:{name}:{digest}:{window}"

@@ -22,6 +22,7 @@ def init_app(app):
 
     @app.after_request
     def _headers(response):
+        """Add the security headers to a response."""
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Content-Type-Options", "nosniff")
