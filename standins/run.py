@@ -14,12 +14,13 @@ import sys
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
-from core import config, db, logins
+from core import config, db, logins, queue
 from core.connect import ROOT
 from core.migrate import migrate
 from core.portal_commands import demo_lines
 from standins import demo_data, services
 from standins.provision import provision
+from worker import sync_health
 
 ENV_FILE = ROOT / ".env"
 PROCFILE = ROOT / "Procfile.local"
@@ -61,6 +62,8 @@ def prepare(env: dict, log=print) -> dict:
         if not demo_data.loaded(conn, cfg.app_schema):
             log("loading demo data (once) ...")
             demo_data.load(conn, schema=cfg.connect_schema, app_schema=cfg.app_schema, log=log, **DEFAULT_SCALE)
+    # The sync health console's chart: one sample a minute, taken by the worker.
+    sync_health.schedule(queue.connect(cfg.redis_url))
     return env
 
 

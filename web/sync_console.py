@@ -71,8 +71,3 @@ def render_error_page(message):
     from web.errors import render_error
 
     return render_error(400, "Bad Request", message)
-
-
-def init_app(app):
-    """Register the console."""
-    app.register_blueprint(bp)
