@@ -10,11 +10,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean help
+.PHONY: run test lint bench clean help verify-sync
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test   run the test suite"
+	@echo "make verify-sync   setup step 5 against the local stack: Postgres -> local org -> Postgres"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
@@ -30,6 +31,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+verify-sync: $(STAMP)
+	$(BIN)/python -m standins.run exec $(BIN)/python manage.py verify-sync
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
