@@ -3,8 +3,8 @@
 Each attempt increments a counter named for (action, what is limited); the counter's window opens
 at the first attempt and closes `seconds` later (its expiry), so there is no clock boundary at which
 an attacker gets a fresh allowance right after spending one. Login and password-reset requests are
-limited both per client address (one machine trying many emails) and per email (many machines trying one account). A limit applies
-whether or not the email has a login, so it reveals nothing.
+limited both per client address (one machine trying many emails) and per email (many machines
+trying one account). A limit applies whether or not the email has a login, so it reveals nothing.
 """
 
 import hashlib
