@@ -92,6 +92,23 @@ def sync_health_schedule():
         click.echo("the sampler is already running")
 
 
+@cli.group()
+def org():
+    """The Salesforce org Connect syncs with."""
+
+
+@org.command("setup")
+@click.option("--dry-run", is_flag=True, help="Only list what exists and what would be created.")
+def org_setup(dry_run):
+    """Create the custom object and fields the mapping needs (Metadata API); safe to rerun."""
+    from core import org_setup as setup_org
+    from core import salesforce
+
+    created = setup_org.setup(salesforce.connect(), dry_run=dry_run, echo=click.echo)
+    verb = "would create" if dry_run else "created"
+    click.echo(f"{verb} {len(created)} component(s); the org has everything sql/connect/mapping.json maps.")
+
+
 @cli.command("verify-sync")
 @click.option("--object", "object_name", default="Contact", show_default=True, help="A read-write mapped object.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each hop.")

@@ -59,3 +59,18 @@ def connect(env=None, *, username: str = "developer@local.org", password: str = 
                           instance=urlsplit(url).netloc, domain="login", session=loopback_session(url))
     raise ConfigError("No Salesforce org configured: set SF_USERNAME/SF_PASSWORD (or SF_INSTANCE_URL/SF_SESSION_ID) "
                       "for a real org, or LOCAL_ORG_URL for the local one.")
+
+
+def metadata(sf: Salesforce):
+    """simple-salesforce's Metadata API client, reaching the same org as `sf`.
+
+    The Metadata API client is a zeep SOAP client with its own requests session: for an org served
+    over loopback it needs the same URL rewrite as the REST session.
+    """
+    md = sf.mdapi
+    adapter = sf.session.get_adapter("https://x") if sf.session else None
+    if isinstance(adapter, LoopbackAdapter):
+        zeep_session = md._client.transport.session
+        zeep_session.trust_env = False
+        zeep_session.mount("https://", adapter)
+    return md

@@ -150,6 +150,7 @@ class LocalOrg:
         """No records, no API usage, the default daily limit."""
         with db.connect(self.org.database_url) as c:
             c.execute("TRUNCATE local_org.records, local_org.counters, local_org.api_usage")
+            c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%'")
             self.org.set_setting(c, "daily_api_limit", "15000")
 
     def set_api_usage(self, used: int):

@@ -473,9 +473,10 @@ def create_org_app(org: Org) -> Flask:
 
         return jsonify(run_collection(records, all_or_none, apply))
 
-    from standins.org import views
+    from standins.org import metadata, views
 
     views.init_app(app, org)
+    metadata.init_app(app, org)
     return app
 
 

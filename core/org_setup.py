@@ -1,0 +1,95 @@
+"""`python manage.py org setup`: create in an org the custom object and fields the mapping needs.
+
+Heroku Connect can only map what exists in Salesforce. The mapping file names `Invoice__c` and its
+fields, the `External_ID__c` upsert fields on Contact and Case, and the `Case.Order__c` lookup;
+this command creates whichever of them the org lacks, through the Metadata API (simple-salesforce's
+`mdapi`, a SOAP client). It reads first and creates only what is missing, so it is safe to rerun.
+The definitions come from sql/connect/objects.json, the same file the local schema is built from.
+"""
+
+from core import connect
+from core import salesforce as org_client
+
+# describe type → Metadata API CustomField type
+_FIELD_TYPES = {"string": "Text", "currency": "Currency", "double": "Number", "int": "Number", "date": "Date",
+                "datetime": "DateTime", "picklist": "Picklist", "reference": "Lookup", "boolean": "Checkbox",
+                "email": "Email", "phone": "Phone", "url": "Url", "textarea": "LongTextArea", "percent": "Percent"}
+BATCH = 10  # the Metadata API takes at most 10 components per call
+
+
+def custom_object(definition: dict) -> dict:
+    """The CustomObject for a custom object's describe."""
+    name_field = next(f for f in definition["fields"] if f["name"] == "Name")
+    return {"fullName": definition["name"], "label": definition["label"], "pluralLabel": definition["labelPlural"],
+            "nameField": {"type": "Text", "label": name_field["label"]},
+            "deploymentStatus": "Deployed", "sharingModel": "ReadWrite"}
+
+
+def custom_field(object_name: str, f: dict) -> dict:
+    """The CustomField for a custom field's describe."""
+    kind = _FIELD_TYPES[f["type"]]
+    field = {"fullName": f"{object_name}.{f['name']}", "label": f["label"], "type": kind}
+    if kind == "Text":
+        field.update(length=f["length"], externalId=f["externalId"], unique=f["unique"])
+    elif kind in ("Currency", "Number", "Percent"):
+        field.update(precision=f["precision"] or 18, scale=f["scale"])
+    elif kind == "Lookup":
+        field.update(referenceTo=f["referenceTo"][0], relationshipName=f["relationshipName"].removesuffix("__r"),
+                     relationshipLabel=definition_label(object_name), deleteConstraint="SetNull")
+    elif kind == "Picklist":
+        field["valueSet"] = {"restricted": True, "valueSetDefinition": {"sorted": False, "value": [
+            {"fullName": p["value"], "label": p["label"], "default": False} for p in f["picklistValues"]]}}
+    elif kind == "Checkbox":
+        field["defaultValue"] = "false"
+    elif kind == "LongTextArea":
+        field.update(length=f["length"], visibleLines=3)
+    return field
+
+
+def definition_label(object_name: str) -> str:
+    """The plural label of an object, for a lookup's related list."""
+    return connect.object_definitions()[object_name]["labelPlural"]
+
+
+def required_metadata(mappings=None, objects=None) -> tuple[list[dict], list[dict]]:
+    """The custom objects and custom fields the mappings need, from the object definitions."""
+    mappings = connect.mappings() if mappings is None else mappings
+    objects = connect.object_definitions() if objects is None else objects
+    custom_objects, fields = [], []
+    for mapping in mappings.values():
+        definition = objects[mapping.object_name]
+        if definition["custom"]:
+            custom_objects.append(custom_object(definition))
+        for f in definition["fields"]:
+            if f["custom"] and f["name"] in mapping.fields:
+                fields.append(custom_field(mapping.object_name, f))
+    return custom_objects, fields
+
+
+def _existing(md_type, names) -> set[str]:
+    found = set()
+    for start in range(0, len(names), BATCH):
+        records = md_type.read(names[start:start + BATCH])
+        for record in records if isinstance(records, list) else [records]:
+            if record is not None and getattr(record, "fullName", None):
+                found.add(record.fullName)
+    return found
+
+
+def setup(sf, *, dry_run: bool = False, echo=print) -> list[str]:
+    """Create what the org lacks; return the full names created (or, with dry_run, that would be)."""
+    md = org_client.metadata(sf)
+    custom_objects, fields = required_metadata()
+    created = []
+    for md_type, wanted in ((md.CustomObject, custom_objects), (md.CustomField, fields)):
+        names = [w["fullName"] for w in wanted]
+        present = _existing(md_type, names)
+        missing = [w for w in wanted if w["fullName"] not in present]
+        for w in wanted:
+            echo(f"  {'exists ' if w['fullName'] in present else ('missing' if dry_run else 'create ')}  "
+                 f"{w['fullName']}")
+        if not dry_run:
+            for start in range(0, len(missing), BATCH):
+                md_type.create([md_type(**w) for w in missing[start:start + BATCH]])
+        created += [w["fullName"] for w in missing]
+    return created
