@@ -25,49 +25,24 @@ from pathlib import Path
 
 import psutil
 
+from bench import setup
 from core import db, exports
 from core.connect import ROOT
-from core.migrate import migrate
-from standins import demo_data, services
-from standins.provision import provision
+from standins import services
 
 RESULTS = ROOT / "bench" / "results"
 OPS_USER, OPS_PASSWORD = "bench", "bench-password-not-a-secret"
 
 
-def prepare_database(server_url: str, orders: int) -> str:
-    """A database with `orders` demo orders (accounts = orders / 10), loaded once and reused."""
-    url = services.ensure_database(server_url, f"connectapp_bench_{orders}")
-    with db.connect(url) as conn:
-        provision(conn, "salesforce", log=lambda *_: None)
-        migrate(conn, "app", "salesforce", log=lambda *_: None)
-        if not demo_data.loaded(conn, "app"):
-            print(f"loading {orders:,} orders (once) …", flush=True)
-            demo_data.load(conn, accounts=max(1, orders // 10), orders=orders, log=lambda *_: None)
-        conn.execute("ANALYZE")
-    return url
-
-
 def start_gunicorn(env: dict, port: int, log: Path):
-    """gunicorn as the Procfile runs it, on loopback; returns (master, worker) processes."""
-    import subprocess
-
-    master = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "web:create_app()"],
-        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
-            children = psutil.Process(master.pid).children()
-            if children:
-                return master, children[0]
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not start; see {log}")
+    """gunicorn as the Procfile runs it; returns (master, worker) so the worker's memory can be read."""
+    master = setup.start_gunicorn(env, port, log)
+    deadline = time.monotonic() + 10
+    while not (children := psutil.Process(master.pid).children()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn started no worker; see {log}")
+        time.sleep(0.05)
+    return master, children[0]
 
 
 def sample_rss(process: psutil.Process, stop: threading.Event, peak: list) -> None:
@@ -132,7 +107,7 @@ def free_port() -> int:
 
 def measure(server_url: str, redis_url: str, orders: int) -> dict:
     """Both ways for one size: the app's stream (twice, best kept) and COPY (twice, best kept)."""
-    url = prepare_database(server_url, orders)
+    url = setup.demo_database(server_url, f"connectapp_bench_{orders}", accounts=max(1, orders // 10), orders=orders)
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": "b" * 64,
            "APP_ENV": "production", "WEB_CONCURRENCY": "1", "OPS_USERNAME": OPS_USER, "OPS_PASSWORD": OPS_PASSWORD}
     port = free_port()

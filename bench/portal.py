@@ -25,54 +25,16 @@ import threading
 import time
 from pathlib import Path
 
+from bench import setup
 from core import db, logins
 from core.connect import ROOT
-from core.migrate import migrate
-from standins import demo_data, services
-from standins.provision import provision
+from standins import services
 
 RESULTS = ROOT / "bench" / "results"
 DATABASE = "connectapp_bench_portal"
 ACCOUNTS, ORDERS = 100_000, 1_000_000
 CLIENTS = 32
 MAX_REQUESTS = 200_000
-
-
-def prepare_database(server_url: str) -> str:
-    """The bench database with 1,000,000 orders and the demo logins (loaded once, reused)."""
-    url = services.ensure_database(server_url, DATABASE)
-    with db.connect(url) as conn:
-        provision(conn, "salesforce", log=lambda *_: None)
-        migrate(conn, "app", "salesforce", log=lambda *_: None)
-        if not demo_data.loaded(conn, "app"):
-            print(f"loading {ORDERS:,} orders over {ACCOUNTS:,} accounts (once) …", flush=True)
-            demo_data.load(conn, accounts=ACCOUNTS, orders=ORDERS, log=lambda *_: None)
-            migrate(conn, "app", "salesforce", log=lambda *_: None)  # the app's indexes on the loaded tables
-        conn.execute("ANALYZE")
-    return url
-
-
-def start_gunicorn(env: dict, port: int, log: Path):
-    """gunicorn as the Procfile runs it (gunicorn.conf.py), bound to loopback."""
-    import subprocess
-
-    master = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "web:create_app()"],
-        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return master
-        except OSError:
-            pass
-        time.sleep(0.2)
-    master.terminate()
-    raise RuntimeError(f"gunicorn did not start; see {log}")
 
 
 def _cookie(response) -> str:
@@ -183,7 +145,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     server_url = services.embedded_postgres().get_uri()
-    url = prepare_database(server_url)
+    url = setup.demo_database(server_url, DATABASE, accounts=ACCOUNTS, orders=ORDERS)
     with db.connect(url) as conn:
         user = logins.create_demo_users(conn, "salesforce", "app", count=1)[0]
         account = logins.user_by(conn, "salesforce", "app", email=user["email"])["account_sfid"]
@@ -193,7 +155,7 @@ def main(argv=None) -> int:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_server.url, "SECRET_KEY": "b" * 64,
            "APP_ENV": "production", "WEB_CONCURRENCY": "2", "PORT": str(port)}
-    master = start_gunicorn(env, port, RESULTS / "gunicorn-portal.log")
+    master = setup.start_gunicorn(env, port, RESULTS / "gunicorn-portal.log")
     try:
         cookie = log_in(port, user["email"], user["password"])
         pages = pages_to_hit(url, account)
