@@ -198,3 +198,12 @@ def test_a_logged_in_customer_cannot_see_the_console(ops):
     with ops.session_transaction() as session:
         session["customer"] = {"user_id": 1, "contact_sfid": "003000000000001AAA", "account_sfid": "001000000000001AAA"}
     assert ops.get("/ops/sync").status_code == 401
+
+
+def test_failed_rows_of_every_read_write_table_are_found_by_a_partial_index(conn):
+    names = {r["indexname"] for r in conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'salesforce' AND indexdef LIKE '%%FAILED%%'")}
+    for m in connect.mappings().values():
+        if m.read_write:
+            assert any(n.startswith("app_idx_") and n.endswith("_failed") and
+                       (m.table.split("__")[0] in n) for n in names), m.table
