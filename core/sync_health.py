@@ -68,7 +68,8 @@ LOCAL_STATE = "SELECT state, detail, updated_at FROM local_connect.connection_st
 LOCAL_MAPPINGS = "SELECT object_name, state, api_calls, api_calls_day, last_poll_at FROM local_connect.mapping_state"
 LOCAL_USAGE = "SELECT used, max, observed_at FROM local_connect.api_usage WHERE id = 1"
 SAMPLE = """
-INSERT INTO {a}.sync_health_samples (object_name, backlog, oldest_pending_age_s, failed) VALUES (%s, %s, %s, %s)
+INSERT INTO {a}.sync_health_samples (object_name, backlog, oldest_pending_age_s, failed, lag_s)
+VALUES (%s, %s, %s, %s, %s)
 """
 PRUNE = "DELETE FROM {a}.sync_health_samples WHERE taken_at < now() - %s::interval"
 HISTORY = """
@@ -121,6 +122,10 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20) -> list[dict]:
                            for r in conn.execute(sql.SQL(FAILED_ROWS).format(t=t), (failed_limit,))]
         last_write = conn.execute(sql.SQL(LAST_WRITE).format(s=s), (mapping.table,)).fetchone()
         engine = local.get(mapping.object_name)
+        last_change = conn.execute(sql.SQL(LAST_CHANGE).format(t=t)).fetchone()["at"]
+        last_write = last_write["processed_at"] if last_write else None
+        # systemmodstamp is a UTC timestamp without time zone (Connect's type); processed_at has one.
+        synced = [x for x in (last_change and last_change.replace(tzinfo=UTC), last_write) if x]
         result.append({
             "object_name": mapping.object_name,
             "table": mapping.table,
@@ -128,8 +133,9 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20) -> list[dict]:
             "missing": False,
             "rows": rows,
             "rows_exact": exact,
-            "last_change": conn.execute(sql.SQL(LAST_CHANGE).format(t=t)).fetchone()["at"],
-            "last_write": last_write["processed_at"] if last_write else None,
+            "last_change": last_change,
+            "last_write": last_write,
+            "lag_s": (now - max(synced)).total_seconds() if synced else None,
             "backlog": waiting["backlog"] if waiting else 0,
             "oldest_pending_age_s": (now - oldest).total_seconds() if oldest else None,
             "failed": failed,
@@ -188,7 +194,7 @@ def take_sample(conn, schema: str, app_schema: str) -> int:
     with conn.transaction():
         for m in health:
             conn.execute(sql.SQL(SAMPLE).format(a=a),
-                         (m["object_name"], m["backlog"], m["oldest_pending_age_s"], m["failed"]))
+                         (m["object_name"], m["backlog"], m["oldest_pending_age_s"], m["failed"], m["lag_s"]))
         conn.execute(sql.SQL(PRUNE).format(a=a), (SAMPLE_RETENTION,))
     return len(health)
 

@@ -185,11 +185,24 @@ def test_resave_refuses_a_read_only_mapping(ops, conn):
     assert response.status_code == 400 and "not a read-write mapping" in response.get_data(as_text=True)
 
 
+def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn, env):
+    from worker import sync_health as sampler
+
+    with conn.transaction():
+        conn.execute("SET LOCAL xmlbinary = 'hex'")
+        conn.execute("INSERT INTO salesforce.account (sfid, name, systemmodstamp) VALUES "
+                     "('001000000000001AAA', 'Acme', (now() AT TIME ZONE 'UTC') - interval '15 minutes')")
+    sampler.sample()
+    lag = {r["object_name"]: r["lag_s"] for r in conn.execute("SELECT object_name, lag_s FROM app.sync_health_samples")}
+    assert 900 <= lag["Account"] < 3600
+    assert lag["Contact"] is None  # never synced: no lag to speak of
+
+
 def test_json_endpoint_shape(ops, conn):
     body = ops.get("/ops/sync.json", headers=AUTH).get_json()
     assert set(body) == {"connection", "mappings", "write_errors"}
     assert {m["object_name"] for m in body["mappings"]} == set(connect.mappings())
-    assert {"rows", "rows_exact", "last_change", "last_write", "backlog", "oldest_pending_age_s", "failed",
+    assert {"rows", "rows_exact", "last_change", "last_write", "lag_s", "backlog", "oldest_pending_age_s", "failed",
             "api_calls_today", "state", "health"} <= set(mapping(body, "Contact"))
     assert {"state", "api_used", "api_max", "source"} <= set(body["connection"])
 
