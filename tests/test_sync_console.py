@@ -142,14 +142,14 @@ def test_large_tables_show_estimates_rather_than_counting(conn, monkeypatch):
     assert exact is False
 
 
-def failed_contact(conn, message="INVALID_EMAIL_ADDRESS: Email: invalid email address"):
+def failed_contact(conn, message="INVALID_EMAIL_ADDRESS: Email: invalid email address", email="ada@example"):
     """A Postgres-born contact Salesforce refused, as the engine leaves it (its log rows long archived and pruned)."""
     with conn.transaction():
         conn.execute("SET LOCAL xmlbinary = 'hex'")
         return conn.execute(
             "INSERT INTO salesforce.contact (lastname, email, external_id__c, _hc_lastop, _hc_err) "
-            "VALUES ('Lovelace', 'ada@example', 'ext-ada', 'FAILED', %s) RETURNING id",
-            (json.dumps({"op": "INSERT", "msg": message}),)).fetchone()["id"]
+            "VALUES ('Lovelace', %s, 'ext-ada', 'FAILED', %s) RETURNING id",
+            (email, json.dumps({"op": "INSERT", "msg": message}))).fetchone()["id"]
 
 
 def test_resave_queues_a_failed_row_again_as_a_new_change(ops, conn):
@@ -220,3 +220,19 @@ def test_failed_rows_of_every_read_write_table_are_found_by_a_partial_index(conn
         if m.read_write:
             assert any(n.startswith("app_idx_") and n.endswith("_failed") and
                        (m.table.split("__")[0] in n) for n in names), m.table
+
+
+def test_a_row_saved_again_reaches_the_org_through_the_local_connect(conn, local_org, database_url):
+    from standins.connect.engine import Engine
+
+    # Refused once (a validation rule since relaxed, say); its trigger-log rows long pruned.
+    row_id = failed_contact(conn, "FIELD_CUSTOM_VALIDATION_EXCEPTION: no new contacts today", email="ada@example.com")
+    assert sync_health.resave(conn, "salesforce", "Contact", [row_id]) == 1
+    engine = Engine(database_url, "salesforce", salesforce_factory=local_org.salesforce)
+    try:
+        assert engine.push_once() == 1
+    finally:
+        engine.conn.close()
+    row = conn.execute("SELECT sfid, _hc_lastop FROM salesforce.contact WHERE id = %s", (row_id,)).fetchone()
+    assert row["_hc_lastop"] == "INSERTED" and row["sfid"].startswith("003")
+    assert local_org.salesforce().Contact.get(row["sfid"])["Email"] == "ada@example.com"
