@@ -47,11 +47,29 @@ REQUEUE = """
 UPDATE {s}._trigger_log_archive SET state = 'REQUEUE', updated_at = now()
 WHERE state = 'FAILED' AND id = ANY(%s) RETURNING id
 """
+# Retry by re-saving: for a failed row whose trigger-log entry is gone (archive pruned after 31 days,
+# 7 on the demo plan), the app writes the row again. Any app UPDATE makes the status trigger set
+# PENDING and clear _hc_err; but Connect's logger records an update that changes no value as IGNORE,
+# so the statement re-saves the row and then gives that IGNORE log row (same transaction, same
+# record) the row's values, as the logger writes them for an INSERT (no sfid yet) or an UPDATE.
+RESAVE_ROWS = """
+UPDATE {t} SET _hc_lastop = NULL WHERE _hc_lastop = 'FAILED' AND id = ANY(%(ids)s) RETURNING id
+"""
+RESAVE_LOG = """
+UPDATE {s}._trigger_log AS l
+SET state = 'NEW', action = CASE WHEN r.sfid IS NULL THEN 'INSERT' ELSE 'UPDATE' END,
+    "values" = (hstore(r.*) - ARRAY['_hc_lastop', '_hc_err'])::text, old = NULL
+FROM {t} AS r
+WHERE l.record_id = r.id AND r.id = ANY(%(ids)s) AND l.table_name = %(table)s
+  AND l.txid = txid_current() AND l.state = 'IGNORE'
+RETURNING l.id
+"""
 LOCAL_STATE = "SELECT state, detail, updated_at FROM local_connect.connection_state WHERE id = 1"
 LOCAL_MAPPINGS = "SELECT object_name, state, api_calls, api_calls_day, last_poll_at FROM local_connect.mapping_state"
 LOCAL_USAGE = "SELECT used, max, observed_at FROM local_connect.api_usage WHERE id = 1"
 SAMPLE = """
-INSERT INTO {a}.sync_health_samples (object_name, backlog, oldest_pending_age_s, failed) VALUES (%s, %s, %s, %s)
+INSERT INTO {a}.sync_health_samples (object_name, backlog, oldest_pending_age_s, failed, lag_s)
+VALUES (%s, %s, %s, %s, %s)
 """
 PRUNE = "DELETE FROM {a}.sync_health_samples WHERE taken_at < now() - %s::interval"
 HISTORY = """
@@ -104,6 +122,10 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20) -> list[dict]:
                            for r in conn.execute(sql.SQL(FAILED_ROWS).format(t=t), (failed_limit,))]
         last_write = conn.execute(sql.SQL(LAST_WRITE).format(s=s), (mapping.table,)).fetchone()
         engine = local.get(mapping.object_name)
+        last_change = conn.execute(sql.SQL(LAST_CHANGE).format(t=t)).fetchone()["at"]
+        last_write = last_write["processed_at"] if last_write else None
+        # systemmodstamp is a UTC timestamp without time zone (Connect's type); processed_at has one.
+        synced = [x for x in (last_change and last_change.replace(tzinfo=UTC), last_write) if x]
         result.append({
             "object_name": mapping.object_name,
             "table": mapping.table,
@@ -111,8 +133,9 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20) -> list[dict]:
             "missing": False,
             "rows": rows,
             "rows_exact": exact,
-            "last_change": conn.execute(sql.SQL(LAST_CHANGE).format(t=t)).fetchone()["at"],
-            "last_write": last_write["processed_at"] if last_write else None,
+            "last_change": last_change,
+            "last_write": last_write,
+            "lag_s": (now - max(synced)).total_seconds() if synced else None,
             "backlog": waiting["backlog"] if waiting else 0,
             "oldest_pending_age_s": (now - oldest).total_seconds() if oldest else None,
             "failed": failed,
@@ -132,6 +155,20 @@ def write_errors(conn, schema: str, limit: int = 50) -> list[dict]:
 def requeue(conn, schema: str, archive_ids: list[int]) -> int:
     """Ask Connect to retry archived failed writes; return how many were marked REQUEUE."""
     return len(conn.execute(sql.SQL(REQUEUE).format(s=sql.Identifier(schema)), (archive_ids,)).fetchall())
+
+
+def resave(conn, schema: str, object_name: str, row_ids: list[int]) -> int:
+    """Retry failed rows by writing them again from the app; return how many were queued as NEW."""
+    mapping = connect.mappings().get(object_name)
+    if mapping is None or not mapping.read_write:
+        raise ValueError(f"{object_name} is not a read-write mapping: the app never writes it.")
+    t, s = sql.Identifier(schema, mapping.table), sql.Identifier(schema)
+    with conn.transaction():
+        saved = conn.execute(sql.SQL(RESAVE_ROWS).format(t=t), {"ids": row_ids}).fetchall()
+        if not saved:
+            return 0
+        return len(conn.execute(sql.SQL(RESAVE_LOG).format(s=s, t=t),
+                                {"ids": [r["id"] for r in saved], "table": mapping.table}).fetchall())
 
 
 def connection(conn, env=None) -> dict:
@@ -157,7 +194,7 @@ def take_sample(conn, schema: str, app_schema: str) -> int:
     with conn.transaction():
         for m in health:
             conn.execute(sql.SQL(SAMPLE).format(a=a),
-                         (m["object_name"], m["backlog"], m["oldest_pending_age_s"], m["failed"]))
+                         (m["object_name"], m["backlog"], m["oldest_pending_age_s"], m["failed"], m["lag_s"]))
         conn.execute(sql.SQL(PRUNE).format(a=a), (SAMPLE_RETENTION,))
     return len(health)
 

@@ -38,5 +38,19 @@ BEGIN
             ON {connect_schema}."order" (accountid, effectivedate) INCLUDE (sfid, totalamount)
             WHERE statuscode = 'Activated' AND NOT isdeleted;
     END IF;
+    -- Sync health console (core/sync_health.py FAILED_COUNT / FAILED_ROWS): a read-write table's rows
+    -- Salesforce refused. Partial, so it holds only the few FAILED rows and costs Connect's writes
+    -- almost nothing. Measured with 1,000,000 invoices and 1,000,000 orders: the console's per-mapping
+    -- queries 119.5 ms -> 1.6 ms (the seq scan counting FAILED invoices was nearly all of it).
+    IF to_regclass('{connect_schema}.contact') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS app_idx_contact_failed ON {connect_schema}.contact (id) WHERE _hc_lastop = 'FAILED';
+    END IF;
+    IF to_regclass('{connect_schema}."case"') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS app_idx_case_failed ON {connect_schema}."case" (id) WHERE _hc_lastop = 'FAILED';
+    END IF;
+    IF to_regclass('{connect_schema}.invoice__c') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS app_idx_invoice_failed ON {connect_schema}.invoice__c (id)
+            WHERE _hc_lastop = 'FAILED';
+    END IF;
 END
 $$;
