@@ -47,23 +47,6 @@ REQUEUE = """
 UPDATE {s}._trigger_log_archive SET state = 'REQUEUE', updated_at = now()
 WHERE state = 'FAILED' AND id = ANY(%s) RETURNING id
 """
-# Retry by re-saving: for a failed row whose trigger-log entry is gone (archive pruned after 31 days,
-# 7 on the demo plan), the app writes the row again. Any app UPDATE makes the status trigger set
-# PENDING and clear _hc_err; but Connect's logger records an update that changes no value as IGNORE,
-# so the statement re-saves the row and then gives that IGNORE log row (same transaction, same
-# record) the row's values, as the logger writes them for an INSERT (no sfid yet) or an UPDATE.
-RESAVE_ROWS = """
-UPDATE {t} SET _hc_lastop = NULL WHERE _hc_lastop = 'FAILED' AND id = ANY(%(ids)s) RETURNING id
-"""
-RESAVE_LOG = """
-UPDATE {s}._trigger_log AS l
-SET state = 'NEW', action = CASE WHEN r.sfid IS NULL THEN 'INSERT' ELSE 'UPDATE' END,
-    "values" = (hstore(r.*) - ARRAY['_hc_lastop', '_hc_err'])::text, old = NULL
-FROM {t} AS r
-WHERE l.record_id = r.id AND r.id = ANY(%(ids)s) AND l.table_name = %(table)s
-  AND l.txid = txid_current() AND l.state = 'IGNORE'
-RETURNING l.id
-"""
 LOCAL_STATE = "SELECT state, detail, updated_at FROM local_connect.connection_state WHERE id = 1"
 LOCAL_MAPPINGS = "SELECT object_name, state, api_calls, api_calls_day, last_poll_at FROM local_connect.mapping_state"
 LOCAL_USAGE = "SELECT used, max, observed_at FROM local_connect.api_usage WHERE id = 1"
@@ -155,20 +138,6 @@ def write_errors(conn, schema: str, limit: int = 50) -> list[dict]:
 def requeue(conn, schema: str, archive_ids: list[int]) -> int:
     """Ask Connect to retry archived failed writes; return how many were marked REQUEUE."""
     return len(conn.execute(sql.SQL(REQUEUE).format(s=sql.Identifier(schema)), (archive_ids,)).fetchall())
-
-
-def resave(conn, schema: str, object_name: str, row_ids: list[int]) -> int:
-    """Retry failed rows by writing them again from the app; return how many were queued as NEW."""
-    mapping = connect.mappings().get(object_name)
-    if mapping is None or not mapping.read_write:
-        raise ValueError(f"{object_name} is not a read-write mapping: the app never writes it.")
-    t, s = sql.Identifier(schema, mapping.table), sql.Identifier(schema)
-    with conn.transaction():
-        saved = conn.execute(sql.SQL(RESAVE_ROWS).format(t=t), {"ids": row_ids}).fetchall()
-        if not saved:
-            return 0
-        return len(conn.execute(sql.SQL(RESAVE_LOG).format(s=s, t=t),
-                                {"ids": [r["id"] for r in saved], "table": mapping.table}).fetchall())
 
 
 def connection(conn, env=None) -> dict:

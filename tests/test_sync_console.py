@@ -152,39 +152,6 @@ def failed_contact(conn, message="INVALID_EMAIL_ADDRESS: Email: invalid email ad
             (email, json.dumps({"op": "INSERT", "msg": message}))).fetchone()["id"]
 
 
-def test_resave_queues_a_failed_row_again_as_a_new_change(ops, conn):
-    row_id = failed_contact(conn)
-    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
-    assert "invalid email address" in page
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    response = ops.post("/ops/sync/resave", headers=AUTH,
-                        data={"csrf_token": csrf, "object_name": "Contact", "row_id": [row_id]})
-    assert response.status_code == 302
-    row = conn.execute("SELECT _hc_lastop, _hc_err FROM salesforce.contact WHERE id = %s", (row_id,)).fetchone()
-    assert row == {"_hc_lastop": "PENDING", "_hc_err": None}
-    log = conn.execute("SELECT state, action, hstore_to_json(\"values\"::hstore) AS v FROM salesforce._trigger_log "
-                       "WHERE record_id = %s AND table_name = 'contact'", (row_id,)).fetchall()
-    assert len(log) == 1 and log[0]["state"] == "NEW" and log[0]["action"] == "INSERT"
-    assert log[0]["v"]["lastname"] == "Lovelace" and log[0]["v"]["external_id__c"] == "ext-ada"
-    assert mapping(ops.get("/ops/sync.json", headers=AUTH).get_json(), "Contact")["backlog"] == 1
-
-
-def test_resave_without_the_csrf_token_is_refused(ops, conn):
-    row_id = failed_contact(conn)
-    response = ops.post("/ops/sync/resave", headers=AUTH, data={"object_name": "Contact", "row_id": [row_id]})
-    assert response.status_code == 400
-    assert conn.execute("SELECT _hc_lastop FROM salesforce.contact").fetchone()["_hc_lastop"] == "FAILED"
-
-
-def test_resave_refuses_a_read_only_mapping(ops, conn):
-    failed_contact(conn)
-    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    response = ops.post("/ops/sync/resave", headers=AUTH,
-                        data={"csrf_token": csrf, "object_name": "Account", "row_id": ["1"]})
-    assert response.status_code == 400 and "not a read-write mapping" in response.get_data(as_text=True)
-
-
 def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn, env):
     from worker import sync_health as sampler
 
@@ -222,17 +189,3 @@ def test_failed_rows_of_every_read_write_table_are_found_by_a_partial_index(conn
                        (m.table.split("__")[0] in n) for n in names), m.table
 
 
-def test_a_row_saved_again_reaches_the_org_through_the_local_connect(conn, local_org, database_url):
-    from standins.connect.engine import Engine
-
-    # Refused once (a validation rule since relaxed, say); its trigger-log rows long pruned.
-    row_id = failed_contact(conn, "FIELD_CUSTOM_VALIDATION_EXCEPTION: no new contacts today", email="ada@example.com")
-    assert sync_health.resave(conn, "salesforce", "Contact", [row_id]) == 1
-    engine = Engine(database_url, "salesforce", salesforce_factory=local_org.salesforce)
-    try:
-        assert engine.push_once() == 1
-    finally:
-        engine.conn.close()
-    row = conn.execute("SELECT sfid, _hc_lastop FROM salesforce.contact WHERE id = %s", (row_id,)).fetchone()
-    assert row["_hc_lastop"] == "INSERTED" and row["sfid"].startswith("003")
-    assert local_org.salesforce().Contact.get(row["sfid"])["Email"] == "ada@example.com"

@@ -66,26 +66,6 @@ def retry():
     return redirect(url_for("sync_console.console"))
 
 
-@bp.post("/ops/sync/resave")
-@ops_required
-def resave():
-    """Retry failed rows whose trigger-log entry is gone, by writing them again from the app."""
-    object_name = request.form.get("object_name", "")
-    try:
-        ids = [int(v) for v in request.form.getlist("row_id")]
-    except ValueError:
-        return render_error_page("Choose the failed rows to save again.")
-    if not ids:
-        return render_error_page("Choose the failed rows to save again.")
-    with connection() as conn:
-        try:
-            count = sync_health.resave(conn, _cfg().connect_schema, object_name, ids)
-        except ValueError as exc:
-            return render_error_page(str(exc))
-    flash(f"{count} failed row(s) saved again: they are PENDING and Connect sends them on its next cycle.", "success")
-    return redirect(url_for("sync_console.console"))
-
-
 def render_error_page(message):
     """A 400 with a message an operator can act on."""
     from web.errors import render_error
