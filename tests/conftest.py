@@ -179,3 +179,14 @@ def local_org(_local_org_server):
     """A local Salesforce org on loopback, emptied before each test."""
     _local_org_server.reset()
     return _local_org_server
+
+
+@pytest.fixture
+def engine(database_url, local_org, conn):
+    """The local Connect's sync engine between the test database and the local org, with fresh state."""
+    from standins.connect.engine import Engine
+
+    sync = Engine(database_url, "salesforce", salesforce_factory=local_org.salesforce)
+    conn.execute("TRUNCATE local_connect.mapping_state, local_connect.connection_state")
+    yield sync
+    sync.conn.close()

@@ -3,15 +3,6 @@
 import pytest
 
 from standins.connect import engine as engine_module
-from standins.connect.engine import Engine
-
-
-@pytest.fixture
-def engine(database_url, local_org, conn):
-    e = Engine(database_url, "salesforce", salesforce_factory=local_org.salesforce)
-    conn.execute("TRUNCATE local_connect.mapping_state, local_connect.connection_state")
-    yield e
-    e.conn.close()
 
 
 @pytest.fixture

@@ -7,14 +7,6 @@ import pytest
 from standins.connect.engine import Engine, OrgUnavailable
 
 
-@pytest.fixture
-def engine(database_url, local_org, conn):
-    e = Engine(database_url, "salesforce", salesforce_factory=local_org.salesforce)
-    conn.execute("TRUNCATE local_connect.mapping_state, local_connect.connection_state")
-    yield e
-    e.conn.close()
-
-
 def insert_contact(conn, ext="ext-1", **values):
     values = {"lastname": "Doe", "firstname": "Jane", "external_id__c": ext, **values}
     cols = ", ".join(values)
