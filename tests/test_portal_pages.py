@@ -128,3 +128,10 @@ def test_account_b_sees_its_own_orders(client, conn):
 
 def test_landing_page_links_to_the_portal_login(client):
     assert 'href="/login"' in client.get("/").get_data(as_text=True)
+
+
+def test_orders_page_offers_both_exports_and_the_stream_holds_only_the_accounts_orders(client, ann):
+    page = client.get("/orders").get_data(as_text=True)
+    assert 'href="/orders/export.csv"' in page and 'action="/orders/exports"' in page
+    csv = client.get("/orders/export.csv").get_data(as_text=True)
+    assert "ACC-00000001" in csv and "ACC-00000002" not in csv  # account A's orders only
