@@ -148,3 +148,40 @@ def test_a_requeued_failure_is_sent_again(conn, engine, local_org):
     assert _row(conn, "contact", record_id)["_hc_lastop"] == "INSERTED"
     states = conn.execute("SELECT state FROM salesforce._trigger_log_archive ORDER BY id").fetchall()
     assert [r["state"] for r in states] == ["REQUEUED", "SUCCESS"]
+
+
+def test_an_engine_killed_mid_batch_and_restarted_loses_and_doubles_nothing(conn, local_org, app_config, tmp_path):
+    import signal
+
+    from tests import processes
+    from tests.sync_engine import reset_state
+
+    reset_state(conn)
+    conn.execute(
+        "INSERT INTO salesforce.contact (lastname, external_id__c) "
+        "SELECT 'Killed ' || n, 'kill-' || n FROM generate_series(1, 3000) AS n")
+    env = processes.environment(app_config, LOCAL_ORG_URL=local_org.url, CONNECT_POLL_SECONDS=3600,
+                                CONNECT_DB_POLL_SECONDS=0.1)
+    log = tmp_path / "connect.log"
+    first = processes.start([processes.sys.executable, "-m", "standins.connect"], env, log)
+    try:
+        processes.wait_for(lambda: conn.execute(
+            "SELECT count(*) AS n FROM salesforce.contact WHERE sfid IS NOT NULL").fetchone()["n"] > 0,
+            60, "the first batches to be sent", interval=0.005)
+        processes.signal_dyno(first, signal.SIGKILL)
+        first.wait(10)
+    finally:
+        processes.stop(first)
+    left = conn.execute("SELECT count(*) AS n FROM salesforce._trigger_log").fetchone()["n"]
+    assert left > 0, "the engine finished before it could be killed"
+    second = processes.start([processes.sys.executable, "-m", "standins.connect"], env, log)
+    try:
+        processes.wait_for(lambda: conn.execute(
+            "SELECT count(*) AS n FROM salesforce._trigger_log").fetchone()["n"] == 0, 60, "the backlog to drain")
+    finally:
+        processes.stop(second)
+    rows = conn.execute("SELECT count(*) AS n, count(sfid) AS sent, count(DISTINCT sfid) AS d "
+                        "FROM salesforce.contact").fetchone()
+    assert rows == {"n": 3000, "sent": 3000, "d": 3000}
+    in_org = local_org.salesforce().query("SELECT COUNT() FROM Contact")["totalSize"]
+    assert in_org == 3000
