@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from core import config, db, invoicing_cli
+from core import config, db, invoicing_cli, verify_sync
 from core.migrate import migrate as run_migrations
 from worker import export_commands
 
@@ -22,6 +22,7 @@ def cli():
 
 
 cli.add_command(invoicing_cli.invoices)
+cli.add_command(verify_sync.command)
 
 
 @cli.command()
