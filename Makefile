@@ -10,12 +10,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean help
+.PHONY: run test lint bench clean help verify-sync
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff check"
+	@echo "make verify-sync  setup step 5 against a running make run: a row goes to the local org and back"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -30,6 +31,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+verify-sync: $(STAMP)
+	$(BIN)/python -m standins.connect.verify
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
