@@ -8,8 +8,9 @@ real `python -m standins.org` process on a free loopback port. It prints:
 
 - API calls the push used (target ≤ 55: ⌈10,000 / 200⌉ = 50 collection calls, as Connect's SOAP writes);
 - rows per second through the engine (claim, send, write back, archive);
-- the baseline, run first on an empty org (emptied again before the engine runs): as many records sent straight to the org in 200-record
-  collection calls with no database work, and the engine's rate as a ratio of it.
+- the baseline, run first on an empty org (emptied again before the engine runs): as many records
+  sent straight to the org in 200-record collection calls with no database work, and the engine's
+  rate as a ratio of it.
 """
 
 import argparse
