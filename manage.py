@@ -3,6 +3,7 @@
     python manage.py release        # what the Procfile's release: runs on every deploy
     python manage.py migrate        # apply the app schema's pending migrations
     python manage.py exports …      # CSV exports and the cleanup of old export files
+    python manage.py invite …       # portal logins: invite, create-demo-users, api-token
     python manage.py postdeploy     # app.json's postdeploy: migrate, then print the steps left to do by hand
     python manage.py invoices run --period previous   # batch invoicing (docs/batch-invoicing.md)
 """
@@ -11,7 +12,7 @@ import sys
 
 import click
 
-from core import config, db, invoicing_cli, verify_sync
+from core import config, db, invoicing_cli, portal_commands
 from core.migrate import migrate as run_migrations
 from worker import export_commands
 
@@ -22,7 +23,6 @@ def cli():
 
 
 cli.add_command(invoicing_cli.invoices)
-cli.add_command(verify_sync.command)
 
 
 @cli.command()
@@ -63,6 +63,18 @@ def postdeploy(ctx):
 
 
 cli.add_command(export_commands.cli)
+for command in portal_commands.COMMANDS:
+    cli.add_command(command)
+
+
+@cli.command("verify-sync")
+@click.option("--object", "object_name", default="Contact", show_default=True, help="A read-write mapped object.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each hop.")
+def verify_sync(object_name, timeout):
+    """Step 5: insert a row, see it in Salesforce, change it there, see it back; names the cause on failure."""
+    from core import verify_sync as check
+
+    sys.exit(check.run(object_name, timeout, echo=click.echo))
 
 
 def main():

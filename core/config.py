@@ -38,6 +38,8 @@ class Config:
     db_pool_size: int = 5
     # Set on Heroku ("production"); locally "development" relaxes Secure cookies over plain http.
     environment: str = "production"
+    # How long a portal login lasts without logging in again.
+    session_lifetime_hours: int = 12
     # Hours a background export's file stays downloadable before cleanup deletes it (docs/long-work.md).
     export_ttl_hours: int = 24
 

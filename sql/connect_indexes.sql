@@ -2,8 +2,33 @@
 -- only). Runs on every release: idempotent, named app_idx_* so nobody mistakes them for Connect's,
 -- and skipped while Connect has not created the table yet.
 -- Each one says which query needs it.
+--
+-- Built without CONCURRENTLY (which cannot run inside the release's transaction): the first build on
+-- a large table holds off Connect's writes to it for a few seconds; later releases find it and do nothing.
 DO $$
 BEGIN
+    IF to_regclass('{connect_schema}."order"') IS NOT NULL THEN
+        -- Portal order list (core/orders.py LIST_ORDERS): one account's orders, newest first, keyset-paged
+        -- on (effectivedate, sfid). The index yields rows in that order: no sort, and page 400 costs what
+        -- page 1 costs.
+        CREATE INDEX IF NOT EXISTS app_idx_order_account_effective
+            ON {connect_schema}."order" (accountid, effectivedate DESC, sfid DESC);
+        -- The same list filtered by status.
+        CREATE INDEX IF NOT EXISTS app_idx_order_account_status_effective
+            ON {connect_schema}."order" (accountid, status, effectivedate DESC, sfid DESC);
+        -- Search by order number, typed without its leading zeros (BY_NUMBER).
+        CREATE INDEX IF NOT EXISTS app_idx_order_account_number
+            ON {connect_schema}."order" (accountid, ltrim(ordernumber, '0'));
+    END IF;
+    IF to_regclass('{connect_schema}."case"') IS NOT NULL THEN
+        -- Portal case list (core/cases.py LIST_CASES): one account's cases, newest row first.
+        CREATE INDEX IF NOT EXISTS app_idx_case_account_id ON {connect_schema}."case" (accountid, id DESC);
+    END IF;
+    IF to_regclass('{connect_schema}.invoice__c') IS NOT NULL THEN
+        -- An order's invoices (core/account_invoices.py ORDER_INVOICES): the account's invoice for a month.
+        CREATE INDEX IF NOT EXISTS app_idx_invoice_account_period
+            ON {connect_schema}.invoice__c (account__c, period__c);
+    END IF;
     -- Batch invoicing (worker/invoicing.py BILL, core/invoicing.py ESTIMATE): each chunk reads the billable
     -- orders of an account range in one month. Partial (only Activated, not deleted) and covering, so the
     -- chunk's read is an index-only range scan instead of ~one heap page per order (orders are stored in

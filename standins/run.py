@@ -14,9 +14,10 @@ import sys
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
-from core import config, db
+from core import config, db, logins
 from core.connect import ROOT
 from core.migrate import migrate
+from core.portal_commands import demo_lines
 from standins import demo_data, services
 from standins.provision import provision
 
@@ -63,6 +64,13 @@ def prepare(env: dict, log=print) -> dict:
     return env
 
 
+def demo_logins(env: dict) -> list[str]:
+    """Create (or reset) the demo portal logins and return the lines that show them."""
+    cfg = config.load(env)
+    with db.connect(cfg.database_url) as conn:
+        return demo_lines(logins.create_demo_users(conn, cfg.connect_schema, cfg.app_schema))
+
+
 def main() -> int:
     """Prepare everything, then run the local Procfile until Ctrl-C."""
     env = {**read_env_file(), **os.environ}
@@ -75,11 +83,13 @@ def main() -> int:
     # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env = prepare(env)
+    logins_shown = "\n".join("  " + line for line in demo_logins(env))
     manager = Manager()
     for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
     print(f"\n  The app: http://localhost:{env['PORT']}   The local Salesforce org: {env['LOCAL_ORG_URL']}"
           "   (Ctrl-C stops everything)\n", flush=True)
+    print(f"{logins_shown}\n  Portal: http://localhost:{env['PORT']}/login\n", flush=True)
     manager.loop()
     # Ctrl-C (130) or a SIGTERM (143) is how a developer stops it: not an error.
     return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode

@@ -178,11 +178,3 @@ def local_org(_local_org_server):
     """A local Salesforce org on loopback, emptied before each test."""
     _local_org_server.reset()
     return _local_org_server
-
-
-@pytest.fixture
-def engine(conn, local_org):
-    """The local Connect engine, started on the test database and syncing with the local org."""
-    from tests.sync_engine import make_engine
-
-    return make_engine(conn, local_org)

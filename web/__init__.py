@@ -23,15 +23,34 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config)
 
-    from web import database, errors, exports, health, home, invoicing, jobs, requests
+    from web import (
+        api,
+        auth,
+        csrf,
+        database,
+        errors,
+        exports,
+        health,
+        home,
+        invoicing,
+        jobs,
+        portal,
+        requests,
+        security,
+    )
 
     requests.init_app(app)
     database.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
+    csrf.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(invoicing.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(api.bp)
     logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)
     return app

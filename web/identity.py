@@ -21,8 +21,10 @@ class Customer:
     """A logged-in portal user: an app login tied to a synced Contact and its Account."""
 
     user_id: int
-    contact_sfid: str
+    contact_sfid: str | None
     account_sfid: str
+    # The Contact's External_ID__c: how it is found while it exists only in Postgres (sfid NULL).
+    contact_external_id: str | None = None
 
 
 def current_customer() -> Customer | None:
@@ -37,7 +39,8 @@ def log_in(customer: Customer) -> None:
     """Start a session for `customer` (a fresh session id defeats fixation)."""
     session.clear()
     session["customer"] = {"user_id": customer.user_id, "contact_sfid": customer.contact_sfid,
-                           "account_sfid": customer.account_sfid}
+                           "account_sfid": customer.account_sfid,
+                           "contact_external_id": customer.contact_external_id}
     session.permanent = True
 
 

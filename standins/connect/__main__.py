@@ -1,56 +1,92 @@
-"""`python -m standins.connect`: the local Heroku Connect (Procfile.local's `connect:` line).
+"""`python -m standins.connect`: the local Connect, running until stopped (SIGTERM or Ctrl-C).
 
-The org: SF_* credentials when set (a real Developer Edition org), else LOCAL_ORG_URL (default
-http://127.0.0.1:5100, the local org). Timings: CONNECT_POLL_SECONDS (pull, default 5 s locally),
-CONNECT_DB_POLL_SECONDS, CONNECT_NOTIFY_MIN_SECONDS, CONNECT_CLAIM_LIMIT, CONNECT_MAX_BACKOFF_SECONDS.
+Push is woken at once by the trigger log's NOTIFY, with a fallback poll; pull polls every mapping.
+Heroku Connect's own cadence is slower (writes: on NOTIFY but at most every 10 s, else every 2 min;
+reads: every 10 min by default, 2–60 min): locally seconds make the loop visible while you watch.
 """
 
+import logging
 import os
 import signal
 import sys
 import time
 
-from core import config, salesforce
-from standins.connect.engine import Engine, Settings
+import psycopg
+from psycopg import sql
 
-DEFAULT_LOCAL_ORG = "http://127.0.0.1:5100"
-DEFAULT_LOCAL_POLL_SECONDS = "5"
+from core import config, connect, logs
+from standins.connect import state
+from standins.connect.engine import Engine, OrgUnavailable
+
+log = logging.getLogger("standins.connect")
+# Only one engine may send a schema's changes: two would both claim and reorder them.
+_ENGINE_LOCK = "local_connect:engine"
 
 
-def _org(env):
-    """A factory for the org client, retrying while the org is still starting."""
-
-    def factory():
-        for attempt in range(60):
-            try:
-                return salesforce.client(env)
-            except Exception as exc:  # the org process may not listen yet (make run starts all at once)
-                if attempt == 59:
-                    raise
-                print(f"local connect: waiting for the org ({exc.__class__.__name__})", flush=True)
-                time.sleep(1)
-
-    return factory
+def _seconds(name, default):
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise config.ConfigError(f"{name} must be a number of seconds; got {raw!r}") from None
+    if value <= 0:
+        raise config.ConfigError(f"{name} must be positive; got {raw!r}")
+    return value
 
 
 def main() -> int:
-    """Run the engine until SIGTERM / Ctrl-C."""
+    """Sync until told to stop."""
+    logs.setup()
     cfg = config.load()
-    env = dict(os.environ)
-    real_org = env.get("SF_USERNAME") or env.get("SF_SESSION_ID")
-    if not real_org:
-        env.setdefault("LOCAL_ORG_URL", DEFAULT_LOCAL_ORG)
-        env.setdefault("CONNECT_POLL_SECONDS", DEFAULT_LOCAL_POLL_SECONDS)
+    push_every = _seconds("LOCAL_CONNECT_PUSH_SECONDS", 1.0)
+    pull_every = _seconds("LOCAL_CONNECT_PULL_SECONDS", 2.0)
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    engine = Engine(cfg.database_url, cfg.connect_schema, _org(env), Settings.from_env(env),
-                    log=lambda m: print(m, flush=True))
-    print(f"local connect: {salesforce.describe_target(env)}", flush=True)
-    try:
-        engine.run(stop=lambda: bool(stopping))
-    except KeyboardInterrupt:
-        pass
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+
+    engine = Engine(cfg.database_url, cfg.connect_schema)
+    listener = psycopg.connect(cfg.database_url, autocommit=True)
+    if not listener.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_ENGINE_LOCK,)).fetchone()[0]:
+        log.error("another local Connect engine is running on this database; exiting")
+        return 1
+    listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(connect.notify_channel(cfg.connect_schema))))
+    released = engine.release_stale_claims()
+    if released:
+        log.info("re-queued %s change(s) a previous engine had claimed but not confirmed", released)
+
+    provisioned, backoff, next_pull = False, 0.0, 0.0
+    while not stopping:
+        try:
+            if not provisioned:
+                engine.provision()
+                provisioned = True
+            state.set_connection_state(engine.conn, "POLLING_DB_CHANGES")
+            while not stopping and engine.push_once():
+                pass
+            if time.monotonic() >= next_pull:
+                for name in engine.mappings:
+                    engine.pull_once(name)
+                next_pull = time.monotonic() + pull_every
+            state.set_connection_state(engine.conn, "IDLE")
+            backoff = 0.0
+        except OrgUnavailable as exc:
+            backoff = min(60.0, max(1.0, backoff * 2))
+            log.warning("%s; changes stay queued, retrying in %.0f s", exc, backoff)
+            state.set_connection_state(engine.conn, "SYSTEM_ERROR", str(exc))
+            _sleep(backoff, stopping)
+            continue
+        wait = max(0.05, min(push_every, next_pull - time.monotonic()))
+        for _ in listener.notifies(timeout=wait, stop_after=1):
+            pass
+    state.set_connection_state(engine.conn, "PAUSED", "engine stopped")
+    log.info("local Connect stopped")
     return 0
+
+
+def _sleep(seconds, stopping):
+    end = time.monotonic() + seconds
+    while not stopping and time.monotonic() < end:
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

@@ -1,145 +1,479 @@
-"""The engine's loop: wake on the trigger-log NOTIFY (or a fallback poll), push, archive, pull.
+"""The sync engine: what Heroku Connect does between Postgres and an org, for local use and tests.
 
-One engine per Connect schema (a session advisory lock): two would each think the other's PENDING
-rows were abandoned. At start-up it describes the mapped objects in the org, provisions the schema
-from that describe and the mapping file (as Connect does when mappings are applied), and puts back
-to NEW any trigger-log rows a dead engine left PENDING.
+Push (Postgres → Salesforce), per cycle:
+1. claim NEW trigger-log rows (→ PENDING), oldest first;
+2. send them in rounds — the 1st change of every record, then the 2nd, … — so changes to one record
+   reach Salesforce in order; within a round, sObject Collections calls of up to 200 records:
+   inserts as upserts on the mapping's upsert field (a resend cannot duplicate), updates by Id with
+   only the changed, updateable fields, deletes by Id;
+3. write back as Connect writes (xmlbinary hex: no echo into the trigger log): sfid and
+   INSERTED/UPDATED, or FAILED with `_hc_err`; the log rows → SUCCESS/FAILED with `sf_message`;
+4. archive processed rows.
+Org unreachable or API limit reached: claimed rows go back to NEW and the caller backs off.
+
+Pull (Salesforce → Postgres), per mapping: queryAll by (SystemModstamp, Id) after a watermark, so
+records sharing a timestamp are neither missed nor repeated; rows matched by sfid, then by the
+upsert field, else inserted; IsDeleted records deleted; written as Connect writes (SYNCED).
 """
 
-import os
-import time
-from dataclasses import dataclass
+import json
+import logging
+from datetime import UTC, date, datetime
+from itertools import groupby
 
+import requests
 from psycopg import sql
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceRefusedRequest,
+)
 
 from core import connect, db
-from standins.connect import pull, push, schema, state
+from standins.connect import state
+
+log = logging.getLogger(__name__)
+CLAIM_LIMIT = 2000
+PULL_PAGE = 2000
 
 
-class AlreadyRunning(RuntimeError):
-    """Another engine holds this schema."""
+class OrgUnavailable(Exception):
+    """The org cannot take writes now (unreachable, limit reached, login refused): keep changes queued."""
 
 
-@dataclass
-class Settings:
-    """Timings, all in seconds. Real Connect: push at most every 10 s on NOTIFY, every 2 min otherwise;
-    pull every 600 s by default (2–60 min; at least 10 min on the demo plan)."""
+CLAIM = """
+UPDATE {s}._trigger_log AS t SET state = 'PENDING', updated_at = now()
+WHERE t.id IN (SELECT id FROM {s}._trigger_log WHERE state = 'NEW' ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING t.id, t.action, t.table_name, t.record_id, t.sfid,
+          hstore_to_json(t."values"::hstore) AS "values", hstore_to_json(t.old::hstore) AS old
+"""
+# A dead engine leaves PENDING rows behind: they were never confirmed, so they are sent again
+# (safely: inserts are upserts on the external id, updates and deletes by Id are idempotent).
+RELEASE_STALE = "UPDATE {s}._trigger_log SET state = 'NEW', updated_at = now() WHERE state = 'PENDING'"
+RELEASE = "UPDATE {s}._trigger_log SET state = 'NEW', updated_at = now() WHERE id = ANY(%(ids)s) AND state = 'PENDING'"
+FINISH = """
+UPDATE {s}._trigger_log SET state = %(state)s, sf_result = %(result)s, sf_message = %(message)s,
+       processed_at = now(), processed_tx = txid_current(), updated_at = now()
+WHERE id = %(id)s
+"""
+WRITE_BACK = """
+UPDATE {table} SET sfid = coalesce(%(sfid)s, sfid), _hc_lastop = %(lastop)s, _hc_err = %(err)s WHERE id = %(record_id)s
+"""
+ARCHIVE = """
+WITH moved AS (
+    DELETE FROM {s}._trigger_log
+    WHERE state IN ('SUCCESS', 'FAILED', 'IGNORE', 'IGNORED', 'READONLY', 'MERGED')
+    RETURNING *
+)
+INSERT INTO {s}._trigger_log_archive SELECT * FROM moved
+"""
+# The way Connect retries: an archived row set to REQUEUE is copied back into the log as NEW.
+REQUEUE = """
+WITH picked AS (
+    UPDATE {s}._trigger_log_archive SET state = 'REQUEUED', updated_at = now() WHERE state = 'REQUEUE'
+    RETURNING txid, action, table_name, record_id, sfid, old, "values"
+)
+INSERT INTO {s}._trigger_log (txid, state, action, table_name, record_id, sfid, old, "values")
+SELECT txid, 'NEW', action, table_name, record_id, sfid, old, "values" FROM picked
+"""
 
-    poll_seconds: float | None = None  # pull interval; None → each mapping's sf_polling_seconds
-    db_poll_seconds: float = 1.0  # fallback trigger-log poll when no NOTIFY arrives
-    notify_min_seconds: float = 0.2  # at most one push per this interval, however many NOTIFYs
-    claim_limit: int = 2000  # trigger-log rows claimed per cycle
-    max_backoff_seconds: float = 30.0
 
-    @classmethod
-    def from_env(cls, env=None) -> "Settings":
-        """Read CONNECT_* variables (seconds may be fractional)."""
-        env = os.environ if env is None else env
+def to_salesforce(field: dict, value):
+    """A Postgres value (as hstore text or a Python value) in the form the REST API takes."""
+    if value is None:
+        return None
+    kind = field["type"]
+    if kind == "boolean":
+        return value in (True, "t", "true")
+    if kind in ("double", "currency", "percent"):
+        return float(value)
+    if kind == "int":
+        return int(float(value))
+    if kind == "date":
+        return str(value)[:10]
+    if kind == "datetime":
+        text = value.isoformat() if isinstance(value, datetime) else str(value).replace(" ", "T")
+        return text if text.endswith("Z") or "+" in text[10:] else text + "Z"
+    return str(value)
 
-        def number(name, default):
-            raw = env.get(name, "").strip()
-            return float(raw) if raw else default
 
-        poll = env.get("CONNECT_POLL_SECONDS", "").strip()
-        return cls(
-            poll_seconds=float(poll) if poll else None,
-            db_poll_seconds=number("CONNECT_DB_POLL_SECONDS", 1.0),
-            notify_min_seconds=number("CONNECT_NOTIFY_MIN_SECONDS", 0.2),
-            claim_limit=int(number("CONNECT_CLAIM_LIMIT", 2000)),
-            max_backoff_seconds=number("CONNECT_MAX_BACKOFF_SECONDS", 30.0),
-        )
+def to_postgres(field: dict, value):
+    """A REST API value in the form Connect stores it (timestamps in UTC without time zone)."""
+    if value is None:
+        return None
+    if field["type"] == "datetime":
+        text = value.replace("+0000", "+00:00").replace("Z", "+00:00")
+        return datetime.fromisoformat(text).astimezone(UTC).replace(tzinfo=None)
+    if field["type"] == "date":
+        return date.fromisoformat(value[:10])
+    return value
 
 
 class Engine:
-    """A local Connect between one database schema and one org."""
+    """One sync engine for one Connect schema and one org."""
 
-    def __init__(self, database_url: str, connect_schema: str, sf_factory, settings: Settings | None = None,
-                 mappings: dict | None = None, log=print):
-        self.database_url = database_url
-        self.schema = connect_schema
-        self.sf_factory = sf_factory
-        self.settings = settings or Settings()
-        self.mappings = connect.mappings() if mappings is None else mappings
-        self.log = log
-        self.sf = None
-        self.targets = {}
-        self.next_pull = {}
-        self.backoff = 0.0
+    def __init__(self, database_url: str, schema: str = "salesforce", salesforce_factory=None, mappings=None):
+        from core import salesforce
 
-    def start(self, conn) -> None:
-        """Lock the schema, create the state tables, describe, provision, recover claimed rows."""
-        got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS ok", (f"local-connect:{self.schema}",))
-        if not got.fetchone()["ok"]:
-            raise AlreadyRunning(f"another local Connect is running on schema {self.schema}")
-        state.ensure(conn)
-        state.set_connection(conn, state.IDLE)
-        self.sf = self.sf_factory()
-        objects = schema.describe_all(self.sf, self.mappings)
-        for name in self.mappings:
-            state.count_calls(conn, name, 1)
-        state.record_usage(conn, self.sf.api_usage)
-        schema.provision_from_org(conn, self.schema, self.mappings, objects, log=self.log)
-        self.targets = schema.targets(self.mappings, objects)
-        recovered = push.recover(conn, self.schema)
-        if recovered:
-            self.log(f"local connect: {recovered} trigger-log row(s) left PENDING by a stopped engine are NEW again")
+        self.database_url, self.schema = database_url, schema
+        self.s = sql.Identifier(schema)
+        self.factory = salesforce_factory or salesforce.connect
+        self.mappings = mappings or connect.mappings()
+        self.by_table = {m.table: m for m in self.mappings.values()}
+        self.conn = db.connect(database_url)
+        self._sf = None
+        self._describes = {}
+        self._relationships = {}
+        self._fields = {}
+        state.ensure(self.conn)
 
-    def cycle(self, conn, *, pull_all: bool = False) -> dict:
-        """Push everything waiting, then pull the mappings that are due."""
-        done = {"pushed": self.push_all(conn)}
-        done["pulled"] = self.pull_due(conn, pull_all=pull_all)
-        state.set_connection(conn, state.IDLE)
-        return done
+    # ---- the org -----------------------------------------------------------------------------------
 
-    def push_all(self, conn) -> int:
-        """Requeue, push until the trigger log is drained, archive; return log rows processed."""
-        pushed = 0
-        push.requeue(conn, self.schema)
-        state.set_connection(conn, state.POLLING_DB_CHANGES)
-        while True:
-            counts = push.push(conn, self.sf, self.schema, self.targets, limit=self.settings.claim_limit)
-            if not counts:
-                break
-            pushed += sum(counts.values())
-        push.archive(conn, self.schema)
-        return pushed
+    @property
+    def sf(self):
+        """The org client, logged in on first use."""
+        if self._sf is None:
+            try:
+                self._sf = self.factory()
+            except (requests.RequestException, SalesforceAuthenticationFailed, SalesforceError) as exc:
+                raise OrgUnavailable(f"cannot log in to the org: {exc}") from exc
+        return self._sf
 
-    def pull_due(self, conn, *, pull_all: bool = False) -> int:
-        """Pull every mapping whose polling interval has passed (all of them with pull_all)."""
-        pulled = 0
-        now = time.monotonic()
-        for name, target in self.targets.items():
-            if pull_all or now >= self.next_pull.get(name, 0):
-                pulled += pull.pull(conn, self.sf, self.schema, target)
-                interval = self.settings.poll_seconds or target.mapping.polling_seconds
-                self.next_pull[name] = time.monotonic() + interval
-        return pulled
+    def call(self, object_name: str, fn, *args, **kwargs):
+        """One API call, counted for the mapping; failures that mean "not now" become OrgUnavailable."""
+        try:
+            result = fn(*args, **kwargs)
+        except SalesforceExpiredSession:
+            self._sf = None
+            raise OrgUnavailable("the org session expired; logging in again on the next attempt") from None
+        except SalesforceRefusedRequest as exc:
+            if _error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
+                self._count(object_name)
+                raise OrgUnavailable("the org's daily API request limit is reached") from exc
+            raise
+        except SalesforceGeneralError as exc:
+            if exc.status >= 500:
+                raise OrgUnavailable(f"the org answered {exc.status}") from exc
+            raise
+        except requests.RequestException as exc:
+            raise OrgUnavailable(f"the org is unreachable: {type(exc).__name__}") from exc
+        self._count(object_name)
+        return result
 
-    def run(self, stop=lambda: False) -> None:
-        """Serve until stop() is true: LISTEN for the trigger log, cycle, back off when the org is away."""
-        with db.connect(self.database_url) as conn, db.connect(self.database_url) as listener:
-            self.start(conn)
-            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(connect.notify_channel(self.schema))))
-            self.log(f"local connect: syncing schema {self.schema} ({len(self.targets)} mappings)")
-            while not stop():
-                try:
-                    self.cycle(conn)
-                    self.backoff = 0.0
-                except push.OrgUnavailable as exc:
-                    # Changes stay queued (back to NEW); try again later, waiting longer each time.
-                    self.backoff = min(self.settings.max_backoff_seconds, max(0.5, self.backoff * 2))
-                    state.set_connection(conn, state.SYSTEM_ERROR, f"{exc} (retrying in {self.backoff:.1f} s)")
-                    self.log(f"local connect: {exc}; retrying in {self.backoff:.1f} s")
-                    time.sleep(self.backoff)
+    def _count(self, object_name):
+        usage = getattr(self._sf, "api_usage", {}).get("api-usage") if self._sf else None
+        state.mapping_row(self.conn, object_name)
+        state.count_api_calls(self.conn, object_name, 1, (usage.used, usage.total) if usage else None)
+
+    def describe(self, object_name: str) -> dict:
+        """The org's describe of an object (fetched once)."""
+        if object_name not in self._describes:
+            self._describes[object_name] = self.call(object_name, getattr(self.sf, object_name).describe)
+        return self._describes[object_name]
+
+    def fields(self, mapping) -> dict:
+        """Column → describe entry for a mapping's fields, from the org's describe."""
+        if mapping.object_name not in self._fields:
+            described = {f["name"]: f for f in self.describe(mapping.object_name)["fields"]}
+            self._fields[mapping.object_name] = {("sfid" if f == "Id" else connect.column_name(f)): described[f]
+                                                 for f in mapping.fields if f in described}
+        return self._fields[mapping.object_name]
+
+    # ---- start-up ----------------------------------------------------------------------------------
+
+    def provision(self) -> list:
+        """Build or update the local Connect schema from the org's describe plus the mapping file, as Connect does."""
+        from standins.provision import provision
+
+        objects = {name: self.describe(name) for name in self.mappings}
+        return provision(self.conn, self.schema, self.mappings, objects, log=lambda *_: None)
+
+    def release_stale_claims(self) -> int:
+        """Put back rows a killed engine had claimed but never confirmed."""
+        return self.conn.execute(sql.SQL(RELEASE_STALE).format(s=self.s)).rowcount
+
+    # ---- push --------------------------------------------------------------------------------------
+
+    def requeue(self) -> int:
+        """Copy archived rows marked REQUEUE back into the trigger log as NEW."""
+        return self.conn.execute(sql.SQL(REQUEUE).format(s=self.s)).rowcount
+
+    def push_once(self, limit: int = CLAIM_LIMIT) -> int:
+        """Send one claim of NEW changes; return how many log rows were processed."""
+        self.requeue()
+        with self.conn.transaction():
+            claimed = self.conn.execute(sql.SQL(CLAIM).format(s=self.s), {"limit": limit}).fetchall()
+        if not claimed:
+            self.archive()
+            return 0
+        claimed.sort(key=lambda r: r["id"])
+        pending = {r["id"] for r in claimed}
+        try:
+            for round_rows in _rounds(claimed):
+                self._push_round(round_rows, pending)
+        except OrgUnavailable:
+            self.conn.execute(sql.SQL(RELEASE).format(s=self.s), {"ids": list(pending)})
+            raise
+        finally:
+            self.archive()
+        return len(claimed)
+
+    def archive(self) -> int:
+        """Move processed trigger-log rows to the archive."""
+        return self.conn.execute(sql.SQL(ARCHIVE).format(s=self.s)).rowcount
+
+    def _push_round(self, rows, pending):
+        current = self._current_rows(rows)
+        batches = {}
+        for row in rows:
+            mapping = self.by_table.get(row["table_name"])
+            if mapping is None or not mapping.read_write:
+                self._finish([_outcome(row, "FAILED", f"{row['table_name']} is not a read-write mapping")], pending)
+                continue
+            kind, sfid = self._kind(row, current.get((row["table_name"], row["record_id"])))
+            batches.setdefault((mapping.object_name, kind), []).append((row, sfid))
+        for (object_name, kind), items in batches.items():
+            mapping = self.mappings[object_name]
+            for start in range(0, len(items), connect.WRITE_BATCH_SIZE):
+                chunk = items[start:start + connect.WRITE_BATCH_SIZE]
+                self._finish(self._send(mapping, kind, chunk), pending)
+
+    def _current_rows(self, rows):
+        """Each touched record's sfid now (an insert earlier in this claim may have set it)."""
+        found = {}
+        for table, group in groupby(sorted(rows, key=lambda r: r["table_name"]), key=lambda r: r["table_name"]):
+            if table not in self.by_table:
+                continue
+            ids = [r["record_id"] for r in group]
+            for r in self.conn.execute(sql.SQL("SELECT id, sfid FROM {} WHERE id = ANY(%s)").format(
+                    sql.Identifier(self.schema, table)), (ids,)):
+                found[(table, r["id"])] = r["sfid"]
+        return found
+
+    @staticmethod
+    def _kind(row, sfid_now):
+        sfid = sfid_now or row["sfid"] or (row["old"] or {}).get("sfid")
+        if row["action"] == "DELETE":
+            return "delete", sfid
+        if row["action"] == "INSERT" or not sfid:
+            return "upsert", sfid
+        return "update", sfid
+
+    def _payload(self, mapping, fields, row, kind):
+        values = row["values"] or {}
+        record = {"attributes": {"type": mapping.object_name}}
+        relationship = self._relationship_columns(mapping)
+        for column, value in values.items():
+            if column in relationship:
+                lookup, rel_name, ext_field = relationship[column]
+                if value is not None and not values.get(lookup) and not (row["old"] or {}).get(lookup):
+                    record[rel_name] = {ext_field: value}
+                continue
+            f = fields.get(column)
+            if f is None or column == "sfid":
+                continue
+            allowed = f["createable"] if kind == "upsert" else f["updateable"]
+            if kind == "upsert" and f["name"] == mapping.upsert_field:
+                allowed = True
+            if not allowed or (kind == "upsert" and value is None):
+                continue
+            record[f["name"]] = to_salesforce(f, value)
+        return record
+
+    def _relationship_columns(self, mapping):
+        """Relationship column → (lookup column, relationship name, parent's external id field), once per mapping."""
+        from standins.provision import external_id_relationship_columns
+
+        if mapping.object_name in self._relationships:
+            return self._relationships[mapping.object_name]
+        own = self.describe(mapping.object_name)
+        lookups = [f for f in own["fields"] if f["type"] == "reference" and f["name"] in mapping.fields]
+        # Describe only the parents that can be named by external id: every describe is an API call.
+        objects = {mapping.object_name: own}
+        for f in lookups:
+            for target in f["referenceTo"]:
+                if target in self.mappings and self.mappings[target].upsert_field:
+                    objects[target] = self.describe(target)
+        out = {}
+        for column in external_id_relationship_columns(mapping, self.mappings, objects):
+            for f in lookups:
+                if column.startswith((f["relationshipName"] or "").lower() + "__"):
+                    ext_field = self.mappings[f["referenceTo"][0]].upsert_field
+                    out[column] = (connect.column_name(f["name"]), f["relationshipName"], ext_field)
+        self._relationships[mapping.object_name] = out
+        return out
+
+    def _send(self, mapping, kind, items):
+        """One collections call; return an outcome per log row."""
+        fields = self.fields(mapping)
+        if kind == "delete":
+            live = [(row, sfid) for row, sfid in items if sfid]
+            outcomes = [_outcome(row, "SUCCESS", None) for row, sfid in items if not sfid]
+            if live:
+                results = self.call(mapping.object_name, self.sf.restful, "composite/sobjects", method="DELETE",
+                                    params={"ids": ",".join(sfid for _, sfid in live), "allOrNone": "false"})
+                for (row, _), result in zip(live, results, strict=True):
+                    gone = not result["success"] and result["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+                    outcomes.append(_outcome(row, "SUCCESS" if result["success"] or gone else "FAILED",
+                                             None if result["success"] or gone else result["errors"]))
+            return outcomes
+        records, outcomes, sendable = [], [], []
+        for row, sfid in items:
+            record = self._payload(mapping, fields, row, kind)
+            if kind == "update":
+                record["Id"] = sfid
+                if len(record) == 2:  # only columns Salesforce does not take changed (e.g. system columns)
+                    outcomes.append(_outcome(row, "SUCCESS", None, sfid=sfid, lastop=None))
                     continue
-                self._wait(listener)
+            elif not record.get(mapping.upsert_field):
+                outcomes.append(_outcome(row, "FAILED", [{"statusCode": "REQUIRED_FIELD_MISSING", "message":
+                    f"{mapping.upsert_field} (the upsert field) is empty: Connect cannot insert this row"}]))
+                continue
+            records.append(record)
+            sendable.append((row, sfid))
+        if not records:
+            return outcomes
+        if kind == "update":
+            results = self.call(mapping.object_name, self.sf.restful, "composite/sobjects", method="PATCH",
+                                json={"allOrNone": False, "records": records})
+        else:
+            results = self.call(mapping.object_name, self.sf.restful,
+                                f"composite/sobjects/{mapping.object_name}/{mapping.upsert_field}", method="PATCH",
+                                json={"allOrNone": False, "records": records})
+        for (row, sfid), result in zip(sendable, results, strict=True):
+            if result["success"]:
+                created = result.get("created", kind != "update" and not sfid)
+                outcomes.append(_outcome(row, "SUCCESS", None, sfid=result["id"],
+                                         lastop=connect.INSERTED if created else connect.UPDATED))
+            else:
+                outcomes.append(_outcome(row, "FAILED", result["errors"]))
+        return outcomes
 
-    def _wait(self, listener) -> None:
-        """Sleep until a NOTIFY (not before notify_min_seconds) or the fallback poll interval."""
-        time.sleep(self.settings.notify_min_seconds)
-        wait = max(0.0, self.settings.db_poll_seconds - self.settings.notify_min_seconds)
-        for _ in listener.notifies(timeout=wait, stop_after=1):
-            pass
-        # Drain the NOTIFYs that piled up: one cycle handles every NEW row whatever woke it.
-        for _ in listener.notifies(timeout=0):
-            pass
+    def _finish(self, outcomes, pending):
+        """Write results back the way Connect does: no echo, sfid and _hc_lastop on the row, state on the log."""
+        write_backs, finished, pushed = {}, [], {}
+        for o in outcomes:
+            row = o["row"]
+            mapping = self.by_table.get(row["table_name"])
+            if mapping is not None and row["action"] != "DELETE" and (o["lastop"] or o["state"] == "FAILED"):
+                write_backs.setdefault(mapping.table, []).append({
+                    "sfid": o["sfid"], "record_id": row["record_id"], "err": o["err"],
+                    "lastop": connect.FAILED if o["state"] == "FAILED" else o["lastop"]})
+            finished.append({"id": row["id"], "state": o["state"], "message": o["message"],
+                             "result": 0 if o["state"] == "SUCCESS" else 1})
+            if mapping is not None and o["state"] == "SUCCESS":
+                pushed[mapping.object_name] = pushed.get(mapping.object_name, 0) + 1
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute("SET LOCAL xmlbinary = 'hex'")
+            for table, params in write_backs.items():
+                cur.executemany(sql.SQL(WRITE_BACK).format(table=sql.Identifier(self.schema, table)), params)
+            cur.executemany(sql.SQL(FINISH).format(s=self.s), finished)
+            for object_name, count in pushed.items():
+                cur.execute(sql.SQL("UPDATE {}.mapping_state SET rows_pushed = rows_pushed + %s, "
+                                    "last_sync_at = now() WHERE object_name = %s").format(sql.Identifier(state.SCHEMA)),
+                            (count, object_name))
+        pending.difference_update(f["id"] for f in finished)
+
+    # ---- pull --------------------------------------------------------------------------------------
+
+    def pull_once(self, object_name: str) -> int:
+        """Bring every record changed in the org since the watermark into Postgres; return how many."""
+        mapping = self.mappings[object_name]
+        fields = self.fields(mapping)
+        total = 0
+        while True:
+            mark = state.mapping_row(self.conn, object_name)
+            if mark["state"] == "INITIAL":
+                state.set_mapping_state(self.conn, object_name, "POLLING_SF_CHANGES")
+            soql = poll_query(mapping, mark["watermark_ts"], mark["watermark_id"])
+            records = self.call(object_name, self.sf.query, soql, include_deleted=True)["records"]
+            if records:
+                self._apply(mapping, fields, records)
+                total += len(records)
+            self.conn.execute(sql.SQL("UPDATE {}.mapping_state SET last_poll_at = now(), state = 'DATA_SYNCED' "
+                                      "WHERE object_name = %s").format(sql.Identifier(state.SCHEMA)), (object_name,))
+            if len(records) < PULL_PAGE:
+                return total
+
+    def _apply(self, mapping, fields, records):
+        """Write one page of org records as Connect does, and move the watermark, in one transaction."""
+        table = sql.Identifier(self.schema, mapping.table)
+        ext_column = connect.column_name(mapping.upsert_field) if mapping.upsert_field else None
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL xmlbinary = 'hex'")
+            ids = [r["Id"] for r in records]
+            ext_values = [r.get(mapping.upsert_field) for r in records if mapping.upsert_field]
+            existing = self.conn.execute(sql.SQL(
+                "SELECT id, sfid, _hc_lastop, {ext} AS ext FROM {t} WHERE sfid = ANY(%s) OR {ext} = ANY(%s)").format(
+                t=table, ext=sql.Identifier(ext_column) if ext_column else sql.SQL("NULL::text")),
+                (ids, [v for v in ext_values if v])).fetchall()
+            by_sfid = {r["sfid"]: r for r in existing if r["sfid"]}
+            by_ext = {r["ext"]: r for r in existing if r["ext"] and not r["sfid"]}
+            columns = list(fields)
+            for record in records:
+                values = {c: to_postgres(fields[c], record.get(fields[c]["name"])) for c in columns}
+                match = by_sfid.get(record["Id"]) or (by_ext.get(record.get(mapping.upsert_field))
+                                                      if mapping.upsert_field else None)
+                if record.get("IsDeleted"):
+                    if match:
+                        self.conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(table), (match["id"],))
+                    continue
+                if match and match["_hc_lastop"] == connect.PENDING:
+                    # An app change not yet sent: it will overwrite Salesforce (last writer wins), and the
+                    # next poll brings the result back. Overwriting it now would hide it from the user.
+                    continue
+                if match:
+                    assignments = sql.SQL(", ").join(sql.SQL("{} = %({})s").format(sql.Identifier(c), sql.SQL(c))
+                                                     for c in columns)
+                    self.conn.execute(sql.SQL("UPDATE {} SET {}, _hc_lastop = NULL WHERE id = %(_row_id)s").format(
+                        table, assignments), {**values, "_row_id": match["id"]})
+                else:
+                    self.conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                        table, sql.SQL(", ").join(map(sql.Identifier, columns)),
+                        sql.SQL(", ").join(sql.SQL("%({})s").format(sql.SQL(c)) for c in columns)), values)
+            last = records[-1]
+            self.conn.execute(sql.SQL(
+                "UPDATE {}.mapping_state SET watermark_ts = %s, watermark_id = %s, rows_pulled = rows_pulled + %s, "
+                "last_sync_at = now() WHERE object_name = %s").format(sql.Identifier(state.SCHEMA)),
+                (to_postgres({"type": "datetime"}, last["SystemModstamp"]), last["Id"], len(records),
+                 mapping.object_name))
+
+
+def poll_query(mapping, watermark_ts, watermark_id) -> str:
+    """SOQL for the page after (SystemModstamp, Id): records sharing a timestamp are neither missed nor repeated."""
+    soql = "SELECT " + ", ".join(mapping.fields) + " FROM " + mapping.object_name  # noqa: S608 (SOQL, not SQL)
+    if watermark_ts is not None:
+        ts = watermark_ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{watermark_ts.microsecond // 1000:03d}Z"
+        soql += f" WHERE SystemModstamp > {ts} OR (SystemModstamp = {ts} AND Id > '{watermark_id}')"
+    return soql + f" ORDER BY SystemModstamp, Id LIMIT {PULL_PAGE}"
+
+
+def _rounds(rows):
+    """Split claimed rows so that each record's changes go out one per round, oldest first."""
+    seen, rounds = {}, []
+    for row in rows:
+        key = (row["table_name"], row["record_id"])
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(row)
+    return rounds
+
+
+def _outcome(row, result_state, errors, *, sfid=None, lastop=None):
+    if isinstance(errors, str):
+        errors = [{"statusCode": "FIELD_INTEGRITY_EXCEPTION", "message": errors}]
+    message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) if errors else None
+    err = json.dumps({"op": row["action"], "src": "SFDC", "msg": errors[0].get("message"), "errors": errors}) \
+        if errors else None
+    return {"row": row, "state": result_state, "message": message, "err": err, "sfid": sfid, "lastop": lastop}
+
+
+def _error_code(exc) -> str | None:
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return content[0].get("errorCode")
+    return None

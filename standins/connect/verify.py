@@ -22,7 +22,7 @@ def main() -> int:
     os.environ.update(env)
     from manage import cli
 
-    return cli(["verify-sync", "--pull-timeout", "60", *sys.argv[1:]], standalone_mode=True)
+    return cli(["verify-sync", *sys.argv[1:]], standalone_mode=True)
 
 
 if __name__ == "__main__":

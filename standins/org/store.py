@@ -29,6 +29,11 @@ DEFAULTS = {"Case": {"Status": "New", "Priority": "Medium"}, "Product2": {"IsAct
             "Order": {"TotalAmount": 0.0}}
 
 
+# Salesforce keeps timestamps to the millisecond: so must the org, or a poller's watermark (which it
+# reads back at millisecond precision) would sit below records written in the same millisecond.
+NOW = sql.SQL("date_trunc('milliseconds', now() AT TIME ZONE 'UTC')")
+
+
 class SalesforceError(Exception):
     """An error Salesforce would answer with: HTTP status, errorCode, message, fields."""
 
@@ -305,9 +310,10 @@ def get(conn, schema, obj, record_id, *, include_deleted=False) -> dict:
 
 def find_by(conn, schema, obj, field_name, value) -> list:
     """Live records whose field equals value (external-id lookups)."""
+    # The field name is a literal, not a parameter, so the expression index on External_ID__c applies.
     return conn.execute(sql.SQL(
-        "SELECT * FROM {}.records WHERE object = %s AND NOT is_deleted AND fields->>%s = %s ORDER BY id"
-    ).format(sql.Identifier(schema)), (obj, field_name, str(value))).fetchall()
+        "SELECT * FROM {}.records WHERE object = %s AND NOT is_deleted AND fields->>{} = %s ORDER BY id"
+    ).format(sql.Identifier(schema), sql.Literal(field_name)), (obj, str(value))).fetchall()
 
 
 def to_json(obj, row, fields=None) -> dict:
@@ -329,8 +335,8 @@ def create(conn, schema, obj, values) -> str:
     record_id = new_id(conn, schema, obj)
     conn.execute(sql.SQL(
         "INSERT INTO {}.records (id, object, fields, created_date, system_modstamp) "
-        "VALUES (%s, %s, %s, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')"
-    ).format(sql.Identifier(schema)), (record_id, obj, Jsonb(data)))
+        "VALUES (%s, %s, %s, {now}, {now})"
+    ).format(sql.Identifier(schema), now=NOW), (record_id, obj, Jsonb(data)))
     return record_id
 
 
@@ -339,17 +345,17 @@ def update(conn, schema, obj, record_id, values) -> None:
     row = get(conn, schema, obj, record_id)
     data = prepare(conn, schema, obj, values, creating=False, current=row["fields"])
     conn.execute(sql.SQL(
-        "UPDATE {}.records SET fields = fields || %s, system_modstamp = now() AT TIME ZONE 'UTC' WHERE id = %s"
-    ).format(sql.Identifier(schema)), (Jsonb(data), row["id"]))
+        "UPDATE {}.records SET fields = fields || %s, system_modstamp = {now} WHERE id = %s"
+    ).format(sql.Identifier(schema), now=NOW), (Jsonb(data), row["id"]))
 
 
 def delete(conn, schema, obj, record_id) -> None:
     """Move a record to the recycle bin: IsDeleted, visible to queryAll and deleted/."""
     row = get(conn, schema, obj, record_id)
     conn.execute(sql.SQL(
-        "UPDATE {}.records SET is_deleted = true, deleted_date = now() AT TIME ZONE 'UTC', "
-        "system_modstamp = now() AT TIME ZONE 'UTC' WHERE id = %s"
-    ).format(sql.Identifier(schema)), (row["id"],))
+        "UPDATE {}.records SET is_deleted = true, deleted_date = {now}, "
+        "system_modstamp = {now} WHERE id = %s"
+    ).format(sql.Identifier(schema), now=NOW), (row["id"],))
 
 
 def upsert(conn, schema, obj, ext_field, ext_value, values) -> tuple[str, bool]:

@@ -1,0 +1,127 @@
+"""Support cases: the account's cases, and filing one about an order — written to Connect's Case table.
+
+Case is a read-write mapping, so an INSERT here is what sends a case to Salesforce: the table's
+trigger marks the row PENDING and logs it for Connect. The row carries a new UUID in
+External_ID__c (the mapping's upsert field), so Connect can match Salesforce's copy back to it
+and the portal can name the case before Salesforce has given it an Id.
+"""
+
+import uuid
+
+from psycopg import sql
+
+from core import connect
+
+# The column naming the Contact by its external id, for a Contact that exists only in Postgres.
+CONTACT_BY_EXTERNAL_ID = connect.relationship_column("Contact", "External_ID__c")
+
+CASE_COLUMNS = """c.sfid, c.external_id__c, c.casenumber, c.subject, c.description, c.status, c.priority, c.type,
+       c.createddate, c.order__c, c.contactid, c._hc_lastop, c._hc_err, o.ordernumber"""
+
+# Newest first: Postgres-born rows have no CreatedDate until Connect reads them back, so the
+# table's own sequence gives the order.
+LIST_CASES = """
+SELECT {columns}
+FROM {s}."case" c
+LEFT JOIN {s}."order" o ON o.sfid = c.order__c AND o.accountid = c.accountid
+WHERE c.accountid = %(account)s AND NOT coalesce(c.isdeleted, false) {filters}
+ORDER BY c.id DESC
+LIMIT %(limit)s
+"""
+FOR_ORDER = " AND c.order__c = %(order)s"
+
+GET_CASE = """
+SELECT {columns}
+FROM {s}."case" c
+LEFT JOIN {s}."order" o ON o.sfid = c.order__c AND o.accountid = c.accountid
+WHERE (c.sfid = %(key)s OR c.external_id__c = %(key)s) AND c.accountid = %(account)s
+LIMIT 1
+"""
+
+# One statement does the scoping: the contact must be the user's and on the account, and the
+# order (if any) must be the account's, or nothing is inserted. A Contact with an sfid goes in
+# ContactId; one that exists only in Postgres goes in the relationship column, ContactId NULL.
+INSERT_CASE = """
+INSERT INTO {s}."case" (external_id__c, subject, description, type, priority, status, origin,
+                        accountid, contactid, {contact_ext}, order__c)
+SELECT %(external_id)s, %(subject)s, %(description)s, %(type)s, %(priority)s, 'New', 'Web',
+       k.accountid, k.sfid, CASE WHEN k.sfid IS NULL THEN k.external_id__c END, %(order)s
+FROM {s}.contact k
+WHERE (k.sfid = %(contact_sfid)s OR k.external_id__c = %(contact_external_id)s)
+  AND k.accountid = %(account)s
+  AND (%(order)s::varchar IS NULL
+       OR EXISTS (SELECT 1 FROM {s}."order" o WHERE o.sfid = %(order)s AND o.accountid = %(account)s))
+LIMIT 1
+RETURNING external_id__c
+"""
+
+# A failed insert never reached Salesforce (no sfid). Re-applying the same values as a new app
+# insert gives Connect a fresh log row with every value; deleting the old row first is logged
+# as IGNORE (nothing to delete in Salesforce), and the external id — the case's name — stays.
+RETRY_CASE = """
+WITH failed AS (
+    DELETE FROM {s}."case"
+    WHERE external_id__c = %(key)s AND accountid = %(account)s AND _hc_lastop = 'FAILED' AND sfid IS NULL
+    RETURNING external_id__c, subject, description, type, priority, status, origin, accountid, contactid,
+              {contact_ext}, order__c
+)
+INSERT INTO {s}."case" (external_id__c, subject, description, type, priority, status, origin,
+                        accountid, contactid, {contact_ext}, order__c)
+SELECT * FROM failed
+RETURNING external_id__c
+"""
+
+SYNC_STATE = """
+SELECT c._hc_lastop, c._hc_err FROM {s}."case" c
+WHERE (c.sfid = %(key)s OR c.external_id__c = %(key)s) AND c.accountid = %(account)s
+LIMIT 1
+"""
+
+
+def _query(text: str, schema: str, filters: str = "") -> sql.Composed:
+    """Compose a case query with its columns, schema and optional filters."""
+    return sql.SQL(text).format(
+        columns=sql.SQL(CASE_COLUMNS),
+        s=sql.Identifier(schema),
+        contact_ext=sql.Identifier(CONTACT_BY_EXTERNAL_ID),
+        filters=sql.SQL(filters),
+    )
+
+
+def list_cases(conn, schema: str, account: str, *, order: str | None = None, limit: int = 100) -> list[dict]:
+    """The account's cases, newest first (only those about `order` when given)."""
+    params = {"account": account, "limit": limit, "order": order}
+    return conn.execute(_query(LIST_CASES, schema, FOR_ORDER if order else ""), params).fetchall()
+
+
+def get_case(conn, schema: str, account: str, key: str) -> dict | None:
+    """One of the account's cases by sfid or external id, or None."""
+    return conn.execute(_query(GET_CASE, schema), {"account": account, "key": key}).fetchone()
+
+
+def file_case(conn, schema: str, customer, values: dict, order: str | None) -> str | None:
+    """Insert a case for the customer's contact (about `order` if given); its external id, or None if
+    the order is not the account's. `values` are checked columns: subject, description, type, priority."""
+    params = {
+        "external_id": str(uuid.uuid4()),
+        "subject": values.get("subject"),
+        "description": values.get("description"),
+        "type": values.get("type"),
+        "priority": values.get("priority"),
+        "order": order,
+        "account": customer.account_sfid,
+        "contact_sfid": customer.contact_sfid,
+        "contact_external_id": customer.contact_external_id,
+    }
+    row = conn.execute(_query(INSERT_CASE, schema), params).fetchone()
+    return row["external_id__c"] if row else None
+
+
+def retry_case(conn, schema: str, account: str, key: str) -> bool:
+    """Send a FAILED case again; False if it is not the account's, or not failed."""
+    return conn.execute(_query(RETRY_CASE, schema), {"account": account, "key": key}).fetchone() is not None
+
+
+def sync_state(conn, schema: str, account: str, key: str) -> dict | None:
+    """The case's `_hc_lastop` / `_hc_err`, or None if it is not the account's."""
+    return conn.execute(_query(SYNC_STATE, schema), {"account": account, "key": key}).fetchone()

@@ -1,0 +1,107 @@
+"""An account's orders, read from Connect's tables: the list (keyset-paged), one order, its items.
+
+Every query takes the account's Salesforce Id and filters by it in SQL, so another account's
+order id simply finds nothing. Orders, items and products are read-only mappings: never written.
+"""
+
+import re
+from datetime import date
+
+from psycopg import sql
+
+from core import connect
+
+PAGE_SIZE = 25
+STATUSES = tuple(v["value"] for v in connect.field_definition("Order", "Status")["picklistValues"])
+_CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2})~([A-Za-z0-9]{18})$")
+
+ORDER_COLUMNS = """o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type,
+       o.activateddate, o.description"""
+
+# Newest first, by (effectivedate, sfid): the index app_idx_order_account_effective (sql/connect_indexes.sql)
+# returns the rows in exactly this order, so a page costs the same at page 1 and page 400 —
+# unlike OFFSET, which reads and discards every row before the page.
+LIST_ORDERS = """
+SELECT {columns}
+FROM {s}."order" o
+WHERE o.accountid = %(account)s {filters}
+ORDER BY o.effectivedate DESC, o.sfid DESC
+LIMIT %(limit)s
+"""
+# Filters are added as fixed fragments, never as `%(x)s IS NULL OR …`, which would keep Postgres
+# from choosing the index once a generic plan is cached.
+AFTER = " AND (o.effectivedate, o.sfid) < (%(after_date)s, %(after_sfid)s)"
+BY_STATUS = " AND o.status = %(status)s"
+# Order numbers carry leading zeros (00001234); customers type 1234.
+BY_NUMBER = " AND ltrim(o.ordernumber, '0') = ltrim(%(number)s, '0')"
+
+GET_ORDER = """
+SELECT {columns}
+FROM {s}."order" o
+WHERE o.sfid = %(order)s AND o.accountid = %(account)s
+"""
+
+# The order's account is checked in the same statement: items of another account's order are never read.
+ORDER_ITEMS = """
+SELECT i.orderitemnumber, i.quantity, i.unitprice, i.totalprice, i.description,
+       p.name AS product_name, p.productcode
+FROM {s}.orderitem i
+JOIN {s}."order" o ON o.sfid = i.orderid
+LEFT JOIN {s}.product2 p ON p.sfid = i.product2id
+WHERE i.orderid = %(order)s AND o.accountid = %(account)s
+ORDER BY i.orderitemnumber
+"""
+
+
+class BadCursor(ValueError):
+    """A page cursor that this app did not produce."""
+
+
+def cursor_for(row: dict) -> str:
+    """The cursor of the page after `row`."""
+    return f"{row['effectivedate'].isoformat()}~{row['sfid']}"
+
+
+def parse_cursor(value: str) -> tuple[date, str]:
+    """(effectivedate, sfid) from a cursor; BadCursor if malformed."""
+    match = _CURSOR.match(value or "")
+    if not match:
+        raise BadCursor("That page link is not valid: start again from the first page.")
+    try:
+        return date.fromisoformat(match[1]), match[2]
+    except ValueError:
+        raise BadCursor("That page link is not valid: start again from the first page.") from None
+
+
+def list_orders(conn, schema: str, account: str, *, status=None, number=None, after=None, limit=PAGE_SIZE):
+    """One page of the account's orders, newest first, and the cursor of the next page (or None)."""
+    params = {"account": account, "limit": limit + 1}
+    filters = ""
+    if status:
+        filters += BY_STATUS
+        params["status"] = status
+    if number:
+        filters += BY_NUMBER
+        params["number"] = number
+    if after:
+        params["after_date"], params["after_sfid"] = parse_cursor(after)
+        filters += AFTER
+    query = sql.SQL(LIST_ORDERS).format(
+        columns=sql.SQL(ORDER_COLUMNS), s=sql.Identifier(schema), filters=sql.SQL(filters)
+    )
+    rows = conn.execute(query, params).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (cursor_for(rows[-1]) if more else None)
+
+
+def get_order(conn, schema: str, account: str, order_sfid: str) -> dict | None:
+    """One of the account's orders, or None (also for another account's order)."""
+    query = sql.SQL(GET_ORDER).format(columns=sql.SQL(ORDER_COLUMNS), s=sql.Identifier(schema))
+    return conn.execute(query, {"account": account, "order": order_sfid}).fetchone()
+
+
+def order_items(conn, schema: str, account: str, order_sfid: str) -> list[dict]:
+    """The order's items with product names, if the order is the account's."""
+    query = sql.SQL(ORDER_ITEMS).format(s=sql.Identifier(schema))
+    return conn.execute(query, {"account": account, "order": order_sfid}).fetchall()
