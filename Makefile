@@ -15,8 +15,8 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test   run the test suite"
+	@echo "make verify-sync   setup step 5 against the local stack: Postgres -> local org -> Postgres"
 	@echo "make lint   ruff check"
-	@echo "make verify-sync  setup step 5 against a running make run: a row goes to the local org and back"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -33,7 +33,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 verify-sync: $(STAMP)
-	$(BIN)/python -m standins.connect.verify
+	$(BIN)/python -m standins.run exec $(BIN)/python manage.py verify-sync
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -67,6 +67,31 @@ for command in portal_commands.COMMANDS:
     cli.add_command(command)
 
 
+@cli.group("sync-health")
+def sync_health_cli():
+    """The sync health console's history (docs/sync-console.md)."""
+
+
+@sync_health_cli.command("sample")
+def sync_health_sample():
+    """Record every mapping's backlog and errors once (Heroku Scheduler: every 10 minutes)."""
+    from worker import sync_health
+
+    click.echo(f"sampled {sync_health.sample()} mapping(s)")
+
+
+@sync_health_cli.command("schedule")
+def sync_health_schedule():
+    """Start the worker's self-rescheduling sampler (one sample a minute, on the low queue)."""
+    from core import queue
+    from worker import sync_health
+
+    if sync_health.schedule(queue.connect(config.load().redis_url)):
+        click.echo("sampler scheduled: the worker takes a sample every minute")
+    else:
+        click.echo("the sampler is already running")
+
+
 @cli.command("verify-sync")
 @click.option("--object", "object_name", default="Contact", show_default=True, help="A read-write mapped object.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each hop.")

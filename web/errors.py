@@ -3,7 +3,7 @@
 import logging
 
 import psycopg
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -29,7 +29,12 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):
-        return render_error(exc.code or 500, exc.name, exc.description or exc.name)
+        response = make_response(render_error(exc.code or 500, exc.name, exc.description or exc.name))
+        # Keep the headers the exception carries: a 401's challenge, a 405's Allow, a 503's Retry-After.
+        for name, value in exc.get_headers():
+            if name.lower() in ("www-authenticate", "allow", "retry-after"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(psycopg.errors.QueryCanceled)
     def _query_timeout(exc):

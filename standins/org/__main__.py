@@ -4,6 +4,7 @@ On first start it loads every record of the local Connect schema (the demo data)
 the org and Postgres start in sync, as they would after Connect's initial load.
 """
 
+import logging
 import os
 import sys
 
@@ -17,6 +18,8 @@ from standins.org.server import Org, create_org_app
 def main() -> int:
     """Serve until stopped."""
     logs.setup()
+    # One line per request from the polling engine would drown every other log line.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     cfg = config.load()
     port = int(os.environ.get("LOCAL_ORG_PORT", "5100"))
     org = Org(cfg.database_url, os.environ.get("LOCAL_ORG_SCHEMA", "local_org"),

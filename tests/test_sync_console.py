@@ -1,0 +1,142 @@
+"""`/ops/sync`: the sync health console, read from what Connect leaves in Postgres."""
+
+import base64
+import json
+import re
+
+import pytest
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from core import queue, sync_health
+
+AUTH = {"Authorization": "Basic " + base64.b64encode(b"ops:secret-ops-password").decode()}
+
+
+@pytest.fixture
+def ops(monkeypatch, client):
+    """A client with operator credentials configured."""
+    monkeypatch.setenv("OPS_USERNAME", "ops")
+    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+    return client
+
+
+def mapping(body, name):
+    return next(m for m in body["mappings"] if m["object_name"] == name)
+
+
+def failed_archive_row(conn, message="REQUIRED_FIELD_MISSING: Required fields are missing: [LastName]"):
+    """A write Connect tried and Salesforce refused, archived as the engine leaves it."""
+    return conn.execute(
+        "INSERT INTO salesforce._trigger_log_archive (id, txid, created_at, updated_at, processed_at, state, action, "
+        "table_name, record_id, \"values\", sf_message) VALUES (900001, 1, now(), now(), now(), 'FAILED', 'INSERT', "
+        "'contact', 1, '\"lastname\"=>NULL', %s) RETURNING id", (message,)).fetchone()["id"]
+
+
+def test_operators_only(client, monkeypatch):
+    assert client.get("/ops/sync").status_code == 404  # no ops credentials configured: the console is off
+    monkeypatch.setenv("OPS_USERNAME", "ops")
+    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+    anonymous = client.get("/ops/sync")
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic")
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"ops:wrong").decode()}
+    assert client.get("/ops/sync", headers=wrong).status_code == 401
+    assert client.get("/ops/sync.json", headers=AUTH).status_code == 200
+
+
+def test_backlog_and_its_age_come_from_the_trigger_log(ops, conn):
+    conn.execute("INSERT INTO salesforce.contact (lastname, external_id__c) VALUES ('A', 'a'), ('B', 'b')")
+    conn.execute("UPDATE salesforce._trigger_log SET created_at = now() - interval '90 seconds'")
+    body = ops.get("/ops/sync.json", headers=AUTH).get_json()
+    contact = mapping(body, "Contact")
+    assert contact["backlog"] == 2 and contact["health"] == "backlog"
+    assert contact["oldest_pending_age_s"] >= 90
+    assert mapping(body, "Case")["backlog"] == 0 and mapping(body, "Case")["health"] == "ok"
+    assert contact["rows"] == 2 and contact["rows_exact"] is True
+
+
+def test_failed_rows_show_their_readable_reason(ops, conn):
+    conn.execute("SET xmlbinary = 'hex'")
+    conn.execute("INSERT INTO salesforce.case (subject, external_id__c, _hc_lastop, _hc_err) VALUES "
+                 "('x', 'c1', 'FAILED', %s)", (json.dumps({"op": "INSERT", "msg": "A case from the web needs a "
+                                                          "subject."}),))
+    conn.execute("RESET xmlbinary")
+    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert "A case from the web needs a subject." in page
+    assert mapping(ops.get("/ops/sync.json", headers=AUTH).get_json(), "Case")["health"] == "errors"
+
+
+def test_retry_requeues_archived_failed_writes_the_way_connect_does(ops, conn):
+    archived = failed_archive_row(conn)
+    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert "Required fields are missing" in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    response = ops.post("/ops/sync/retry", headers=AUTH, data={"csrf_token": csrf, "archive_id": [archived]})
+    assert response.status_code == 302
+    assert conn.execute("SELECT state FROM salesforce._trigger_log_archive WHERE id = %s",
+                        (archived,)).fetchone()["state"] == "REQUEUE"
+
+
+def test_retry_without_the_csrf_token_is_refused(ops, conn):
+    archived = failed_archive_row(conn)
+    response = ops.post("/ops/sync/retry", headers=AUTH, data={"archive_id": [archived]})
+    assert response.status_code == 400
+    assert conn.execute("SELECT state FROM salesforce._trigger_log_archive").fetchone()["state"] == "FAILED"
+
+
+def test_retry_with_nothing_chosen_is_a_clear_400(ops, conn):
+    failed_archive_row(conn)
+    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    for chosen in ({}, {"archive_id": "not-a-number"}):
+        response = ops.post("/ops/sync/retry", headers=AUTH, data={"csrf_token": csrf, **chosen})
+        assert response.status_code == 400 and "Choose the failed writes" in response.get_data(as_text=True)
+    assert conn.execute("SELECT state FROM salesforce._trigger_log_archive").fetchone()["state"] == "FAILED"
+
+
+def test_sample_job_feeds_the_chart(ops, conn, redis, env):
+    conn.execute("INSERT INTO salesforce.contact (lastname, external_id__c) VALUES ('A', 'a')")
+    queue.queue(redis, "low").enqueue("worker.sync_health.sample")
+    SimpleWorker([queue.queue(redis, "low")], connection=redis, serializer=JSONSerializer).work(burst=True)
+    rows = conn.execute("SELECT object_name, backlog FROM app.sync_health_samples ORDER BY object_name").fetchall()
+    assert {"object_name": "Contact", "backlog": 1} in rows
+    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert '<polyline class="backlog"' in page and "No samples yet" not in page
+
+
+def test_sampler_starts_one_chain_only(redis, env):
+    from worker import sync_health as sampler
+
+    assert sampler.schedule(redis) is True
+    assert sampler.schedule(redis) is False
+
+
+def test_chart_says_so_when_there_are_no_samples(ops, conn):
+    assert "No samples yet" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+
+
+def test_connection_state_and_api_use_are_unknown_without_the_local_engine(ops, conn, monkeypatch):
+    monkeypatch.delenv("SF_DAILY_API_LIMIT", raising=False)
+    conn.execute("DROP SCHEMA IF EXISTS local_connect CASCADE")
+    body = ops.get("/ops/sync.json", headers=AUTH).get_json()
+    assert body["connection"]["state"] is None and body["connection"]["api_used"] is None
+    assert "heroku connect:info" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+
+
+def test_local_engine_state_and_api_use_are_shown_when_present(ops, conn, database_url):
+    from standins.connect import state
+
+    state.ensure(conn)
+    state.set_connection_state(conn, "IDLE")
+    conn.execute("INSERT INTO local_connect.api_usage (id, used, max) VALUES (1, 1234, 15000) "
+                 "ON CONFLICT (id) DO UPDATE SET used = 1234, max = 15000")
+    body = ops.get("/ops/sync.json", headers=AUTH).get_json()
+    assert body["connection"]["state"] == "IDLE" and body["connection"]["api_used"] == 1234
+    assert "1,234" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+
+
+def test_large_tables_show_estimates_rather_than_counting(conn, monkeypatch):
+    monkeypatch.setattr(sync_health, "EXACT_COUNT_LIMIT", -1)
+    conn.execute("ANALYZE salesforce.account")
+    rows, exact = sync_health.row_count(conn, "salesforce", "account")
+    assert exact is False

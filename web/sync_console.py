@@ -1,0 +1,73 @@
+"""The sync health console (operators only): is Connect keeping up, and what did Salesforce refuse?
+
+Everything on it comes from what Heroku Connect leaves in Postgres (mapped tables, the trigger log
+and its archive) plus the app's own samples, so it works on Heroku as it does locally.
+"""
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from core import sync_health
+from web import csrf
+from web.database import connection
+from web.identity import ops_required
+
+bp = Blueprint("sync_console", __name__)
+csrf.protect(bp)
+
+
+def _cfg():
+    return current_app.config["APP"]
+
+
+def _snapshot(conn):
+    cfg = _cfg()
+    return {
+        "connection": sync_health.connection(conn),
+        "mappings": sync_health.mapping_health(conn, cfg.connect_schema),
+        "write_errors": sync_health.write_errors(conn, cfg.connect_schema),
+    }
+
+
+@bp.get("/ops/sync")
+@ops_required
+def console():
+    """Per mapping: rows, last sync, backlog and its age, write errors with a retry, API use, history."""
+    cfg = _cfg()
+    with connection() as conn:
+        data = _snapshot(conn)
+        chart = sync_health.svg_chart(sync_health.history(conn, cfg.app_schema))
+    return render_template("ops/sync.html", chart=chart, **data)
+
+
+@bp.get("/ops/sync.json")
+@ops_required
+def console_json():
+    """The same figures as JSON (for monitoring)."""
+    with connection() as conn:
+        data = _snapshot(conn)
+    for m in data["mappings"]:
+        m.pop("failed_rows", None)
+    return jsonify(data)
+
+
+@bp.post("/ops/sync/retry")
+@ops_required
+def retry():
+    """Requeue archived failed writes, the way Connect retries them."""
+    try:
+        ids = [int(v) for v in request.form.getlist("archive_id")]
+    except ValueError:
+        return render_error_page("Choose the failed writes to retry.")
+    if not ids:
+        return render_error_page("Choose the failed writes to retry.")
+    with connection() as conn:
+        count = sync_health.requeue(conn, _cfg().connect_schema, ids)
+    flash(f"{count} failed write(s) requeued: Connect sends them again on its next cycle.", "success")
+    return redirect(url_for("sync_console.console"))
+
+
+def render_error_page(message):
+    """A 400 with a message an operator can act on."""
+    from web.errors import render_error
+
+    return render_error(400, "Bad Request", message)
