@@ -1,13 +1,13 @@
-"""Fixed-window rate limits in Redis, shared by every dyno and process.
+"""Rate limits in Redis, shared by every dyno and process.
 
-Each attempt increments a counter named for (action, what is limited, window number) that expires
-with its window. Login and password-reset requests are limited both per client address (one
-machine trying many emails) and per email (many machines trying one account). A limit applies
-whether or not the email has a login, so it reveals nothing.
+Each attempt increments a counter named for (action, what is limited); the counter's window opens
+at the first attempt and closes `seconds` later (its expiry), so there is no clock boundary at which
+an attacker gets a fresh allowance right after spending one. Login and password-reset requests are
+limited both per client address (one machine trying many emails) and per email (many machines
+trying one account). A limit applies whether or not the email has a login, so it reveals nothing.
 """
 
 import hashlib
-import time
 from dataclasses import dataclass
 
 from flask import current_app, request
@@ -31,26 +31,26 @@ LIMITS = {
 }
 
 
-def _key(name: str, value: str, window: int) -> str:
-    """The Redis key counting attempts for one value in one window."""
+def _key(name: str, value: str) -> str:
+    """The Redis key counting attempts for one value."""
     # Hash the value: emails are not kept in Redis in the clear.
     digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
-    return f"ratelimit:{name}:{digest}:{window}"
+    return f"ratelimit:{name}:{digest}"
 
 
 def hit(name: str, value: str) -> int:
     """Count one attempt; return 0 if allowed, else the seconds until the window ends."""
     limit = LIMITS[name]
-    now = int(time.time())
-    window = now // limit.seconds
     client = queue.client(current_app.config["APP"].redis_url)
+    key = _key(name, value)
     pipe = client.pipeline()
-    key = _key(name, value, window)
+    # Open the window at the first attempt (SET NX with the expiry), then count in it.
+    pipe.set(key, 0, ex=limit.seconds, nx=True)
     pipe.incr(key)
-    pipe.expire(key, limit.seconds + 1)
-    count = pipe.execute()[0]
+    pipe.ttl(key)
+    _, count, ttl = pipe.execute()
     if count > limit.count:
-        return (window + 1) * limit.seconds - now
+        return max(int(ttl), 1)
     return 0
 
 
