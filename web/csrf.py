@@ -22,13 +22,18 @@ def token() -> str:
     return session[FIELD]
 
 
+def valid() -> bool:
+    """Whether this request's form field or header carries the session's token."""
+    sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
+    expected = session.get(FIELD) or ""
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
 def check() -> None:
     """Refuse an unsafe request whose form field or header does not carry the session's token."""
     if request.method not in UNSAFE_METHODS or g.get("api_token_user_id"):
         return
-    sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
-    expected = session.get(FIELD) or ""
-    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+    if not valid():
         abort(400, "This form has expired or did not come from this site. Reload the page and try again.")
 
 

@@ -5,31 +5,16 @@ Starting answers 202 Accepted with a Location of the run's status page; the page
 web dyno can answer and a restart loses nothing.
 """
 
-import hmac
-import secrets
-
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 
 from core import invoicing as rules
 from core import queue
+from web import csrf
 from web.database import connection
 from web.identity import ops_required
 
 bp = Blueprint("invoicing", __name__, url_prefix="/ops/invoicing")
 FORM_FIELDS = {"csrf_token", "period", "force"}
-
-
-def csrf_token() -> str:
-    """This session's anti-forgery token, created on first use (kept in the signed session cookie)."""
-    if "csrf_token" not in session:
-        session["csrf_token"] = secrets.token_urlsafe(32)
-    return session["csrf_token"]
-
-
-def _csrf_ok() -> bool:
-    sent = request.form.get("csrf_token", "")
-    expected = session.get("csrf_token", "")
-    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def _wants_json() -> bool:
@@ -45,7 +30,7 @@ def _form(status: int, *, error: str | None = None, period: str = "", est=None, 
         return jsonify(title="Invoice run not started", status=status, detail=error, run_id=active_run), status
     return render_template(
         "ops/invoicing.html", runs=runs, error=error, period=period or rules.previous_period(), estimate=est,
-        active_run=active_run, csrf_token=csrf_token(),
+        active_run=active_run, csrf_token=csrf.token(),
     ), status
 
 
@@ -71,7 +56,7 @@ def index():
 def start():
     """Start a run: 202 + Location of its status page, or the form again with a clear error."""
     unknown = sorted(set(request.form) - FORM_FIELDS)
-    if not _csrf_ok():
+    if not csrf.valid():
         return _form(400, error="The form expired or did not come from this page; please submit it again.")
     period = request.form.get("period", "")
     if unknown:
