@@ -10,6 +10,7 @@ import threading
 from contextlib import contextmanager
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -20,6 +21,18 @@ _pools: dict[tuple[int, str], ConnectionPool] = {}
 def connect(url: str, **kwargs) -> psycopg.Connection:
     """One connection outside any pool (release phase, CLI, tests): autocommit, dict rows."""
     return psycopg.connect(url, autocommit=True, row_factory=dict_row, **kwargs)
+
+
+def compose(template: str, **parts) -> sql.Composed:
+    """SQL text with `{name}` placeholders filled by quoted parts; every other brace is left as written.
+
+    Plain-SQL files and DDL templates contain braces of their own (plpgsql, JSON), so only the
+    names passed in are placeholders.
+    """
+    text = template.replace("{", "{{").replace("}", "}}")
+    for name in parts:
+        text = text.replace("{{" + name + "}}", "{" + name + "}")
+    return sql.SQL(text).format(**parts)
 
 
 def _configure(conn: psycopg.Connection) -> None:

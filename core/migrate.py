@@ -17,6 +17,7 @@ from pathlib import Path
 from psycopg import sql
 
 from core.connect import ROOT
+from core.db import compose
 
 MIGRATIONS_DIR = ROOT / "sql" / "migrations"
 CONNECT_INDEXES_FILE = ROOT / "sql" / "connect_indexes.sql"
@@ -24,9 +25,7 @@ _LOCK_KEY = 4_207_311  # any constant; shared by every process that migrates
 
 
 def _render(text: str, app_schema: str, connect_schema: str) -> sql.Composed:
-    return sql.SQL(text.replace("{", "{{").replace("}", "}}").replace("{{app_schema}}", "{app_schema}").replace(
-        "{{connect_schema}}", "{connect_schema}"
-    )).format(app_schema=sql.Identifier(app_schema), connect_schema=sql.Identifier(connect_schema))
+    return compose(text, app_schema=sql.Identifier(app_schema), connect_schema=sql.Identifier(connect_schema))
 
 
 def pending(conn, app_schema: str) -> list[Path]:

@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from core import connect
+from core.db import compose
 
 # Connect's column type for each describe field type.
 _FIXED_TYPES = {
@@ -242,14 +243,6 @@ $$;
 """
 
 
-def _q(template: str, **names) -> sql.Composed:
-    """Compose DDL with identifiers and literals quoted."""
-    text = template.replace("{", "{{").replace("}", "}}")
-    for key in names:
-        text = text.replace("{{" + key + "}}", "{" + key + "}")
-    return sql.SQL(text).format(**names)
-
-
 def existing_columns(conn, schema: str, table: str) -> dict[str, str]:
     """Columns a table has now (empty when it does not exist)."""
     rows = conn.execute(
@@ -268,9 +261,9 @@ def provision(conn, schema: str = "salesforce", mappings=None, objects=None, org
     with conn.transaction():
         # Two processes provisioning at once (make run and make test) must not interleave DDL.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"provision:{schema}",))
-        conn.execute(_q(SYSTEM_TABLES, schema=s, channel=sql.Literal(connect.notify_channel(schema))))
+        conn.execute(compose(SYSTEM_TABLES, schema=s, channel=sql.Literal(connect.notify_channel(schema))))
         conn.execute(
-            _q(
+            compose(
                 "INSERT INTO {schema}._hcmeta (hcver, org_id, details) SELECT {hcver}, {org}, 'local stand-in' "
                 "WHERE NOT EXISTS (SELECT 1 FROM {schema}._hcmeta)",
                 schema=s,
@@ -315,9 +308,9 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
                 sql.SQL("UNIQUE" if unique else ""), sql.Identifier(name), t, sql.Identifier(column)))
             changes.append(f"created index {name}")
     status_fn, log_fn = f"hc_{table}_status", f"hc_{table}_logger"
-    conn.execute(_q(STATUS_FUNCTION, schema=s, function=sql.Identifier(status_fn)))
+    conn.execute(compose(STATUS_FUNCTION, schema=s, function=sql.Identifier(status_fn)))
     conn.execute(
-        _q(
+        compose(
             LOG_FUNCTION,
             schema=s,
             function=sql.Identifier(log_fn),

@@ -6,6 +6,8 @@ health console reads them from here when the schema exists.
 
 from psycopg import sql
 
+from core.db import compose
+
 SCHEMA = "local_connect"
 
 DDL = """
@@ -44,7 +46,7 @@ def ensure(conn) -> None:
     """Create the engine's tables (idempotent)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('local_connect:schema'))")
-        conn.execute(sql.SQL(DDL.replace("{s}", "{schema}")).format(schema=sql.Identifier(SCHEMA)))
+        conn.execute(compose(DDL, s=sql.Identifier(SCHEMA)))
 
 
 def set_connection_state(conn, state: str, detail: str | None = None) -> None:

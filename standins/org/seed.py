@@ -8,6 +8,7 @@ Set-based: one INSERT … SELECT per mapping.
 from psycopg import sql
 
 from core import connect, db
+from core.db import compose
 from standins.org import store
 
 _DATETIME = "to_char({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+0000\"')"
@@ -16,7 +17,7 @@ _DATETIME = "to_char({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+0000\"')"
 def _value(field: dict, column: str) -> sql.Composable:
     col = sql.Identifier(column)
     if field["type"] == "datetime":
-        return sql.SQL(_DATETIME.replace("{col}", "{}")).format(col)
+        return compose(_DATETIME, col=col)
     if field["type"] == "date":
         return sql.SQL("to_char({}, 'YYYY-MM-DD')").format(col)
     return col

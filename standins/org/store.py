@@ -15,6 +15,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from core import connect
+from core.db import compose
 from standins.demo_data import salesforce_id
 from standins.org import soql
 
@@ -73,7 +74,7 @@ def ensure_schema(conn, schema: str) -> None:
     s = sql.Identifier(schema)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"local-org:{schema}",))
-        conn.execute(sql.SQL(SCHEMA_DDL.replace("{schema}", "{s}")).format(s=s))
+        conn.execute(compose(SCHEMA_DDL, schema=s))
 
 
 def objects() -> dict:
