@@ -87,6 +87,15 @@ def start():
     return response
 
 
+def _progress_or_404(run_id: int) -> dict:
+    """A run's progress, or 404 when there is no such run."""
+    with connection() as conn:
+        p = rules.progress(conn, run_id, current_app.config["APP"])
+    if p is None:
+        abort(404, f"There is no invoice run #{run_id}.")
+    return p
+
+
 def _run_html(p: dict):
     cfg = current_app.config["APP"]
     with connection() as conn:
@@ -98,21 +107,11 @@ def _run_html(p: dict):
 @ops_required
 def run_page(run_id: int):
     """A run's live progress (the page polls the JSON view) and, once finished, its summary."""
-    cfg = current_app.config["APP"]
-    with connection() as conn:
-        p = rules.progress(conn, run_id, cfg)
-    if p is None:
-        abort(404, f"There is no invoice run #{run_id}.")
-    return _run_html(p)
+    return _run_html(_progress_or_404(run_id))
 
 
 @bp.get("/runs/<int:run_id>.json")
 @ops_required
 def run_json(run_id: int):
     """A run's progress as JSON: chunks done/total, orders, rate, ETA, failures, totals."""
-    cfg = current_app.config["APP"]
-    with connection() as conn:
-        p = rules.progress(conn, run_id, cfg)
-    if p is None:
-        abort(404, f"There is no invoice run #{run_id}.")
-    return jsonify(p)
+    return jsonify(_progress_or_404(run_id))
