@@ -124,4 +124,5 @@ def load(env=None) -> Config:
         db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 100),
         environment=environment,
         export_ttl_hours=_int(env, "EXPORT_TTL_HOURS", 24, 1, 24 * 90),
+        session_lifetime_hours=_int(env, "SESSION_LIFETIME_HOURS", 12, 1, 24 * 30),
     )

@@ -159,3 +159,22 @@ def test_password_reset_requests_are_rate_limited(client, user):
 def test_session_cookie_is_httponly_and_lax(client, user):
     cookie = _login(client).headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_session_cookie_lasts_the_configured_lifetime(client, user):
+    from datetime import UTC, datetime, timedelta
+    from email.utils import parsedate_to_datetime
+
+    cookie = _login(client).headers["Set-Cookie"]
+    expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie)[1])
+    lifetime = expires - datetime.now(UTC)
+    assert timedelta(hours=11, minutes=55) < lifetime <= timedelta(hours=12)  # SESSION_LIFETIME_HOURS, 12 by default
+
+
+def test_pages_read_the_session_without_sending_a_new_cookie(client, user):
+    # The login's cookie already holds the CSRF token, so a form on the next page works with it as is.
+    _login(client)
+    response = client.get("/orders")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    token = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))[1]
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302

@@ -68,6 +68,13 @@ def test_web_concurrency_out_of_range_is_refused():
         load(WEB_CONCURRENCY="0")
 
 
+def test_session_lifetime_comes_from_the_environment():
+    assert load().session_lifetime_hours == 12
+    assert load(SESSION_LIFETIME_HOURS="2").session_lifetime_hours == 2
+    with pytest.raises(config.ConfigError, match=r"SESSION_LIFETIME_HOURS must be between 1 and 720; got 0"):
+        load(SESSION_LIFETIME_HOURS="0")
+
+
 def test_statement_timeout_above_the_router_limit_is_refused():
     with pytest.raises(config.ConfigError, match=r"STATEMENT_TIMEOUT_MS must be between"):
         load(STATEMENT_TIMEOUT_MS="60000")

@@ -1,6 +1,7 @@
 """The web dyno: a Flask app factory. Read it as the table of contents of what the web process does."""
 
 import logging
+from datetime import timedelta
 
 from flask import Flask
 
@@ -20,6 +21,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SECURE=cfg.environment == "production",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=cfg.session_lifetime_hours),
+        # The cookie is signed when the session changes (login, a flash message), not re-signed and
+        # re-sent on every response: its lifetime counts from the last change instead of sliding with
+        # each click, and a page view costs no signature and no Set-Cookie.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     app.config.update(test_config)
 

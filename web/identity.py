@@ -15,6 +15,8 @@ from flask import abort, g, request, session
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
+from web import csrf
+
 
 @dataclass(frozen=True)
 class Customer:
@@ -42,6 +44,9 @@ def log_in(customer: Customer) -> None:
                            "account_sfid": customer.account_sfid,
                            "contact_external_id": customer.contact_external_id}
     session.permanent = True
+    # A new CSRF token with the new session, in the cookie set by the login response: pages then
+    # read the session without changing it, so they send no new cookie.
+    csrf.token()
 
 
 def log_out() -> None:

@@ -1,11 +1,10 @@
-"""Security headers on every response, and the session cookie's lifetime.
+"""Security headers on every response.
 
 The Content-Security-Policy allows scripts, styles and images from this origin only: no inline
 script can run, so an injected `<script>` does nothing. HSTS is sent in production only, where
 Heroku's router terminates TLS; locally the app is plain http.
 """
 
-from datetime import timedelta
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -17,7 +16,6 @@ HSTS = "max-age=31536000; includeSubDomains"
 def init_app(app):
     """Set the session lifetime and add the headers."""
     cfg = app.config["APP"]
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=cfg.session_lifetime_hours))
     production = cfg.environment == "production"
 
     @app.after_request
