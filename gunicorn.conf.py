@@ -14,6 +14,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "gthread"
 threads = 5
 
+# Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new connections evenly
+# over the workers. With one shared socket, whichever worker wakes first accepts: the router's
+# long-lived keep-alive connections can pile onto one process (one CPU, by the GIL) while the
+# other idles. (A worker that exits drops connections still queued on its socket; workers exit
+# only when the dyno stops or a request times out.)
+reuse_port = True
+
 # The router gives up on a request after 30 s (H12). Kill a stuck worker before that, so the
 # client gets our 5xx rather than the router's, and the process is replaced.
 timeout = 20
