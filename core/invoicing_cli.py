@@ -32,8 +32,8 @@ def _show_estimate(est: rules.Estimate) -> None:
         f"{est.api_budget:,} left today; this run would use {est.budget_share:.1%} "
         f"(limit {est.max_api_share:.0%}, INVOICE_MAX_API_SHARE)"
     )
-    click.echo(f"period {est.period}: {est.orders:,} unbilled orders, {est.amount:,.2f} before tax, "
-               f"{est.invoices:,} invoices to write")
+    amount = "" if est.amount is None else f"{est.amount:,.2f} before tax, "
+    click.echo(f"period {est.period}: {est.orders:,} unbilled orders, {amount}{est.invoices:,} invoices to write")
     click.echo(f"Salesforce API calls for Connect to send them: about {est.api_calls:,} "
                f"(⌈{est.invoices:,} / 200⌉); budget: {budget}")
 
