@@ -1,6 +1,6 @@
 """Benchmark: nightly invoicing of 1,000,000 orders for 100,000 accounts (docs/batch-invoicing.md).
 
-    .venv/bin/python -m bench.invoicing [--accounts 100000] [--orders 1000000] [--chunks 50] [--sample 20000]
+    .venv/bin/python -m bench.invoicing [--accounts 100000] [--orders 1000000] [--chunks 20] [--sample 20000]
 
 Prints, from one run on one machine:
   (a) the practical limit: bare single statements, no chunking or bookkeeping — one INSERT ... SELECT of
@@ -8,7 +8,9 @@ Prints, from one run on one machine:
   (b) the real run (planning, run and chunk rows, RQ jobs) with 1 worker process (`python -m worker`);
   (c) the same with 2 worker processes;
   (d) a naive row-by-row loop (one order per transaction) on a sample, extrapolated to the whole set;
-and the ratios (b)/(a) (target ≤ 1.3), (d)/(b) (target ≥ 20), (b)/(c) (target ≥ 1.5).
+and the ratios (b)/(a) (target ≤ 1.3), (d)/(b) (target ≥ 20), (b)/(c) (target ≥ 1.5). For context it
+also measures (e): (a)'s bare statements split into the same number of account ranges, on one and
+on two connections — how much faster two writers are on this machine at all, the ceiling for (b)/(c).
 
 It uses a separate database (`connectapp_bench`) on the embedded server, loaded once with
 standins.demo_data, then moves every order's EffectiveDate into the benchmark month with a
@@ -88,6 +90,7 @@ ON CONFLICT (external_id__c) DO UPDATE
        order_count__c = invoice__c.order_count__c + 1
 """
 
+RUN_STATE = "SELECT state FROM app.invoice_runs WHERE id = %(run_id)s"
 TOTALS = "SELECT count(*) AS invoices, coalesce(sum(amount__c::numeric), 0) AS amount FROM salesforce.invoice__c"
 
 
@@ -138,6 +141,42 @@ def bare(conn) -> float:
     return t2 - t0
 
 
+def bare_chunks(url: str, chunks: int, connections: int) -> float:
+    """The machine's own scaling: (a)'s two statements per account range, on 1 or more connections at once."""
+    import threading
+
+    with db.connect(url) as conn:
+        accounts = [r["sfid"] for r in conn.execute("SELECT sfid FROM salesforce.account ORDER BY sfid").fetchall()]
+    edges = [accounts[i * len(accounts) // chunks] for i in range(chunks)] + [None]
+    todo = list(range(chunks))
+    lock = threading.Lock()
+
+    def work(conn):
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i = todo.pop(0)
+            upper = f" AND accountid < '{edges[i + 1]}'" if edges[i + 1] else ""
+            in_range = f" AND accountid >= '{edges[i]}'{upper}"
+            with conn.transaction():
+                conn.execute(BARE_INVOICES.replace("AND NOT isdeleted\n", f"AND NOT isdeleted{in_range}\n", 1))
+                conn.execute(BARE_LEDGER + in_range)
+
+    conns = [db.connect(url) for _ in range(connections)]
+    try:
+        threads = [threading.Thread(target=work, args=(c,)) for c in conns]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.perf_counter() - t0
+    finally:
+        for c in conns:
+            c.close()
+
+
 def start_workers(n: int, env: dict, redis_conn) -> list[subprocess.Popen]:
     """Start n real worker processes and wait until each has registered with Redis."""
     from rq import Worker
@@ -172,9 +211,11 @@ def real_run(conn, cfg, redis_conn, env: dict, workers: int, chunks: int) -> tup
         run_id, _ = invoicing.start_run(conn, redis_conn, PERIOD, cfg, opts=invoicing.Settings(chunks=chunks),
                                         env={})
         planned = time.perf_counter() - t0
-        while not (p := invoicing.progress(conn, run_id, cfg))["final"]:
-            time.sleep(0.02)
+        # Wait with the lightest query there is, so the waiting takes no CPU from the run itself.
+        while conn.execute(RUN_STATE, {"run_id": run_id}).fetchone()["state"] not in ("finished", "failed"):
+            time.sleep(0.01)
         elapsed = time.perf_counter() - t0
+        p = invoicing.progress(conn, run_id, cfg)
     finally:
         stop_workers(procs)
     if p["state"] != "finished":
@@ -222,8 +263,11 @@ def main(argv=None) -> int:
                 'SELECT count(*) AS n FROM salesforce."order" WHERE statuscode = \'Activated\' '
                 "AND effectivedate >= '2026-10-01' AND effectivedate < '2026-11-01' AND NOT isdeleted"
             ).fetchone()["n"]
+            server = conn.execute("SELECT current_setting('shared_buffers') AS sb, current_setting('wal_buffers') AS wb"
+                                  ).fetchone()
             print(f"{eligible:,} billable orders in {PERIOD} ({args.orders:,} orders, {args.accounts:,} accounts), "
-                  f"{args.chunks} chunks, {os.cpu_count()} CPUs")
+                  f"{args.chunks} chunks, {os.cpu_count()} CPUs; Postgres shared_buffers {server['sb']}, "
+                  f"wal_buffers {server['wb']}")
 
             reset(conn, redis_conn)
             print("(a) bare single statements ...")
@@ -241,6 +285,14 @@ def main(argv=None) -> int:
                 if got != expected or p["orders_invoiced"] != eligible:
                     raise SystemExit(f"({key}) wrote different totals than (a): {got} vs {expected}")
 
+            for key, connections in (("e1", 1), ("e2", 2)):
+                reset(conn, redis_conn)
+                results[key] = bare_chunks(url, args.chunks, connections)
+                if totals(conn) != expected:
+                    raise SystemExit(f"({key}) wrote different totals than (a)")
+            print(f"(e) the machine's ceiling for (b)/(c): (a)'s statements in {args.chunks} account ranges, "
+                  f"1 connection {results['e1']:.2f} s, 2 connections {results['e2']:.2f} s")
+
             reset(conn, redis_conn)
             print(f"(d) naive row-by-row loop on {args.sample:,} orders ...")
             seconds, done = naive(conn, args.sample)
@@ -257,6 +309,8 @@ def main(argv=None) -> int:
     print(f"(b) real run, 1 worker       {b:8.2f} s   (b)/(a) = {b / a:.2f}   target ≤ 1.3")
     print(f"(c) real run, 2 workers      {c:8.2f} s   (b)/(c) = {b / c:.2f}   target ≥ 1.5")
     print(f"(d) naive loop, extrapolated {d:8.2f} s   (d)/(b) = {d / b:.1f}   target ≥ 20")
+    print(f"(e) bare SQL in {args.chunks} ranges, 1 → 2 connections: {results['e1'] / results['e2']:.2f}× "
+          "(how far two writers scale on this machine at all)")
     return 0
 
 
