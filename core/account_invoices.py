@@ -27,6 +27,14 @@ WHERE (i.sfid = %(key)s OR i.external_id__c = %(key)s) AND i.account__c = %(acco
 LIMIT 1
 """
 
+# What the badge needs: how far the invoice's last write has got on its way to Salesforce.
+SYNC_STATE = """
+SELECT i._hc_lastop, i._hc_err
+FROM {s}.invoice__c i
+WHERE (i.sfid = %(key)s OR i.external_id__c = %(key)s) AND i.account__c = %(account)s
+LIMIT 1
+"""
+
 ORDER_INVOICES = """
 SELECT {columns}
 FROM {s}.invoice__c i
@@ -61,3 +69,8 @@ def order_invoices(conn, schema: str, app_schema: str, account: str, order_sfid:
     """The invoices the ledger says cover the order, else the account's invoices for the order's month."""
     query = _query(ORDER_INVOICES, schema, app_schema)
     return conn.execute(query, {"account": account, "order": order_sfid}).fetchall()
+
+
+def sync_state(conn, schema: str, account: str, key: str) -> dict | None:
+    """One of the account's invoices' `_hc_lastop` / `_hc_err`, or None."""
+    return conn.execute(_query(SYNC_STATE, schema), {"account": account, "key": key}).fetchone()

@@ -171,3 +171,4 @@ def test_invoices_through_the_api(client, token):
     assert [i["name"] for i in invoices] == ["INV-A-2026-01"]
     one = client.get(f"/api/v1/invoices/{invoices[0]['id']}", headers=_auth(token)).get_json()
     assert one["amount"] == 4650 and one["due_date"] == "2026-02-28"
+    assert one["sync"] == invoices[0]["sync"] == {**one["sync"], "state": "saved", "label": "Saved", "final": True}

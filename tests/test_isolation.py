@@ -26,6 +26,8 @@ ROUTES = [
     ("portal.retry_case", "POST", f"/cases/{B_CASE_EXTERNAL_ID}/retry"),
     ("portal.invoice", "GET", f"/invoices/{B_INVOICE}"),
     ("portal.invoice", "GET", "/invoices/inv-b-1"),
+    ("portal.invoice_status", "GET", f"/invoices/{B_INVOICE}/status.json"),
+    ("portal.invoice_status", "GET", "/invoices/inv-b-1/status.json"),
     ("portal.revoke_api_token", "POST", "/profile/api-tokens/{b_token}/delete"),
     ("api.get_order", "GET", f"/api/v1/orders/{B_ORDER}"),
     ("api.file_case", "POST", f"/api/v1/orders/{B_ORDER}/cases"),

@@ -82,6 +82,33 @@ def test_invoice_page(client, ann):
     assert "4,650.00" in client.get("/invoices/a0IA00000000001AAA").get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("lastop", "err", "label"),
+    [
+        ("PENDING", None, "Sending to Salesforce…"),
+        ("INSERTED", None, "Saved"),
+        ("UPDATED", None, "Saved"),
+        ("SYNCED", None, "Saved"),
+        ("FAILED", '{"message": "FIELD_CUSTOM_VALIDATION_EXCEPTION: Period closed"}',
+         "Could not be saved: FIELD_CUSTOM_VALIDATION_EXCEPTION: Period closed"),
+    ],
+)
+def test_invoice_badge_shows_how_far_the_invoice_got_to_salesforce(client, ann, conn, lastop, err, label):
+    # Batch invoicing writes as the app (a PENDING row); Connect's own write (xmlbinary 'hex') sets
+    # the state it reached.
+    if lastop == "PENDING":
+        conn.execute("UPDATE salesforce.invoice__c SET amount__c = amount__c + 1 WHERE external_id__c = 'inv-a-1'")
+    else:
+        with conn.transaction():
+            conn.execute("SET LOCAL xmlbinary = 'hex'")
+            conn.execute("UPDATE salesforce.invoice__c SET _hc_lastop = %s, _hc_err = %s "
+                         "WHERE external_id__c = 'inv-a-1'", (lastop, err))
+    assert label in client.get("/invoices").get_data(as_text=True)
+    assert label in client.get("/invoices/inv-a-1").get_data(as_text=True)
+    status = client.get("/invoices/a0IA00000000001AAA/status.json").get_json()
+    assert status["label"] == label and status["final"] is (lastop != "PENDING")
+
+
 def test_cases_page_lists_the_accounts_cases_only(client, ann):
     page = client.get("/cases").get_data(as_text=True)
     assert "Globex question" not in page and "No support cases yet" in page

@@ -211,7 +211,7 @@ def list_invoices():
     """The account's invoices."""
     with freshness.reading() as conn:
         rows = account_invoices.list_invoices(conn, _schema(), current_customer().account_sfid)
-    return jsonify(invoices=[_pick(r, INVOICE) for r in rows])
+    return jsonify(invoices=[_with_sync(r, _pick(r, INVOICE)) for r in rows])
 
 
 @bp.get("/invoices/<key>")
@@ -222,7 +222,7 @@ def invoice(key):
         row = account_invoices.get_invoice(conn, _schema(), current_customer().account_sfid, key)
     if row is None:
         abort(404, "No such invoice in your account.")
-    return jsonify(_pick(row, INVOICE))
+    return jsonify(_with_sync(row, _pick(row, INVOICE)))
 
 
 @bp.get("/profile")

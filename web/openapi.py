@@ -27,7 +27,8 @@ ITEM = {"type": "object", "properties": {
     "number": _STR, "product": _STR, "product_code": _STR, "quantity": _NUM, "unit_price": _NUM, "amount": _NUM}}
 INVOICE = {"type": "object", "properties": {
     "id": _STR, "external_id": _STR, "name": _STR, "period": _STR, "amount": _NUM, "tax": _NUM,
-    "order_count": _NUM, "status": _STR, "due_date": {"type": ["string", "null"], "format": "date"}}}
+    "order_count": _NUM, "status": _STR, "due_date": {"type": ["string", "null"], "format": "date"},
+    "sync": {"$ref": "#/components/schemas/Sync"}}}
 CASE = {"type": "object", "properties": {
     "id": {**_STR, "description": "Salesforce Id; null until Connect has inserted the case"},
     "external_id": {**_STR, "description": "UUID the portal gave the case (External_ID__c)"},

@@ -182,6 +182,17 @@ def invoice(key):
     return render_template("portal/invoice.html", invoice=row)
 
 
+@bp.get("/invoices/<key>/status.json")
+@customer_required
+def invoice_status(key):
+    """The invoice's sync status (invoices are written by batch invoicing, and reach Salesforce through Connect)."""
+    with freshness.reading() as conn:
+        row = account_invoices.sync_state(conn, _schema(), current_customer().account_sfid, key)
+    if row is None:
+        abort(404, "No such invoice in your account.")
+    return _no_store(jsonify(connect.sync_status(row["_hc_lastop"], row["_hc_err"])))
+
+
 def contact_values(raw: dict) -> dict:
     """Checked Contact columns from the submitted phone and mailing fields; field_values.Invalid if not."""
     return field_values.clean_all("Contact", {f: raw.get(f.lower()) for f in contacts.EDITABLE})
