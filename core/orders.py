@@ -18,6 +18,8 @@ _CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2})~([A-Za-z0-9]{18})$")
 
 ORDER_COLUMNS = """o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type,
        o.activateddate, o.description"""
+# What a list shows (the portal's table, the API's list): an order's page shows the rest.
+LIST_COLUMNS = "o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type"
 
 # Newest first, by (effectivedate, sfid): the index app_idx_order_account_effective (sql/connect_indexes.sql)
 # returns the rows in exactly this order, so a page costs the same at page 1 and page 400 —
@@ -101,7 +103,7 @@ def _list_query(schema: str, filters: str) -> str:
     (quoting the schema name) on every request was a measurable share of its cost.
     """
     return sql.SQL(LIST_ORDERS).format(
-        columns=sql.SQL(ORDER_COLUMNS), s=sql.Identifier(schema), filters=sql.SQL(filters)
+        columns=sql.SQL(LIST_COLUMNS), s=sql.Identifier(schema), filters=sql.SQL(filters)
     ).as_string()
 
 

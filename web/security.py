@@ -14,18 +14,18 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 def init_app(app):
-    """Set the session lifetime and add the headers."""
+    """Add the headers to every response that has not set its own."""
     cfg = app.config["APP"]
-    production = cfg.environment == "production"
+    wanted = [("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+              ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin")]
+    if cfg.environment == "production":
+        wanted.append(("Strict-Transport-Security", HSTS))
 
     @app.after_request
     def _headers(response):
-        """Add the security headers to a response."""
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        if production:
-            headers.setdefault("Strict-Transport-Security", HSTS)
+        """Add the security headers to a response (one pass over its headers, on every response)."""
+        present = {name.lower() for name, _ in response.headers}
+        for name, value in wanted:
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response
