@@ -212,10 +212,16 @@ def estimate(conn, period: str, cfg, opts: Settings, env=None, *, amount: bool =
     start, end = period_bounds(period)
     query = sql.SQL(ESTIMATE).format(connect=sql.Identifier(cfg.connect_schema), app=sql.Identifier(cfg.app_schema),
                                      amount=sql.SQL(AMOUNT if amount else "NULL::numeric"))
-    rows = conn.execute(
-        query,
-        {"status_code": ORDER_STATUS_CODE, "period_start": start, "period_end": end, "chunks": opts.chunks},
-    ).fetchall()
+    with conn.transaction():
+        # Heroku Postgres keeps its data on SSDs; PostgreSQL's default random_page_cost (4) assumes
+        # spinning disks and makes the planner prefer hashing a parallel scan of the whole order table
+        # (0.48 s at a million orders) to reading the covering index app_idx_order_billable in account
+        # order (0.25 s). Set for this statement only: Connect's own queries keep the server's setting.
+        conn.execute("SET LOCAL random_page_cost = 1.1")
+        rows = conn.execute(
+            query,
+            {"status_code": ORDER_STATUS_CODE, "period_start": start, "period_end": end, "chunks": opts.chunks},
+        ).fetchall()
     invoices = sum(r["invoices"] for r in rows)
     return Estimate(
         period=period,
