@@ -143,9 +143,7 @@ def case_status(key):
     # Polled right after the write: the primary, so the answer is never older than the page.
     with database.connection() as conn:
         row = cases.sync_state(conn, _schema(), current_customer().account_sfid, key)
-    if row is None:
-        abort(404, "No such case in your account.")
-    return _no_store(jsonify(connect.sync_status(row["_hc_lastop"], row["_hc_err"])))
+    return _sync_status(row, "No such case in your account.")
 
 
 @bp.post("/cases/<key>/retry")
@@ -188,9 +186,7 @@ def invoice_status(key):
     """The invoice's sync status (invoices are written by batch invoicing, and reach Salesforce through Connect)."""
     with freshness.reading() as conn:
         row = account_invoices.sync_state(conn, _schema(), current_customer().account_sfid, key)
-    if row is None:
-        abort(404, "No such invoice in your account.")
-    return _no_store(jsonify(connect.sync_status(row["_hc_lastop"], row["_hc_err"])))
+    return _sync_status(row, "No such invoice in your account.")
 
 
 def contact_values(raw: dict) -> dict:
@@ -242,9 +238,7 @@ def profile_status():
     """The contact's sync status, for the badge to update in place."""
     with database.connection() as conn:
         row = contacts.sync_state(conn, _schema(), current_customer())
-    if row is None:
-        abort(404)
-    return _no_store(jsonify(connect.sync_status(row["_hc_lastop"], row["_hc_err"])))
+    return _sync_status(row)
 
 
 @bp.post("/profile/retry")
@@ -281,7 +275,10 @@ def revoke_api_token(token_id):
     return redirect(url_for("portal.profile"))
 
 
-def _no_store(response):
-    """Mark a status answer as never cacheable."""
+def _sync_status(row: dict | None, missing: str | None = None):
+    """A row's sync status as the badge's JSON, never cached; 404 (saying `missing`) when there is no row."""
+    if row is None:
+        abort(404, missing)
+    response = jsonify(connect.sync_status(row["_hc_lastop"], row["_hc_err"]))
     response.headers["Cache-Control"] = "no-store"
     return response
