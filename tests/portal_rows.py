@@ -111,3 +111,13 @@ def trigger_log(conn, table: str) -> list[dict]:
         "SELECT state, action, record_id, sfid, values FROM salesforce._trigger_log WHERE table_name = %s ORDER BY id",
         (table,),
     ).fetchall()
+
+
+# Each `_hc_lastop` Connect leaves on a row (with `_hc_err` for a failure) and the badge a customer sees.
+SYNC_BADGES = [
+    ("PENDING", None, "Sending to Salesforce…"),
+    ("INSERTED", None, "Saved"),
+    ("UPDATED", None, "Saved"),
+    ("SYNCED", None, "Saved"),
+    ("FAILED", '{"message": "REQUIRED_FIELD_MISSING: Status"}', "Could not be saved: REQUIRED_FIELD_MISSING: Status"),
+]

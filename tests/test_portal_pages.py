@@ -82,17 +82,7 @@ def test_invoice_page(client, ann):
     assert "4,650.00" in client.get("/invoices/a0IA00000000001AAA").get_data(as_text=True)
 
 
-@pytest.mark.parametrize(
-    ("lastop", "err", "label"),
-    [
-        ("PENDING", None, "Sending to Salesforce…"),
-        ("INSERTED", None, "Saved"),
-        ("UPDATED", None, "Saved"),
-        ("SYNCED", None, "Saved"),
-        ("FAILED", '{"message": "FIELD_CUSTOM_VALIDATION_EXCEPTION: Period closed"}',
-         "Could not be saved: FIELD_CUSTOM_VALIDATION_EXCEPTION: Period closed"),
-    ],
-)
+@pytest.mark.parametrize(("lastop", "err", "label"), portal_rows.SYNC_BADGES)
 def test_invoice_badge_shows_how_far_the_invoice_got_to_salesforce(client, ann, conn, lastop, err, label):
     # Batch invoicing writes as the app (a PENDING row); Connect's own write (xmlbinary 'hex') sets
     # the state it reached.

@@ -114,17 +114,7 @@ def test_subject_of_exactly_255_characters_fits(client, ann, conn):
     assert _file(client, subject="é" * 255).status_code == 302
 
 
-@pytest.mark.parametrize(
-    ("lastop", "err", "label"),
-    [
-        ("PENDING", None, "Sending to Salesforce…"),
-        ("INSERTED", None, "Saved"),
-        ("UPDATED", None, "Saved"),
-        ("SYNCED", None, "Saved"),
-        ("FAILED", '{"message": "REQUIRED_FIELD_MISSING: Status"}',
-         "Could not be saved: REQUIRED_FIELD_MISSING: Status"),
-    ],
-)
+@pytest.mark.parametrize(("lastop", "err", "label"), portal_rows.SYNC_BADGES)
 def test_case_badge_follows_hc_lastop(client, ann, conn, lastop, err, label):
     key = _file(client).headers["Location"].rsplit("/", 1)[1]
     if lastop != "PENDING":
