@@ -2,6 +2,9 @@
 # which platform limit it respects. Procfile: web: gunicorn --config gunicorn.conf.py "web:create_app()"
 import os
 
+# `make run` sets APP_ENV=development; a dyno runs in production (core/config.py's default).
+development = os.environ.get("APP_ENV", "production") == "development"
+
 # Heroku tells the dyno which port to listen on; [::] accepts IPv4 and IPv6.
 bind = ["[::]:" + os.environ.get("PORT", "5000")]
 
@@ -35,7 +38,7 @@ keepalive = 95
 
 # Load the app once in the master and fork workers from it: faster boots, less memory.
 # Pools and Redis clients are opened lazily per process, so nothing is shared across the fork.
-preload_app = os.environ.get("APP_ENV", "production") != "development"
+preload_app = not development
 
 # Heroku's router is the only client; trust its X-Forwarded-* headers (scheme, client address).
 forwarded_allow_ips = "*"
@@ -45,7 +48,7 @@ forwarded_allow_ips = "*"
 # the same request_id — so a gunicorn access line would only repeat it (twice the log volume through
 # every drain, and about 7 % of a web process's CPU in bench/portal.py). Locally, where no router
 # logs, APP_ENV=development turns gunicorn's access log on.
-accesslog = "-" if os.environ.get("APP_ENV", "production") == "development" else None
+accesslog = "-" if development else None
 errorlog = "-"
 access_log_format = (
     'method=%(m)s path="%(U)s" status=%(s)s duration_ms=%(M)s bytes=%(B)s '
