@@ -27,7 +27,7 @@ import psutil
 
 from bench import setup
 from core import db, exports
-from core.connect import ROOT
+from core.paths import ROOT
 from standins import services
 
 RESULTS = ROOT / "bench" / "results"

@@ -29,8 +29,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from core import config, db, invoicing, queue
-from core.connect import ROOT
 from core.migrate import migrate
+from core.paths import ROOT
 from standins import services
 from standins.provision import provision
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench import setup
 from core import db, logins
-from core.connect import ROOT
+from core.paths import ROOT
 from standins import services
 
 RESULTS = ROOT / "bench" / "results"

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from core import db
-from core.connect import ROOT
 from core.migrate import migrate
+from core.paths import ROOT
 from standins import demo_data, services
 from standins.provision import provision
 

@@ -24,8 +24,8 @@ import time
 
 from core import db
 from core import salesforce as org_client
-from core.connect import ROOT
 from core.migrate import migrate
+from core.paths import ROOT
 from standins import services
 from standins.connect.engine import Engine
 from standins.provision import provision

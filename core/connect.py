@@ -15,9 +15,10 @@ from pathlib import Path
 
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-MAPPING_FILE = ROOT / "sql" / "connect" / "mapping.json"
-OBJECTS_FILE = ROOT / "sql" / "connect" / "objects.json"
+from core.paths import SQL_DIR
+
+MAPPING_FILE = SQL_DIR / "connect" / "mapping.json"
+OBJECTS_FILE = SQL_DIR / "connect" / "objects.json"
 
 # Columns Connect adds to every mapped table, besides the mapped fields.
 SYSTEM_COLUMNS = ("id", "sfid", "systemmodstamp", "isdeleted", "createddate", "_hc_lastop", "_hc_err")

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from psycopg import sql
 
-from core.connect import ROOT
 from core.db import compose
+from core.paths import SQL_DIR
 
-MIGRATIONS_DIR = ROOT / "sql" / "migrations"
-CONNECT_INDEXES_FILE = ROOT / "sql" / "connect_indexes.sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+CONNECT_INDEXES_FILE = SQL_DIR / "connect_indexes.sql"
 _LOCK_KEY = 4_207_311  # any constant; shared by every process that migrates
 
 

@@ -16,8 +16,8 @@ from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
 from core import config, db, logins, queue
-from core.connect import ROOT
 from core.migrate import migrate
+from core.paths import ROOT
 from core.portal_commands import demo_lines
 from standins import demo_data, services
 from standins.provision import provision

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from core.connect import ROOT
+from core.paths import ROOT
 
 DATA_DIR = ROOT / ".data"
 

@@ -10,7 +10,7 @@ import runpy
 
 import pytest
 
-from core.connect import ROOT
+from core.paths import ROOT
 
 APP_JSON = json.loads((ROOT / "app.json").read_text())
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from core.connect import ROOT
+from core.paths import ROOT
 from tests import portal_rows
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from core import config
-from core.connect import ROOT
+from core.paths import ROOT
 
 GOOD = {
     "DATABASE_URL": "postgres://u:p@db.example.com:5432/d",

@@ -6,7 +6,7 @@ import click
 import pytest
 
 import manage
-from core.connect import ROOT
+from core.paths import ROOT
 
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 DOCS = "\n".join(p.read_text() for p in DOC_FILES)

@@ -8,7 +8,7 @@ import pytest
 from psycopg import sql
 
 from core import migrate as migrations
-from core.connect import ROOT
+from core.paths import ROOT
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from core import db, org_setup
-from core.connect import ROOT
+from core.paths import ROOT
 
 
 def deployed(database_url, kind, name):

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from core.connect import ROOT
+from core.paths import ROOT
 
 
 def test_provision_command_builds_the_configured_schema_and_is_repeatable(conn, database_url):

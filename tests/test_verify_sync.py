@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.connect import ROOT
+from core.paths import ROOT
 from core.verify_sync import VerifyFailed, verify
 
 pytestmark = pytest.mark.slow
