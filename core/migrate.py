@@ -1,8 +1,10 @@
 """The app's own schema, changed only by ordered plain-SQL migrations (run by the Procfile's `release:`).
 
-Each file in `sql/migrations/` runs once, in name order, inside its own transaction, and is
-recorded in `<app schema>.schema_migrations`. An advisory lock keeps two release phases (or a
-release and a test run) from migrating at the same time.
+Each file in `sql/migrations/` runs once, in name order, and is recorded in
+`<app schema>.schema_migrations`. All the pending files of a release run in ONE transaction: if
+any of them fails, none of them is applied, the release phase fails and the dynos of the previous
+release keep running on the schema they know. A transaction-level advisory lock keeps two release
+phases (or a release and a test run) from migrating at the same time.
 
 `sql/connect_indexes.sql` is different: it holds the few indexes on Connect tables that the
 mapping file cannot express (several columns). Connect may create or re-create its tables after
