@@ -1,20 +1,21 @@
 """CSV exports: streamed downloads and background jobs, scoped to who asks."""
 
 import csv
+import dataclasses
 import io
 import threading
-import time
 
 import connect_rows
+import processes
 import pytest
 from click.testing import CliRunner
 from people import log_in, ops_headers
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from core import exports, jobs, queue
+from core import db, exports, jobs, queue
 from manage import cli
-from web import streams
+from web import create_app, streams
 from worker import exports as export_jobs
 
 ACCOUNT = connect_rows.account_sfid(1)
@@ -103,33 +104,39 @@ def test_ops_export_page_offers_both_ways(client, ops):
     assert "/ops/exports/orders.csv" in page and 'action="/ops/exports/invoices"' in page
 
 
+# The export's query, seen from another session: waiting for the lock on the order table for longer
+# than the web's statement_timeout would have let it wait.
+EXPORT_BLOCKED = """
+SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE NOT l.granted AND l.relation = 'salesforce."order"'::regclass
+   AND clock_timestamp() - a.query_start > %(longer_than)s * interval '1 millisecond'
+"""
+
 def test_stream_is_not_cut_by_the_web_statement_timeout(app_config, conn, redis, monkeypatch):
     """A COPY that waits longer than STATEMENT_TIMEOUT_MS still completes: exports lift the limit."""
-    import dataclasses
-
-    from web import create_app
-
     headers = ops_headers(monkeypatch)
     connect_rows.load(conn, accounts=1, orders=3)
     slow_config = dataclasses.replace(app_config, statement_timeout_ms=100)
     client = create_app({"APP": slow_config, "TESTING": True}).test_client()
-    locked, release = threading.Event(), threading.Event()
+    locked, outcome = threading.Event(), {}
 
-    def hold_lock():
-        from core import db
-
+    def hold_lock_until_the_export_has_waited_past_its_old_limit():
         with db.connect(app_config.database_url) as other, other.transaction():
             other.execute('LOCK TABLE salesforce."order" IN ACCESS EXCLUSIVE MODE')
             locked.set()
-            release.wait(10)
-            time.sleep(0.5)  # the export's query now waits 5x its old limit
+            try:
+                processes.wait_for(lambda: conn.execute(EXPORT_BLOCKED, {"longer_than": 5 * 100}).fetchone()["n"],
+                                   20, "the export's query to wait on the lock for 5x its old statement timeout")
+                outcome["waited"] = True
+            except AssertionError as exc:
+                outcome["waited"] = exc
 
-    holder = threading.Thread(target=hold_lock)
+    holder = threading.Thread(target=hold_lock_until_the_export_has_waited_past_its_old_limit)
     holder.start()
-    locked.wait(5)
-    release.set()
+    assert locked.wait(10), "the lock was never taken"
     response = client.get("/ops/exports/orders.csv", headers=headers, buffered=True)
     holder.join()
+    assert outcome["waited"] is True, outcome["waited"]
     assert len(_rows(response.get_data())) == 1 + 3
 
 
