@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 
 _SET_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s"
 _ADD_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"
+# What getUpdated / getDeleted list: records changed (or deleted) in [start, end), oldest first.
+CHANGED_BETWEEN = """
+SELECT id, {at} AS at FROM {s}.records
+ WHERE object = %s AND {deleted} AND {at} >= %s AND {at} < %s
+ ORDER BY {at}, id
+"""
 
 
 class Org:
@@ -305,11 +311,10 @@ def create_org_app(org: Org) -> Flask:
         obj = store.canonical_object(obj)
         start, end = window()
         with org.connection() as conn:
-            rows = conn.execute(sql.SQL(
-                "SELECT id, system_modstamp FROM {}.records WHERE object = %s AND NOT is_deleted "
-                "AND system_modstamp >= %s AND system_modstamp < %s ORDER BY system_modstamp, id"
-            ).format(sql.Identifier(org.schema)), (obj, start, end)).fetchall()
-        latest = max([r["system_modstamp"] for r in rows], default=end)
+            rows = conn.execute(sql.SQL(CHANGED_BETWEEN).format(
+                s=sql.Identifier(org.schema), at=sql.Identifier("system_modstamp"), deleted=sql.SQL("NOT is_deleted")),
+                (obj, start, end)).fetchall()
+        latest = max([r["at"] for r in rows], default=end)
         return jsonify({"ids": [r["id"] for r in rows], "latestDateCovered": store.format_datetime(latest)})
 
     @app.get(base + "/sobjects/<obj>/deleted/")
@@ -318,14 +323,13 @@ def create_org_app(org: Org) -> Flask:
         obj = store.canonical_object(obj)
         start, end = window()
         with org.connection() as conn:
-            rows = conn.execute(sql.SQL(
-                "SELECT id, deleted_date FROM {}.records WHERE object = %s AND is_deleted "
-                "AND deleted_date >= %s AND deleted_date < %s ORDER BY deleted_date, id"
-            ).format(sql.Identifier(org.schema)), (obj, start, end)).fetchall()
+            rows = conn.execute(sql.SQL(CHANGED_BETWEEN).format(
+                s=sql.Identifier(org.schema), at=sql.Identifier("deleted_date"), deleted=sql.SQL("is_deleted")),
+                (obj, start, end)).fetchall()
             earliest = conn.execute(sql.SQL("SELECT min(deleted_date) AS d FROM {}.records WHERE object = %s").format(
                 sql.Identifier(org.schema)), (obj,)).fetchone()["d"]
         return jsonify({
-            "deletedRecords": [{"id": r["id"], "deletedDate": store.format_datetime(r["deleted_date"])} for r in rows],
+            "deletedRecords": [{"id": r["id"], "deletedDate": store.format_datetime(r["at"])} for r in rows],
             "earliestDateAvailable": store.format_datetime(earliest or start),
             "latestDateCovered": store.format_datetime(end),
         })

@@ -224,19 +224,19 @@ class _Parser:
             nulls_last = self.take().value == "last"
         return (f, desc, nulls_last)
 
-    def disjunction(self):
-        parts = [self.conjunction()]
-        while self.at("or"):
+    def _chain(self, op, operand):
+        """`operand (op operand)*` as one BoolOp (or the lone operand)."""
+        parts = [operand()]
+        while self.at(op):
             self.take()
-            parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else BoolOp("or", parts)
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else BoolOp(op, parts)
+
+    def disjunction(self):
+        return self._chain("or", self.conjunction)
 
     def conjunction(self):
-        parts = [self.unary()]
-        while self.at("and"):
-            self.take()
-            parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else BoolOp("and", parts)
+        return self._chain("and", self.unary)
 
     def unary(self):
         if self.at("not"):
