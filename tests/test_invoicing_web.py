@@ -105,6 +105,16 @@ def test_second_start_links_the_running_run(ops, conn, env, orders):
     assert "already running" in again.get_data(as_text=True) and "/ops/invoicing/runs/1" in again.get_data(as_text=True)
 
 
+def test_json_client_gets_a_refused_start_as_problem_details_naming_the_run(ops, conn, env, orders):
+    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    again = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"},
+                     headers={**AUTH, "Accept": "application/json"})
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
+    body = again.get_json()
+    assert body["type"] == "about:blank" and body["title"] == "Invoice run not started" and body["status"] == 409
+    assert "already running" in body["detail"] and body["run_id"] == 1
+
+
 def test_over_budget_is_409_until_forced(ops, conn, env, orders, monkeypatch):
     monkeypatch.setenv("SF_API_REMAINING", "1")
     refused = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)

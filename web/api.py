@@ -87,11 +87,7 @@ def _body() -> dict:
 
 def _invalid(exc: field_values.Invalid):
     """A 422 problem listing each field's message."""
-    response = errors.render_error(422, "Unprocessable Content", "; ".join(exc.errors.values()))
-    body = response.get_json()
-    body["errors"] = exc.errors
-    response.set_data(jsonify(body).get_data())
-    return response
+    return errors.problem(422, "Unprocessable Content", "; ".join(exc.errors.values()), errors=exc.errors)
 
 
 def _schema() -> str:
