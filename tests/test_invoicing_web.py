@@ -91,11 +91,11 @@ def test_bad_input_is_400_with_the_form_error_and_starts_nothing(ops, conn, redi
     assert runs(conn) == 0 and queue.queue(redis).count == 0
 
 
-def test_missing_csrf_token_is_refused(ops, conn, env, orders):
+def test_start_without_the_csrf_token_starts_no_run(ops, conn, redis, env, orders):
     token(ops)
     response = ops.post("/ops/invoicing", data={"period": "2026-10"}, headers=AUTH)
     assert response.status_code == 400 and "submit it again" in response.get_data(as_text=True)
-    assert runs(conn) == 0
+    assert runs(conn) == 0 and queue.queue(redis).count == 0
 
 
 def test_second_start_links_the_running_run(ops, conn, env, orders):
