@@ -33,7 +33,7 @@ def console():
     cfg = _cfg()
     with connection() as conn:
         data = _snapshot(conn)
-        chart = sync_health.svg_chart(sync_health.history(conn, cfg.app_schema))
+        chart = sync_health.chart(sync_health.history(conn, cfg.app_schema))
     return render_template("ops/sync.html", chart=chart, **data)
 
 
