@@ -173,35 +173,24 @@ def history(conn, app_schema: str, window: str = "24 hours") -> list[dict]:
     return conn.execute(sql.SQL(HISTORY).format(a=sql.Identifier(app_schema)), (window,)).fetchall()
 
 
-def svg_chart(points: list[dict], width: int = 720, height: int = 180) -> str:
-    """An inline SVG line chart of backlog (rows) and lag (seconds) over time, rendered on the server."""
-    pad = 36
-    if not points:
-        return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-                f'aria-label="No samples yet"><text x="{width / 2}" y="{height / 2}" text-anchor="middle">'
-                "No samples yet</text></svg>")
-    times = [p["minute"].timestamp() for p in points]
-    t0, t1 = min(times), max(times) if max(times) > min(times) else min(times) + 60
+def chart(samples: list[dict]) -> dict | None:
+    """The history chart's numbers (None without samples); web/templates/ops/_chart.html draws them.
+
+    Each series is its samples as (time, value) fractions of the chart's axes, 0 to 1, with its
+    maximum for the label; `start` and `end` are the first and last minute, in UTC.
+    """
+    if not samples:
+        return None
+    times = [s["minute"].timestamp() for s in samples]
+    t0 = min(times)
+    # One sample still needs a time axis: give it a minute's width.
+    span = (max(times) - t0) or 60.0
 
     def series(key):
-        values = [float(p[key] or 0) for p in points]
-        top = max(values) or 1.0
-        xy = [(pad + (t - t0) / (t1 - t0) * (width - 2 * pad), height - pad - v / top * (height - 2 * pad))
-              for t, v in zip(times, values, strict=True)]
-        return " ".join(f"{x:.1f},{y:.1f}" for x, y in xy), top
+        values = [float(s[key] or 0) for s in samples]
+        top = max(values)
+        return {"max": top,
+                "points": [((t - t0) / span, v / top if top else 0.0) for t, v in zip(times, values, strict=True)]}
 
-    backlog, backlog_max = series("backlog")
-    lag, lag_max = series("lag_s")
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="Backlog and sync lag over time" class="chart">'
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>'
-        f'<polyline class="backlog" fill="none" stroke="#5a3fc0" stroke-width="2" points="{backlog}"/>'
-        f'<polyline class="lag" fill="none" stroke="#b35c00" stroke-width="2" stroke-dasharray="4 3" points="{lag}"/>'
-        f'<text x="{pad}" y="14" font-size="12" fill="#5a3fc0">backlog (max {backlog_max:,.0f} rows)</text>'
-        f'<text x="{width - pad}" y="14" font-size="12" fill="#b35c00" text-anchor="end">oldest waiting change '
-        f'(max {lag_max:,.0f} s)</text>'
-        f'<text x="{pad}" y="{height - 10}" font-size="11">{points[0]["minute"]:%H:%M}</text>'
-        f'<text x="{width - pad}" y="{height - 10}" font-size="11" text-anchor="end">{points[-1]["minute"]:%H:%M} UTC'
-        "</text></svg>"
-    )
+    return {"backlog": series("backlog"), "lag": series("lag_s"),
+            "start": samples[0]["minute"].astimezone(UTC), "end": samples[-1]["minute"].astimezone(UTC)}

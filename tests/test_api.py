@@ -75,6 +75,7 @@ def test_invalid_case_is_a_422_problem_listing_each_field(client, token):
                            json={"subject": "x" * 300, "priority": "Urgent"})
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
     body = response.get_json()
+    assert body["status"] == 422 and body["title"] == "Unprocessable Content"
     assert set(body["errors"]) == {"Subject", "Priority"}
     assert "at most 255 characters" in body["detail"]
 

@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import io
+import re
 import threading
 
 import connect_rows
@@ -10,6 +11,7 @@ import processes
 import pytest
 from click.testing import CliRunner
 from people import log_in, ops_headers
+from portal_rows import csrf
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
@@ -27,6 +29,16 @@ def _rows(body: bytes) -> list[list[str]]:
 
 # buffered=True: the test client then closes each response, as gunicorn does, which returns the
 # stream's connection to the pool and its slot to the per-process limit.
+
+
+def _start(client, path="/orders/exports", **kwargs):
+    """Submit a background-export form, with the session's CSRF token as the page's form carries it."""
+    return client.post(path, data={"csrf_token": csrf(client)}, **kwargs)
+
+
+def _jobs(conn) -> int:
+    """How many jobs were ever started."""
+    return conn.execute("SELECT count(*) AS n FROM app.jobs").fetchone()["n"]
 
 
 def _work(redis):
@@ -142,7 +154,7 @@ def test_stream_is_not_cut_by_the_web_statement_timeout(app_config, conn, redis,
 
 def test_background_export_answers_202_with_the_status_location(client, conn, redis):
     log_in(client, account_sfid=ACCOUNT)
-    response = client.post("/orders/exports")
+    response = _start(client)
     assert response.status_code == 202
     assert response.headers["Location"].startswith("/jobs/export-account-orders-")
     assert "<progress" in response.get_data(as_text=True)
@@ -150,20 +162,30 @@ def test_background_export_answers_202_with_the_status_location(client, conn, re
 
 def test_second_click_joins_the_running_export(client, conn, redis):
     log_in(client, account_sfid=ACCOUNT)
-    first = client.post("/orders/exports").headers["Location"]
-    assert client.post("/orders/exports").headers["Location"] == first
+    first = _start(client).headers["Location"]
+    assert _start(client).headers["Location"] == first
     assert queue.queue(redis).count == 1
 
 
-def test_cross_site_post_is_refused(client, conn, redis):
+def test_background_export_without_the_csrf_token_is_refused_and_starts_no_job(client, conn, redis):
     log_in(client, account_sfid=ACCOUNT)
-    assert client.post("/orders/exports", headers={"Origin": "https://evil.example"}).status_code == 403
+    csrf(client)  # the session has a token; the post does not carry it
+    response = client.post("/orders/exports")
+    assert response.status_code == 400 and "Reload the page" in response.get_data(as_text=True)
+    assert _jobs(conn) == 0 and queue.queue(redis).count == 0
+
+
+def test_cross_site_post_is_refused_even_with_the_token(client, conn, redis):
+    log_in(client, account_sfid=ACCOUNT)
+    assert _start(client, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert _start(client, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert _jobs(conn) == 0 and queue.queue(redis).count == 0
 
 
 def test_background_export_file_downloads_from_the_result_link(client, conn, redis, env, small_chunks):
     connect_rows.load(conn, accounts=3, orders=30)
     log_in(client, account_sfid=ACCOUNT)
-    location = client.post("/orders/exports").headers["Location"]
+    location = _start(client).headers["Location"]
     _work(redis)
     status = client.get(location + ".json").get_json()
     assert status["state"] == "finished" and status["done"] == status["total"] == 10
@@ -202,7 +224,7 @@ def test_background_export_resumes_after_an_interruption_without_duplicates(conn
 def test_expired_file_is_gone(client, conn, redis, env):
     connect_rows.load(conn, accounts=1, orders=2)
     log_in(client, account_sfid=ACCOUNT)
-    location = client.post("/orders/exports").headers["Location"]
+    location = _start(client).headers["Location"]
     _work(redis)
     conn.execute("UPDATE app.export_files SET expires_at = now() - interval '1 minute'")
     assert client.get(location + "/file").status_code == 410
@@ -212,7 +234,7 @@ def test_expired_file_is_gone(client, conn, redis, env):
 def test_cleanup_deletes_expired_files_and_downloads_then_answer_410(client, conn, redis, env):
     connect_rows.load(conn, accounts=1, orders=2)
     log_in(client, account_sfid=ACCOUNT)
-    location = client.post("/orders/exports").headers["Location"]
+    location = _start(client).headers["Location"]
     _work(redis)
     conn.execute("UPDATE app.export_files SET expires_at = now() - interval '1 minute'")
     result = CliRunner().invoke(cli, ["exports", "cleanup"])
@@ -223,7 +245,7 @@ def test_cleanup_deletes_expired_files_and_downloads_then_answer_410(client, con
 
 def test_file_of_an_unfinished_job_is_not_offered(client, conn, redis):
     log_in(client, account_sfid=ACCOUNT)
-    location = client.post("/orders/exports").headers["Location"]
+    location = _start(client).headers["Location"]
     assert client.get(location + "/file").status_code == 404
 
 
@@ -236,10 +258,20 @@ def test_cli_writes_an_export_to_a_file(conn, env, tmp_path):
 
 
 def test_ops_background_export_points_at_the_ops_status_page(client, conn, redis, ops):
-    response = client.post("/ops/exports/invoices", headers={**ops, "Accept": "application/json"})
+    page = client.get("/ops/exports", headers=ops).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    response = client.post("/ops/exports/invoices", data={"csrf_token": token},
+                           headers={**ops, "Accept": "application/json"})
     assert response.status_code == 202
     assert response.headers["Location"].startswith("/ops/jobs/export-invoices-")
     assert response.get_json()["state"] == "queued"
+
+
+def test_ops_background_export_without_the_csrf_token_is_refused_and_starts_no_job(client, conn, redis, ops):
+    client.get("/ops/exports", headers=ops)
+    response = client.post("/ops/exports/invoices", headers={**ops, "Accept": "application/json"})
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert _jobs(conn) == 0 and queue.queue(redis).count == 0
 
 
 def test_background_export_is_a_503_when_redis_is_down(app_config, conn):
@@ -250,6 +282,6 @@ def test_background_export_is_a_503_when_redis_is_down(app_config, conn):
     broken = dataclasses.replace(app_config, redis_url="unix:///nonexistent/redis.sock")
     client = create_app({"APP": broken, "TESTING": True}).test_client()
     log_in(client, account_sfid=ACCOUNT)
-    response = client.post("/orders/exports")
+    response = _start(client)
     assert response.status_code == 503
     assert "cannot be started right now" in response.get_data(as_text=True)

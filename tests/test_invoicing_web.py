@@ -91,11 +91,11 @@ def test_bad_input_is_400_with_the_form_error_and_starts_nothing(ops, conn, redi
     assert runs(conn) == 0 and queue.queue(redis).count == 0
 
 
-def test_missing_csrf_token_is_refused(ops, conn, env, orders):
+def test_start_without_the_csrf_token_starts_no_run(ops, conn, redis, env, orders):
     token(ops)
     response = ops.post("/ops/invoicing", data={"period": "2026-10"}, headers=AUTH)
     assert response.status_code == 400 and "submit it again" in response.get_data(as_text=True)
-    assert runs(conn) == 0
+    assert runs(conn) == 0 and queue.queue(redis).count == 0
 
 
 def test_second_start_links_the_running_run(ops, conn, env, orders):
@@ -103,6 +103,16 @@ def test_second_start_links_the_running_run(ops, conn, env, orders):
     again = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
     assert again.status_code == 409
     assert "already running" in again.get_data(as_text=True) and "/ops/invoicing/runs/1" in again.get_data(as_text=True)
+
+
+def test_json_client_gets_a_refused_start_as_problem_details_naming_the_run(ops, conn, env, orders):
+    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    again = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"},
+                     headers={**AUTH, "Accept": "application/json"})
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
+    body = again.get_json()
+    assert body["type"] == "about:blank" and body["title"] == "Invoice run not started" and body["status"] == 409
+    assert "already running" in body["detail"] and body["run_id"] == 1
 
 
 def test_over_budget_is_409_until_forced(ops, conn, env, orders, monkeypatch):

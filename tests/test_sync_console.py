@@ -3,6 +3,7 @@
 import base64
 import json
 import re
+from xml.etree import ElementTree
 
 import pytest
 from rq import SimpleWorker
@@ -11,6 +12,7 @@ from rq.serializers import JSONSerializer
 from core import connect, queue, sync_health
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"ops:secret-ops-password").decode()}
+SVG = "http://www.w3.org/2000/svg"
 
 
 @pytest.fixture
@@ -113,6 +115,21 @@ def test_sampler_starts_one_chain_only(redis, env):
 
 def test_chart_says_so_when_there_are_no_samples(ops, conn):
     assert "No samples yet" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+
+
+def test_chart_is_well_formed_svg_labelled_with_its_units(ops, conn):
+    times = conn.execute(
+        "INSERT INTO app.sync_health_samples (taken_at, object_name, backlog, oldest_pending_age_s, failed) "
+        "SELECT date_trunc('minute', now()) - m * interval '1 minute', 'Contact', b, a, 0 "
+        "FROM (VALUES (30, 1234, 90.0), (0, 0, NULL)) AS v(m, b, a) "
+        "RETURNING to_char(taken_at AT TIME ZONE 'UTC', 'HH24:MI') AS hhmm").fetchall()
+    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    svg = ElementTree.fromstring(re.search(r"<svg\b.*?</svg>", page, re.DOTALL)[0])
+    labels = [t.text for t in svg.iter(f"{{{SVG}}}text")]
+    assert labels == ["backlog (max 1,234 rows)", "oldest waiting change (max 90 s)", times[0]["hhmm"],
+                      f"{times[1]['hhmm']} UTC"]
+    backlog = svg.find(f"{{{SVG}}}polyline[@class='backlog']")
+    assert len(backlog.get("points").split()) == 2
 
 
 def test_connection_state_and_api_use_are_unknown_without_the_local_engine(ops, conn, monkeypatch):

@@ -1,9 +1,10 @@
 """The JSON API, /api/v1: the portal's reads and writes for scripts, described at /api/v1/openapi.json.
 
 A caller authenticates with the portal session cookie (then unsafe methods need the X-CSRF-Token
-header, like forms) or with `Authorization: Bearer <token>` (tokens from the profile page or
-`python manage.py api-token`; no cookie, so no CSRF). Errors are RFC 9457 problem details
-(web/errors.py). Every query is scoped to the caller's account in SQL, as in web/portal.py.
+header, like forms: web/csrf.py) or with `Authorization: Bearer <token>` (tokens from the profile
+page or `python manage.py api-token`; the cookie is then ignored, so no CSRF token). Errors are
+RFC 9457 problem details (web/errors.py). Every query is scoped to the caller's account in SQL,
+as in web/portal.py.
 """
 
 from datetime import date, datetime
@@ -11,27 +12,23 @@ from datetime import date, datetime
 from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
 
 from core import account_invoices, cases, connect, contacts, field_values, logins, orders
-from web import csrf, database, errors, freshness, openapi, portal
-from web.auth import customer_for
-from web.identity import current_customer, customer_required
+from web import database, errors, freshness, openapi, portal
+from web.identity import bearer_call, current_customer, customer_for, customer_required
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.before_request
 def _authenticate():
-    """Bearer token → this request's customer; then the CSRF check for cookie-authenticated writes."""
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
+    """Bearer token → this request's customer, or 401 for a token we did not issue."""
+    if bearer_call():
         cfg = current_app.config["APP"]
         with database.connection() as conn:
-            user_id = logins.api_token_user_id(conn, cfg.app_schema, header[7:].strip())
+            user_id = logins.api_token_user_id(conn, cfg.app_schema, (request.authorization.token or "").strip())
             user = logins.user_by(conn, cfg.connect_schema, cfg.app_schema, user_id=user_id) if user_id else None
         if user is None:
             abort(401, "That API token is not valid (revoked, or never issued).")
         g.customer = customer_for(user)
-        g.api_token_user_id = user["id"]
-    csrf.check()
 
 
 def _plain(value):
@@ -87,11 +84,7 @@ def _body() -> dict:
 
 def _invalid(exc: field_values.Invalid):
     """A 422 problem listing each field's message."""
-    response = errors.render_error(422, "Unprocessable Content", "; ".join(exc.errors.values()))
-    body = response.get_json()
-    body["errors"] = exc.errors
-    response.set_data(jsonify(body).get_data())
-    return response
+    return errors.problem(422, "Unprocessable Content", "; ".join(exc.errors.values()), errors=exc.errors)
 
 
 def _schema() -> str:

@@ -12,23 +12,20 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from core import logins, passwords
 from web import csrf, database, rate_limits
-from web.identity import Customer, current_customer, log_in, log_out
+from web.identity import current_customer, customer_for, log_in, log_out
 
 bp = Blueprint("auth", __name__)
-csrf.protect(bp)
 log = logging.getLogger(__name__)
 BAD_LOGIN = "That email and password do not match a portal login."
 SENT = "If that email has a portal login, a link to choose a new password is on its way. It is valid for one hour."
 
 
-def customer_for(user: dict) -> Customer:
-    """The session identity for a user row from core.logins."""
-    return Customer(
-        user_id=user["id"],
-        contact_sfid=user["contact_sfid"],
-        account_sfid=user["account_sfid"],
-        contact_external_id=user["contact_external_id"],
-    )
+def _start_session(user: dict) -> None:
+    """Log the user in, with a fresh session and its CSRF token."""
+    log_in(customer_for(user))
+    # The token goes in the cookie the login response sets: pages then read the session without
+    # changing it, so they send no new cookie.
+    csrf.token()
 
 
 def _safe_next(target: str | None) -> str:
@@ -62,7 +59,7 @@ def login():
         user = logins.authenticate(conn, cfg.connect_schema, cfg.app_schema, email, password)
     if user is None:
         return render_template("auth/login.html", error=BAD_LOGIN, email=email, next=target), 401
-    log_in(customer_for(user))
+    _start_session(user)
     log.info("portal login user_id=%s", user["id"])
     return redirect(_safe_next(target))
 
@@ -94,7 +91,7 @@ def _password_form(token: str, purpose: str, template: str, done: str):
         found = logins.user_by(conn, cfg.connect_schema, cfg.app_schema, user_id=user_id) if user_id else None
     if found is None:
         return render_template("auth/link_expired.html", purpose=purpose), 404
-    log_in(customer_for(found))
+    _start_session(found)
     flash(done, "success")
     return redirect(url_for("portal.orders"))
 

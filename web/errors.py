@@ -11,16 +11,22 @@ log = logging.getLogger(__name__)
 
 
 def _wants_json() -> bool:
+    """Whether the client reads JSON: the API, or a script that asked for it."""
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def problem(status: int, title: str, detail: str, **extensions):
+    """RFC 9457 problem details; `extensions` are extra members (a field's errors, the run it is about)."""
+    response = jsonify(type="about:blank", title=title, status=status, detail=detail, **extensions)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
 def render_error(status: int, title: str, detail: str):
-    """An error as RFC 9457 problem details for API clients, or a plain page for people."""
+    """An error as problem details for API and JSON clients, or a plain page for people."""
     if _wants_json():
-        response = jsonify(type="about:blank", title=title, status=status, detail=detail)
-        response.status_code = status
-        response.mimetype = "application/problem+json"
-        return response
+        return problem(status, title, detail)
     return render_template("error.html", status=status, title=title, detail=detail), status
 
 

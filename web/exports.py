@@ -10,7 +10,7 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template
 
 from core import exports
-from web import jobs, streams
+from web import background, streams
 from web.identity import current_customer, customer_required, ops_required
 
 bp = Blueprint("exports", __name__)
@@ -44,7 +44,7 @@ def _stream(export: exports.Export, scope: dict):
 
 def _start_job(export: exports.Export, scope: dict, owner: str):
     """The export as a background job; 202 with the job's status page."""
-    return jobs.start("export-" + export.name, {"export": export.name, "scope": scope}, JOB_FUNCTION, owner=owner)
+    return background.start("export-" + export.name, {"export": export.name, "scope": scope}, JOB_FUNCTION, owner=owner)
 
 
 @bp.get("/orders/export.csv")
@@ -84,4 +84,4 @@ def ops_export_job(name):
     """Export all orders or all invoices in the background."""
     if name not in OPS_EXPORTS:
         abort(404)
-    return _start_job(exports.get(name), {}, jobs.OPS)
+    return _start_job(exports.get(name), {}, background.OPS)

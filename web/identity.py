@@ -1,9 +1,11 @@
-"""Who is asking: a portal customer (session) or an operator (HTTP Basic). Shared by every blueprint.
+"""Who is asking: a portal customer (session or API token) or an operator (HTTP Basic). Shared by every blueprint.
 
 Customer sessions live in Flask's signed cookie (nothing in process memory, so any dyno can serve
 any request and a restart logs nobody out). The session holds only ids; every query re-scopes
-by the account in SQL. Operators authenticate with OPS_USERNAME / OPS_PASSWORD from the environment;
-when those are unset, ops pages are off (404), never open.
+by the account in SQL. A call with `Authorization: Bearer <token>` is authenticated by that token
+alone (web/api.py checks it): its cookie, if any, is never read for who is asking. Operators
+authenticate with OPS_USERNAME / OPS_PASSWORD from the environment; when those are unset, ops
+pages are off (404), never open.
 """
 
 import hmac
@@ -11,11 +13,9 @@ import os
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, g, request, session
+from flask import abort, g, redirect, request, session, url_for
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
-
-from web import csrf
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,28 @@ class Customer:
     contact_external_id: str | None = None
 
 
+def customer_for(user: dict) -> Customer:
+    """The identity of a user row from core.logins."""
+    return Customer(
+        user_id=user["id"],
+        contact_sfid=user["contact_sfid"],
+        account_sfid=user["account_sfid"],
+        contact_external_id=user["contact_external_id"],
+    )
+
+
+def bearer_call() -> bool:
+    """True for a call that authenticates with `Authorization: Bearer <token>` (an API token), not a cookie."""
+    auth = request.authorization
+    return auth is not None and auth.type == "bearer"
+
+
 def current_customer() -> Customer | None:
-    """The customer of this request's session, if any."""
+    """The customer of this request's session, if any (a bearer call's comes from its token, set by the API)."""
     if "customer" not in g:
-        data = session.get("customer")
+        # Never the cookie for a bearer call: the CSRF guard lets those through without the session's
+        # token, so a bad token falling back to the cookie would carry a cookie-authenticated write past it.
+        data = None if bearer_call() else session.get("customer")
         g.customer = Customer(**data) if isinstance(data, dict) else None
     return g.customer
 
@@ -44,9 +62,6 @@ def log_in(customer: Customer) -> None:
                            "account_sfid": customer.account_sfid,
                            "contact_external_id": customer.contact_external_id}
     session.permanent = True
-    # A new CSRF token with the new session, in the cookie set by the login response: pages then
-    # read the session without changing it, so they send no new cookie.
-    csrf.token()
 
 
 def log_out() -> None:
@@ -62,8 +77,6 @@ def customer_required(view):
         if current_customer() is None:
             if request.path.startswith("/api/"):
                 abort(401, "Log in first: send a session cookie or an API token.")
-            from flask import redirect, url_for
-
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 

@@ -1,100 +1,18 @@
 """Job status pages and results: `/jobs/<id>` for the customer who started a job, `/ops/jobs/<id>` for operators.
 
-Every feature that starts long work from a request calls `start()`, which answers
-`202 Accepted` with a `Location` of the job's status resource:
-
-- `/jobs/<id>` (HTML, or JSON for `Accept: application/json`) and `/jobs/<id>.json`: state,
-  progress done/total, rate, error, and the result link once finished;
-- `/jobs/<id>/file`: the file the job wrote (export_files), streamed out of Postgres; 410 once expired.
-
-Operators sign in with HTTP Basic, and browsers send those credentials only under the path they
-were asked for, so jobs that ops start live under `/ops/jobs/…` (same views, ops_required).
-Anyone else asking for a job gets 404, as if it did not exist.
+Jobs are started by web/background.py's `start()`, whose 202 points here. Operators sign in with
+HTTP Basic, and browsers send those credentials only under the path they were asked for, so jobs
+that ops start live under `/ops/jobs/…` (same views, ops_required). Anyone else asking for a job
+gets 404, as if it did not exist.
 """
 
-import logging
-from urllib.parse import urlsplit
+from flask import Blueprint, abort, current_app, jsonify, make_response
 
-import redis
-from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request, url_for
-
-from core import export_files, jobs, queue
-from web import database, streams
-from web.errors import render_error
+from core import export_files, jobs
+from web import background, database, streams
 from web.identity import current_customer, is_operator, ops_required
 
 bp = Blueprint("jobs", __name__)
-log = logging.getLogger(__name__)
-OPS = "ops"
-
-
-def start(kind: str, params: dict, func: str, *, owner: str, timeout: int = 3600):
-    """Enqueue `func(job_id)` (unless the same run is queued or running) and answer 202 with its Location."""
-    if _cross_site():
-        abort(403, "This action must be started from the app's own pages.")
-    cfg = current_app.config["APP"]
-    try:
-        with database.connection() as conn:
-            record, started = jobs.submit(conn, queue.client(cfg.redis_url), cfg.app_schema, kind=kind,
-                                          owner=owner, params=params, func=func, timeout=timeout)
-    except redis.RedisError as exc:
-        log.error("could not queue %s: %s", kind, exc)
-        return render_error(503, "Service Unavailable", "Background work cannot be started right now. Try again.")
-    log.info("job %s %s for %s", record["id"], "started" if started else "joined", owner)
-    response = make_response(_status_body(record), 202)
-    response.headers["Location"] = status_url(record)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def status_url(record: dict, *, json: bool = False) -> str:
-    """Where the job's owner reads its status."""
-    ops = record["owner"] == OPS
-    endpoint = ("jobs.ops_status" if ops else "jobs.status") + ("_json" if json else "")
-    return url_for(endpoint, job_id=record["id"])
-
-
-def describe(record: dict, file: dict | None) -> dict:
-    """The status resource as JSON."""
-    done, total = record["done"], record["total"]
-    result_url, expired = None, False
-    if record["state"] == jobs.FINISHED:
-        href = (record["result"] or {}).get("href")
-        if isinstance(href, str) and href.startswith("/") and not href.startswith("//"):
-            result_url = href
-        elif file is not None and not file["expired"]:
-            result_url = url_for(("jobs.ops_file" if record["owner"] == OPS else "jobs.file"), job_id=record["id"])
-        elif file is not None or (record["result"] or {}).get("file"):
-            expired = True
-    return {
-        "id": record["id"],
-        "kind": record["kind"],
-        "state": record["state"],
-        "done": done,
-        "total": total,
-        "percent": round(100 * done / total, 1) if total else (100.0 if record["state"] == jobs.FINISHED else None),
-        "rate": record["rate"],
-        "attempts": record["attempts"],
-        "error": record["error"],
-        "result": record["result"],
-        "result_url": result_url,
-        "expired": expired,
-        "expires_at": file["expires_at"].isoformat() if file and file["expires_at"] else None,
-        "created_at": record["created_at"].isoformat(),
-        "started_at": record["started_at"].isoformat() if record["started_at"] else None,
-        "updated_at": record["updated_at"].isoformat(),
-        "finished_at": record["finished_at"].isoformat() if record["finished_at"] else None,
-        "url": status_url(record),
-    }
-
-
-def _cross_site() -> bool:
-    """True for a request a browser sent on behalf of another site."""
-    # Operators' Basic credentials are sent on cross-site form posts too: refuse those.
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        return True
-    origin = request.headers.get("Origin")
-    return bool(origin) and urlsplit(origin).netloc != request.host
 
 
 def _load(job_id: str, *, ops: bool) -> tuple[dict, dict | None]:
@@ -111,18 +29,11 @@ def _load(job_id: str, *, ops: bool) -> tuple[dict, dict | None]:
         return record, export_files.get(conn, cfg.app_schema, job_id)
 
 
-def _status_body(record: dict, file: dict | None = None):
-    """The status as JSON for clients that ask for it, else the HTML page."""
-    status = describe(record, file)
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify(status)
-    return render_template("jobs/status.html", job=status, json_url=status_url(record, json=True))
-
-
 def _status(job_id: str, *, ops: bool, as_json: bool):
     """The status resource, never cached."""
     record, file = _load(job_id, ops=ops)
-    response = make_response(jsonify(describe(record, file)) if as_json else _status_body(record, file))
+    body = jsonify(background.describe(record, file)) if as_json else background.status_body(record, file)
+    response = make_response(body)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -11,11 +11,10 @@ import re
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from core import account_invoices, cases, connect, contacts, field_values, logins, orders
-from web import csrf, database, freshness
+from web import database, freshness
 from web.identity import current_customer, customer_required
 
 bp = Blueprint("portal", __name__)
-csrf.protect(bp)
 ORDER_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,30}$")
 CASE_FIELDS = ("Subject", "Description", "Type", "Priority")
 CASE_TYPES = tuple(p["value"] for p in connect.field_definition("Case", "Type")["picklistValues"])
