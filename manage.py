@@ -104,7 +104,7 @@ def org_setup(dry_run):
     from core import org_setup as setup_org
     from core import salesforce
 
-    created = setup_org.setup(salesforce.connect(), dry_run=dry_run, echo=click.echo)
+    created = setup_org.setup(salesforce.connect(config.load().salesforce), dry_run=dry_run, echo=click.echo)
     verb = "would create" if dry_run else "created"
     click.echo(f"{verb} {len(created)} component(s); the org has everything sql/connect/mapping.json maps.")
 

@@ -7,7 +7,6 @@ Connection state and API usage exist in Postgres only when the local Connect sta
 `local_connect` schema); on Heroku they come from `heroku connect:info`, so they read "unknown".
 """
 
-import os
 from datetime import UTC, datetime
 
 from psycopg import sql
@@ -140,11 +139,9 @@ def requeue(conn, schema: str, archive_ids: list[int]) -> int:
     return len(conn.execute(sql.SQL(REQUEUE).format(s=sql.Identifier(schema)), (archive_ids,)).fetchall())
 
 
-def connection(conn, env=None) -> dict:
+def connection(conn, daily_api_limit: int | None = None) -> dict:
     """The connection's state and the org's API usage, where Postgres knows them."""
-    env = os.environ if env is None else env
-    limit = env.get("SF_DAILY_API_LIMIT", "").strip()
-    info = {"state": None, "detail": None, "api_used": None, "api_max": int(limit) if limit.isdigit() else None,
+    info = {"state": None, "detail": None, "api_used": None, "api_max": daily_api_limit,
             "observed_at": None, "source": "unknown"}
     if _exists(conn, "local_connect.connection_state"):
         row = conn.execute(LOCAL_STATE).fetchone()

@@ -64,7 +64,7 @@ def _wait(what, check, timeout, poll=0.25):
         time.sleep(poll)
 
 
-def verify(database_url, schema="salesforce", *, object_name="Contact", timeout=60.0, salesforce_factory=None,
+def verify(database_url, schema, *, salesforce_factory, object_name="Contact", timeout=60.0,
            echo=print) -> list[Step]:
     """Run the steps; return their timings or raise VerifyFailed naming the cause."""
     mapping = connect.mappings().get(object_name)
@@ -75,7 +75,7 @@ def verify(database_url, schema="salesforce", *, object_name="Contact", timeout=
     if not mapping.upsert_field:
         raise VerifyFailed(f"the {object_name} mapping has no upsert field: Connect cannot insert rows safely")
     try:
-        sf = (salesforce_factory or org.connect)()
+        sf = salesforce_factory()
     except SalesforceAuthenticationFailed as exc:
         raise VerifyFailed(f"bad Salesforce credentials: {exc.message}") from exc
     except requests.RequestException as exc:
@@ -169,7 +169,8 @@ def run(object_name: str, timeout: float, echo=print) -> int:
     echo(f"verify-sync: {object_name} through schema {cfg.connect_schema}")
     started = time.monotonic()
     try:
-        verify(cfg.database_url, cfg.connect_schema, object_name=object_name, timeout=timeout, echo=echo)
+        verify(cfg.database_url, cfg.connect_schema, salesforce_factory=lambda: org.connect(cfg.salesforce),
+               object_name=object_name, timeout=timeout, echo=echo)
     except VerifyFailed as exc:
         echo(f"  FAILED  {exc}")
         return 1

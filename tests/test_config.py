@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -113,6 +114,88 @@ def test_read_database_url_may_be_a_url():
 
 def test_read_database_url_is_optional():
     assert load().read_database_url is None
+
+
+def test_invoicing_settings_have_defaults_and_come_from_the_environment():
+    assert load().invoicing == config.Invoicing(tax_rate=Decimal("0.20"), due_days=30, max_api_share=0.5, chunks=20)
+    assert load(INVOICE_TAX_RATE="0.075", INVOICE_CHUNKS="8").invoicing.tax_rate == Decimal("0.075")
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("INVOICE_TAX_RATE", "abc", "must be a number; got 'abc'"),
+    ("INVOICE_TAX_RATE", "1.5", "must be between 0 and 1; got 1.5"),
+    ("INVOICE_TAX_RATE", "NaN", "must be between 0 and 1"),
+    ("INVOICE_DUE_DAYS", "-1", "must be between 0 and 365; got -1"),
+    ("INVOICE_MAX_API_SHARE", "2", "must be between 0.0 and 1.0; got 2"),
+    ("INVOICE_CHUNKS", "0", "must be between 1 and 1000; got 0"),
+    ("SF_API_REMAINING", "lots", "must be a whole number; got 'lots'"),
+    ("SF_DAILY_API_LIMIT", "-5", "must be between 0 and"),
+])
+def test_malformed_numbers_name_the_variable(name, value, message):
+    with pytest.raises(config.ConfigError, match=f"^{name} {message}"):
+        load(**{name: value})
+
+
+def test_api_budget_is_unknown_unless_configured():
+    assert load().api_budget == config.ApiBudget(remaining=None, daily_limit=None)
+    assert load(SF_API_REMAINING="14000").api_budget.remaining == 14000
+
+
+def test_ops_pages_are_off_without_credentials_and_on_with_both():
+    assert not load().ops.enabled
+    ops = load(OPS_USERNAME="ops", OPS_PASSWORD="a-long-password").ops
+    assert ops.enabled and (ops.username, ops.password) == ("ops", "a-long-password")
+
+
+@pytest.mark.parametrize("given, missing", [("OPS_USERNAME", "OPS_PASSWORD"), ("OPS_PASSWORD", "OPS_USERNAME")])
+def test_one_ops_credential_without_the_other_is_refused(given, missing):
+    with pytest.raises(config.ConfigError, match=f"^{given} is set but {missing} is not"):
+        load(**{given: "x"})
+
+
+def test_sf_username_without_sf_password_is_refused():
+    with pytest.raises(config.ConfigError, match="^SF_USERNAME is set but SF_PASSWORD is not"):
+        load(SF_USERNAME="integration@example.com")
+
+
+def test_an_existing_salesforce_session_needs_both_its_parts():
+    with pytest.raises(config.ConfigError, match="^SF_INSTANCE_URL is set but SF_SESSION_ID is not"):
+        load(SF_INSTANCE_URL="https://example.my.salesforce.com")
+    with pytest.raises(config.ConfigError, match="^SF_INSTANCE_URL must start with one of https://"):
+        load(SF_INSTANCE_URL="http://example.my.salesforce.com", SF_SESSION_ID="00D!x")
+
+
+def test_salesforce_settings_for_a_password_login():
+    org = load(SF_USERNAME="integration@example.com", SF_PASSWORD="pw", SF_DOMAIN="test").salesforce
+    assert (org.username, org.password, org.security_token, org.domain) == ("integration@example.com", "pw", "", "test")
+
+
+@pytest.mark.parametrize("value", ["your-app.herokuapp.com", "ftp://your-app.example.com", "https://"])
+def test_a_bad_app_url_is_refused(value):
+    with pytest.raises(config.ConfigError, match="^APP_URL must be the app's public URL"):
+        load(APP_URL=value)
+
+
+def test_app_url_loses_its_trailing_slash():
+    assert load(APP_URL="https://portal.example.com/").app_url == "https://portal.example.com"
+
+
+def test_secrets_stay_out_of_the_repr():
+    secrets = {"SECRET_KEY": "s" * 40, "OPS_USERNAME": "ops", "OPS_PASSWORD": "ops-password-123",
+               "SF_USERNAME": "u@example.com", "SF_PASSWORD": "sf-password-456", "SF_SECURITY_TOKEN": "token-789",
+               "DATABASE_URL": "postgres://u:db-password-0@h/d"}
+    shown = repr(load(**secrets))
+    assert "salesforce" in shown and "u@example.com" in shown
+    for name in ("SECRET_KEY", "OPS_PASSWORD", "SF_PASSWORD", "SF_SECURITY_TOKEN", "DATABASE_URL"):
+        assert secrets[name] not in shown, name
+
+
+def test_every_variable_is_declared_once_with_its_field():
+    names = [v.name for v in config.variables()]
+    assert len(names) == len(set(names))
+    assert {"DATABASE_URL", "OPS_PASSWORD", "INVOICE_TAX_RATE", "SF_API_REMAINING", "SF_USERNAME", "APP_URL",
+            "LOCAL_ORG_URL"} <= set(names)
+    assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL"}
 
 
 def test_the_web_app_refuses_to_start_without_secret_key():

@@ -33,9 +33,9 @@ def _work(redis):
 
 
 @pytest.fixture
-def ops(monkeypatch):
+def ops():
     """Operator credentials, as HTTP Basic headers."""
-    return ops_headers(monkeypatch)
+    return ops_headers()
 
 
 @pytest.fixture
@@ -103,13 +103,13 @@ def test_ops_export_page_offers_both_ways(client, ops):
     assert "/ops/exports/orders.csv" in page and 'action="/ops/exports/invoices"' in page
 
 
-def test_stream_is_not_cut_by_the_web_statement_timeout(app_config, conn, redis, monkeypatch):
+def test_stream_is_not_cut_by_the_web_statement_timeout(app_config, conn, redis):
     """A COPY that waits longer than STATEMENT_TIMEOUT_MS still completes: exports lift the limit."""
     import dataclasses
 
     from web import create_app
 
-    headers = ops_headers(monkeypatch)
+    headers = ops_headers()
     connect_rows.load(conn, accounts=1, orders=3)
     slow_config = dataclasses.replace(app_config, statement_timeout_ms=100)
     client = create_app({"APP": slow_config, "TESTING": True}).test_client()

@@ -1,23 +1,24 @@
 """`/ops/sync`: the sync health console, read from what Connect leaves in Postgres."""
 
 import base64
+import dataclasses
 import json
 import re
 
 import pytest
+from people import ops_headers
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from core import connect, queue, sync_health
+from core import config, connect, queue, sync_health
+from web import create_app
 
-AUTH = {"Authorization": "Basic " + base64.b64encode(b"ops:secret-ops-password").decode()}
+AUTH = ops_headers()
 
 
 @pytest.fixture
-def ops(monkeypatch, client):
-    """A client with operator credentials configured."""
-    monkeypatch.setenv("OPS_USERNAME", "ops")
-    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+def ops(client):
+    """A client for the web app, whose test config turns the ops pages on."""
     return client
 
 
@@ -33,10 +34,9 @@ def failed_archive_row(conn, message="REQUIRED_FIELD_MISSING: Required fields ar
         "'contact', 1, '\"lastname\"=>NULL', %s) RETURNING id", (message,)).fetchone()["id"]
 
 
-def test_operators_only(client, monkeypatch):
-    assert client.get("/ops/sync").status_code == 404  # no ops credentials configured: the console is off
-    monkeypatch.setenv("OPS_USERNAME", "ops")
-    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+def test_operators_only(client, app_config):
+    off = create_app({"APP": dataclasses.replace(app_config, ops=config.Ops()), "TESTING": True}).test_client()
+    assert off.get("/ops/sync").status_code == 404  # no ops credentials configured: the console is off
     anonymous = client.get("/ops/sync")
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic")
     wrong = {"Authorization": "Basic " + base64.b64encode(b"ops:wrong").decode()}
@@ -115,8 +115,7 @@ def test_chart_says_so_when_there_are_no_samples(ops, conn):
     assert "No samples yet" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
 
 
-def test_connection_state_and_api_use_are_unknown_without_the_local_engine(ops, conn, monkeypatch):
-    monkeypatch.delenv("SF_DAILY_API_LIMIT", raising=False)
+def test_connection_state_and_api_use_are_unknown_without_the_local_engine(ops, conn):
     conn.execute("DROP SCHEMA IF EXISTS local_connect CASCADE")
     body = ops.get("/ops/sync.json", headers=AUTH).get_json()
     assert body["connection"]["state"] is None and body["connection"]["api_used"] is None

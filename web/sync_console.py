@@ -22,7 +22,7 @@ def _cfg():
 def _snapshot(conn):
     cfg = _cfg()
     return {
-        "connection": sync_health.connection(conn),
+        "connection": sync_health.connection(conn, cfg.api_budget.daily_limit),
         "mappings": sync_health.mapping_health(conn, cfg.connect_schema),
         "write_errors": sync_health.write_errors(conn, cfg.connect_schema),
     }

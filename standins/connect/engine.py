@@ -114,12 +114,11 @@ def to_postgres(field: dict, value):
 class Engine:
     """One sync engine for one Connect schema and one org."""
 
-    def __init__(self, database_url: str, schema: str = "salesforce", salesforce_factory=None, mappings=None):
-        from core import salesforce
-
+    def __init__(self, database_url: str, schema: str, salesforce_factory, mappings=None):
         self.database_url, self.schema = database_url, schema
         self.s = sql.Identifier(schema)
-        self.factory = salesforce_factory or salesforce.connect
+        # Called for a new client whenever the org was unreachable: a restarted org needs a new login.
+        self.factory = salesforce_factory
         self.mappings = mappings or connect.mappings()
         self.by_table = {m.table: m for m in self.mappings.values()}
         self.conn = db.connect(database_url)
