@@ -121,11 +121,8 @@ def verify_sync(object_name, timeout):
 
 def main():
     """Run the CLI, turning configuration errors into one clear line and exit code 2."""
-    try:
+    with config.exit_on_error():
         cli(standalone_mode=True)
-    except config.ConfigError as exc:
-        click.echo(f"configuration error: {exc}", err=True)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -135,7 +135,10 @@ def test_default_formation_fits_essential_0_connections():
     assert used <= essential_0_limit - 5
 
 
-def test_pool_size_matches_gunicorn_threads_so_no_thread_waits_for_a_connection():
+def test_pool_size_matches_gunicorn_threads_so_no_thread_waits_for_a_connection(monkeypatch):
+    # gunicorn.conf.py loads the configuration at boot, as on a web dyno.
+    for name, value in {"DATABASE_URL": "postgres://u@h/d", "REDIS_URL": "redis://h", "SECRET_KEY": "k" * 64}.items():
+        monkeypatch.setenv(name, value)
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert int(APP_JSON["env"]["DB_POOL_SIZE"]["value"]) == settings["threads"]
 

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -212,12 +213,35 @@ def test_the_web_app_refuses_a_short_secret_key():
         create_app({"APP": load(SECRET_KEY="short")})
 
 
+def run_process(argv: list[str], **changes) -> subprocess.CompletedProcess:
+    """Start a process as a dyno would, on GOOD with some variables changed (None removes one)."""
+    env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in changes}
+    env.update({k: v for k, v in {**GOOD, **changes}.items() if v is not None})
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_manage_py_reports_a_bad_environment_in_one_line_and_exits_2():
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env["REDIS_URL"] = "redis://localhost:6379/0"
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_process([sys.executable, "manage.py", "migrate"], DATABASE_URL=None)
     assert result.returncode == 2
-    assert result.stderr.strip() == "configuration error: DATABASE_URL is not set."
+    assert result.stderr == "configuration error: DATABASE_URL is not set.\n"
     assert result.stdout == ""
+
+
+def test_the_worker_reports_a_bad_environment_in_one_line_and_exits_2():
+    result = run_process([sys.executable, "-m", "worker"], INVOICE_TAX_RATE="twenty percent")
+    assert result.returncode == 2
+    assert result.stderr == "configuration error: INVOICE_TAX_RATE must be a number; got 'twenty percent'.\n"
+
+
+def test_the_web_dyno_stops_at_boot_in_one_line_and_exits_2():
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    result = run_process([gunicorn, "--config", "gunicorn.conf.py", "web:create_app()"], PORT="http")
+    assert result.returncode == 2
+    assert result.stderr == "configuration error: PORT must be a whole number; got 'http'.\n"
+
+
+def test_the_web_dyno_needs_a_secret_key_at_boot():
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    result = run_process([gunicorn, "--config", "gunicorn.conf.py", "web:create_app()"], SECRET_KEY=None)
+    assert result.returncode == 2 and result.stderr.startswith("configuration error: SECRET_KEY is not set.")
+    assert len(result.stderr.splitlines()) == 1

@@ -12,7 +12,7 @@ from web import create_app
 ROUTER_LIMIT_S = 30
 
 
-def test_gunicorn_kills_stuck_workers_and_stops_gracefully_before_the_routers_limits():
+def test_gunicorn_kills_stuck_workers_and_stops_gracefully_before_the_routers_limits(env):
     settings = runpy.run_path("gunicorn.conf.py")
     assert settings["timeout"] < ROUTER_LIMIT_S
     assert settings["graceful_timeout"] < ROUTER_LIMIT_S  # the dyno's SIGKILL comes 30 s after SIGTERM
