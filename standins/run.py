@@ -15,13 +15,12 @@ import sys
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
-from core import config, db, logins, queue
+from commands.logins import demo_lines
+from core import config, db, logins, queue, sync_sampler
 from core.migrate import migrate
 from core.paths import ROOT
-from core.portal_commands import demo_lines
 from standins import demo_data, services
 from standins.provision import provision
-from worker import sync_health
 
 ENV_FILE = ROOT / ".env"
 PROCFILE = ROOT / "Procfile.local"
@@ -64,7 +63,7 @@ def prepare(env: dict, log=print) -> dict:
             log("loading demo data (once) ...")
             demo_data.load(conn, schema=cfg.connect_schema, app_schema=cfg.app_schema, log=log, **DEFAULT_SCALE)
     # The sync health console's chart: one sample a minute, taken by the worker.
-    sync_health.schedule(queue.connect(cfg.redis_url))
+    sync_sampler.schedule(queue.connect(cfg.redis_url))
     return env
 
 

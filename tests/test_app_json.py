@@ -10,6 +10,7 @@ import runpy
 
 import pytest
 
+import manage
 from core import config
 from core.paths import ROOT
 
@@ -144,8 +145,6 @@ def test_pool_size_matches_gunicorn_threads_so_no_thread_waits_for_a_connection(
 
 
 def test_postdeploy_is_a_manage_py_command():
-    import manage
-
     command = APP_JSON["scripts"]["postdeploy"].split()
     assert command[:2] == ["python", "manage.py"]
     assert command[2] in manage.cli.commands

@@ -1,6 +1,7 @@
 """core.config: a missing or malformed variable stops the process at boot with a message naming it."""
 
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -10,6 +11,7 @@ import pytest
 
 from core import config
 from core.paths import ROOT
+from web import create_app
 
 GOOD = {
     "DATABASE_URL": "postgres://u:p@db.example.com:5432/d",
@@ -199,16 +201,20 @@ def test_every_variable_is_declared_once_with_its_field():
     assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL"}
 
 
-def test_the_web_app_refuses_to_start_without_secret_key():
-    from web import create_app
+def test_only_core_config_reads_the_environment():
+    """What every dyno runs (standins/ and tests/ never run on Heroku) takes its settings from Config."""
+    deployed = [ROOT / "manage.py", ROOT / "gunicorn.conf.py",
+                *[f for d in ("core", "web", "worker", "commands") for f in (ROOT / d).rglob("*.py")]]
+    readers = [str(f.relative_to(ROOT)) for f in deployed if re.search(r"os\.environ|getenv\(", f.read_text())]
+    assert readers == ["core/config.py"]
 
+
+def test_the_web_app_refuses_to_start_without_secret_key():
     with pytest.raises(config.ConfigError, match=r"SECRET_KEY is not set"):
         create_app({"APP": load(SECRET_KEY=None)})
 
 
 def test_the_web_app_refuses_a_short_secret_key():
-    from web import create_app
-
     with pytest.raises(config.ConfigError, match=r"SECRET_KEY is too short"):
         create_app({"APP": load(SECRET_KEY="short")})
 

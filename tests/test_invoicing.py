@@ -9,7 +9,7 @@ import pytest
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from core import config, invoicing, queue
+from core import config, db, invoicing, queue
 from tests.invoicing_rows import add_accounts, add_orders
 from worker import invoicing as jobs
 
@@ -164,8 +164,6 @@ def test_late_order_for_a_paid_invoice_gets_a_supplementary_invoice(conn, redis,
 
 
 def test_two_runs_racing_for_a_period_one_is_refused_totals_exact(conn, redis, env, billed_world, database_url):
-    from core import db
-
     results, barrier = [], threading.Barrier(2)
 
     def racer():

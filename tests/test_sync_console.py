@@ -10,7 +10,7 @@ from people import ops_headers
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from core import config, connect, queue, sync_health
+from core import config, connect, queue, sync_health, sync_sampler
 from web import create_app
 
 AUTH = ops_headers()
@@ -105,10 +105,8 @@ def test_sample_job_feeds_the_chart(ops, conn, redis, env):
 
 
 def test_sampler_starts_one_chain_only(redis, env):
-    from worker import sync_health as sampler
-
-    assert sampler.schedule(redis) is True
-    assert sampler.schedule(redis) is False
+    assert sync_sampler.schedule(redis) is True
+    assert sync_sampler.schedule(redis) is False
 
 
 def test_chart_says_so_when_there_are_no_samples(ops, conn):
@@ -152,13 +150,11 @@ def failed_contact(conn, message="INVALID_EMAIL_ADDRESS: Email: invalid email ad
 
 
 def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn, env):
-    from worker import sync_health as sampler
-
     with conn.transaction():
         conn.execute("SET LOCAL xmlbinary = 'hex'")
         conn.execute("INSERT INTO salesforce.account (sfid, name, systemmodstamp) VALUES "
                      "('001000000000001AAA', 'Acme', (now() AT TIME ZONE 'UTC') - interval '15 minutes')")
-    sampler.sample()
+    sync_sampler.sample(env)
     lag = {r["object_name"]: r["lag_s"] for r in conn.execute("SELECT object_name, lag_s FROM app.sync_health_samples")}
     assert 900 <= lag["Account"] < 3600
     assert lag["Contact"] is None  # never synced: no lag to speak of

@@ -1,4 +1,4 @@
-"""`python manage.py invoices ...`: start, watch and schedule invoicing runs from a terminal or Heroku Scheduler.
+"""`python manage.py invoices …`: start, watch and schedule invoicing runs from a terminal or Heroku Scheduler.
 
     python manage.py invoices run --period previous          # what Heroku Scheduler runs daily at 02:00 UTC
     python manage.py invoices run --period 2026-10 --wait    # start and watch (progress bar on a terminal)

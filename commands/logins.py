@@ -1,4 +1,4 @@
-"""Ops commands for portal logins: `python manage.py invite …`, `create-demo-users`, `api-token …`."""
+"""`python manage.py invite …`, `create-demo-users` and `api-token …`: portal logins made by an operator."""
 
 import click
 
@@ -61,5 +61,3 @@ def api_token(email, name):
         token = logins.create_api_token(conn, cfg.app_schema, user["id"], name)
     click.echo(token)
 
-
-COMMANDS = (invite, create_demo_users, api_token)
