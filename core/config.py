@@ -219,6 +219,8 @@ class Config:
     export_ttl_hours: int = setting("EXPORT_TTL_HOURS", _whole(1, 24 * 90), 24)
     # Where the invitation links `manage.py invite` prints point.
     app_url: str | None = setting("APP_URL", _public_url)
+    # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
+    connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
     ops: Ops = part(Ops)
     invoicing: Invoicing = part(Invoicing)
     api_budget: ApiBudget = part(ApiBudget)

@@ -26,6 +26,7 @@ ENV_FILE = ROOT / ".env"
 PROCFILE = ROOT / "Procfile.local"
 DATABASE_NAME = "connectapp"
 DEFAULT_SCALE = {"accounts": 1_000, "orders": 10_000}
+LOCAL_CONNECT_INFO = "standins.connect.info.LocalConnectInfo"
 
 
 def read_env_file(path=ENV_FILE) -> dict:
@@ -82,6 +83,8 @@ def local_env() -> dict:
     env.setdefault("WEB_CONCURRENCY", "2")
     env.setdefault("LOCAL_ORG_PORT", "5100")
     env.setdefault("LOCAL_ORG_URL", f"http://127.0.0.1:{env['LOCAL_ORG_PORT']}")
+    # The sync console reads the local Connect's state from its tables; on Heroku it cannot know it.
+    env.setdefault("CONNECT_INFO", LOCAL_CONNECT_INFO)
     env["PYTHONUNBUFFERED"] = "1"
     # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])

@@ -62,7 +62,7 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app_config(database_url, redis_url):
-    """The configuration every process would read from the environment (ops pages on, as app.json sets them)."""
+    """The configuration every process would read locally (ops pages on, as app.json sets them on Heroku)."""
     return config.load(
         {
             "DATABASE_URL": database_url,
@@ -71,6 +71,8 @@ def app_config(database_url, redis_url):
             "APP_ENV": "test",
             "OPS_USERNAME": people.OPS_USER,
             "OPS_PASSWORD": people.OPS_PASSWORD,
+            # As `make run` sets it: the sync console reads the local Connect's own state.
+            "CONNECT_INFO": "standins.connect.info.LocalConnectInfo",
         }
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core import config
+from core import config, connect_info
 from core.paths import ROOT
 from web import create_app
 
@@ -198,7 +198,7 @@ def test_every_variable_is_declared_once_with_its_field():
     assert len(names) == len(set(names))
     assert {"DATABASE_URL", "OPS_PASSWORD", "INVOICE_TAX_RATE", "SF_API_REMAINING", "SF_USERNAME", "APP_URL",
             "LOCAL_ORG_URL"} <= set(names)
-    assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL"}
+    assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL", "CONNECT_INFO"}
 
 
 def test_only_core_config_reads_the_environment():
@@ -207,6 +207,20 @@ def test_only_core_config_reads_the_environment():
                 *[f for d in ("core", "web", "worker", "commands") for f in (ROOT / d).rglob("*.py")]]
     readers = [str(f.relative_to(ROOT)) for f in deployed if re.search(r"os\.environ|getenv\(", f.read_text())]
     assert readers == ["core/config.py"]
+
+
+def test_connect_info_names_a_class_by_dotted_path():
+    assert load().connect_info is None
+    assert load(CONNECT_INFO="standins.connect.info.LocalConnectInfo").connect_info == (
+        "standins.connect.info.LocalConnectInfo")
+    with pytest.raises(config.ConfigError, match="^CONNECT_INFO must be a dotted path"):
+        load(CONNECT_INFO="standins/connect/info.py")
+
+
+def test_unset_connect_info_means_unknown_and_a_bad_one_is_a_config_error():
+    assert isinstance(connect_info.provider(None), connect_info.UnknownOnHeroku)
+    with pytest.raises(config.ConfigError, match="^CONNECT_INFO names standins.connect.nothing.Here"):
+        connect_info.provider("standins.connect.nothing.Here")
 
 
 def test_the_web_app_refuses_to_start_without_secret_key():

@@ -11,6 +11,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from core import config, connect, queue, sync_health, sync_sampler
+from standins.connect import state
 from web import create_app
 
 AUTH = ops_headers()
@@ -113,23 +114,54 @@ def test_chart_says_so_when_there_are_no_samples(ops, conn):
     assert "No samples yet" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
 
 
-def test_connection_state_and_api_use_are_unknown_without_the_local_engine(ops, conn):
-    conn.execute("DROP SCHEMA IF EXISTS local_connect CASCADE")
-    body = ops.get("/ops/sync.json", headers=AUTH).get_json()
+def heroku_console(app_config, **changes):
+    """A client for the app as Heroku runs it: no CONNECT_INFO, so Connect's own state is unknown."""
+    cfg = dataclasses.replace(app_config, connect_info=None, **changes)
+    return create_app({"APP": cfg, "TESTING": True}).test_client()
+
+
+def test_connection_state_and_api_use_are_unknown_on_heroku(app_config, conn):
+    console = heroku_console(app_config)
+    body = console.get("/ops/sync.json", headers=AUTH).get_json()
     assert body["connection"]["state"] is None and body["connection"]["api_used"] is None
-    assert "heroku connect:info" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert body["connection"]["source"] == "unknown" and "heroku connect:info" in body["connection"]["detail"]
+    assert all(m["state"] is None and m["api_calls_today"] is None for m in body["mappings"])
+    page = console.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert "unknown on Heroku: see the Connect dashboard (heroku connect:info)" in page
 
 
-def test_local_engine_state_and_api_use_are_shown_when_present(ops, conn, database_url):
-    from standins.connect import state
+def test_the_daily_api_limit_still_shows_on_heroku(app_config, conn):
+    console = heroku_console(app_config, api_budget=config.ApiBudget(daily_limit=15000))
+    assert console.get("/ops/sync.json", headers=AUTH).get_json()["connection"]["api_max"] == 15000
+    assert "15,000 (SF_DAILY_API_LIMIT)" in console.get("/ops/sync", headers=AUTH).get_data(as_text=True)
 
+
+@pytest.fixture
+def local_connect(conn):
+    """The local Connect's own tables, as the engine creates them; emptied afterwards."""
     state.ensure(conn)
+    yield
+    conn.execute("TRUNCATE local_connect.connection_state, local_connect.mapping_state, local_connect.api_usage")
+
+
+def test_local_engine_state_and_api_use_are_shown_when_present(ops, conn, local_connect):
     state.set_connection_state(conn, "IDLE")
-    conn.execute("INSERT INTO local_connect.api_usage (id, used, max) VALUES (1, 1234, 15000) "
-                 "ON CONFLICT (id) DO UPDATE SET used = 1234, max = 15000")
+    state.mapping_row(conn, "Contact")
+    state.set_mapping_state(conn, "Contact", "DATA_SYNCED")
+    state.count_api_calls(conn, "Contact", 7, usage=(1234, 15000))
     body = ops.get("/ops/sync.json", headers=AUTH).get_json()
     assert body["connection"]["state"] == "IDLE" and body["connection"]["api_used"] == 1234
+    assert body["connection"]["source"] == "local Connect"
+    contact = mapping(body, "Contact")
+    assert (contact["state"], contact["api_calls_today"]) == ("DATA_SYNCED", 7)
     assert "1,234" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+
+
+def test_api_calls_counted_on_an_earlier_day_read_zero_today(ops, conn, local_connect):
+    state.mapping_row(conn, "Contact")
+    state.count_api_calls(conn, "Contact", 7)
+    conn.execute("UPDATE local_connect.mapping_state SET api_calls_day = api_calls_day - 1")
+    assert mapping(ops.get("/ops/sync.json", headers=AUTH).get_json(), "Contact")["api_calls_today"] == 0
 
 
 def test_large_tables_show_estimates_rather_than_counting(conn, monkeypatch):
