@@ -1,19 +1,34 @@
-# gunicorn settings for the web dyno, following Heroku's own Python sample. Each setting says
-# which platform limit it respects. Procfile: web: gunicorn --config gunicorn.conf.py "web:create_app()"
-import os
+# gunicorn settings for the web dyno, following Heroku's own Python sample: each setting says which
+# platform limit it respects, with a link to it. Settings: https://docs.gunicorn.org/en/stable/settings.html
+# Procfile: web: gunicorn --config gunicorn.conf.py "web:create_app()"
+# Every top-level name here is offered to gunicorn as a setting, so the app's config module gets a
+# name gunicorn has no setting for (gunicorn's own `config` setting is the path of this file).
+from core import config as app_config
+
+# The configuration is read here, at boot, before any worker starts: a missing or malformed
+# variable stops the web dyno with one line `configuration error: …` and exit status 2, not a
+# traceback from every worker. The web process needs SECRET_KEY, so it is checked here too.
+with app_config.exit_on_error():
+    cfg = app_config.load()
+    cfg.require_secret_key()
 
 # `make run` sets APP_ENV=development; a dyno runs in production (core/config.py's default).
-development = os.environ.get("APP_ENV", "production") == "development"
+development = cfg.environment == "development"
 
-# Heroku tells the dyno which port to listen on; [::] accepts IPv4 and IPv6.
-bind = ["[::]:" + os.environ.get("PORT", "5000")]
+# Heroku tells a web dyno which port to listen on in PORT; [::] accepts IPv4 and IPv6.
+# https://devcenter.heroku.com/articles/dyno-startup-behavior#port-binding-of-web-dynos
+bind = [f"[::]:{cfg.port}"]
 
-# The Python buildpack sets WEB_CONCURRENCY from the dyno's memory; each process gets its own
-# pool of database connections (opened lazily, after the fork).
-workers = int(os.environ.get("WEB_CONCURRENCY", 2))
+# The Python buildpack sets WEB_CONCURRENCY from the dyno's memory and CPUs. Each process gets its
+# own pool of database connections (opened lazily, after the fork), and they all count against the
+# plan's connection limit: docs/architecture.md has the arithmetic.
+# https://devcenter.heroku.com/articles/python-concurrency
+# https://devcenter.heroku.com/articles/python-concurrency-and-database-connections
+workers = cfg.web_concurrency
 
 # Threads let one process overlap the waits on Postgres and Redis. Pool size (DB_POOL_SIZE, 5)
 # matches the thread count so no thread waits for a connection.
+# https://docs.gunicorn.org/en/stable/design.html#server-model
 worker_class = "gthread"
 threads = 5
 
@@ -21,19 +36,27 @@ threads = 5
 # over the workers. With one shared socket, whichever worker wakes first accepts: the router's
 # long-lived keep-alive connections can pile onto one process (one CPU, by the GIL) while the
 # other idles. (A worker that exits drops connections still queued on its socket; workers exit
-# only when the dyno stops or a request times out.)
+# only when the dyno stops or a worker misses its heartbeat.) https://lwn.net/Articles/542629/
 reuse_port = True
 
-# The router gives up on a request after 30 s (H12). Kill a stuck worker before that, so the
-# client gets our 5xx rather than the router's, and the process is replaced.
+# A heartbeat, not a request time limit: with the gthread worker class the master kills a worker
+# process whose main loop has not notified it for this long (the process is wedged), and starts
+# another. A slow request on one of its threads does not stop the heartbeat, so gunicorn never
+# cuts a stuck request. What keeps ordinary requests under the router's 30 s (H12) is Postgres'
+# statement_timeout on every web connection (STATEMENT_TIMEOUT_MS, 20 s): the query is cancelled
+# and the client gets our 503 page rather than the router's.
+# https://devcenter.heroku.com/articles/request-timeout
 timeout = 20
 
-# On SIGTERM (every deploy, every daily restart) finish in-flight requests, well inside the
-# 30 s before the dyno manager's SIGKILL.
+# On SIGTERM (every deploy, config change and daily restart) finish in-flight requests, well inside
+# the 30 s before the dyno manager's SIGKILL.
+# https://devcenter.heroku.com/articles/dyno-shutdown-behavior
+# https://devcenter.heroku.com/articles/dynos#restarting
 graceful_timeout = 20
 
-# The router keeps idle connections to dynos open for 90 s; a shorter keep-alive here would
-# close sockets the router still uses (H13/H18).
+# The router keeps idle connections to dynos open for 90 s; a shorter keep-alive here would let
+# gunicorn close a socket just as the router sends a request down it (H13/H18).
+# https://devcenter.heroku.com/articles/http-routing#keepalives
 keepalive = 95
 
 # Load the app once in the master and fork workers from it: faster boots, less memory.
@@ -41,6 +64,7 @@ keepalive = 95
 preload_app = not development
 
 # Heroku's router is the only client; trust its X-Forwarded-* headers (scheme, client address).
+# https://devcenter.heroku.com/articles/http-routing#heroku-headers
 forwarded_allow_ips = "*"
 
 # Logs go to stdout, where Heroku collects them; logfmt with the router's request id.
@@ -48,6 +72,7 @@ forwarded_allow_ips = "*"
 # the same request_id — so a gunicorn access line would only repeat it (twice the log volume through
 # every drain, and about 7 % of a web process's CPU in bench/portal.py). Locally, where no router
 # logs, APP_ENV=development turns gunicorn's access log on.
+# https://devcenter.heroku.com/articles/http-routing#heroku-router-log-format
 accesslog = "-" if development else None
 errorlog = "-"
 access_log_format = (

@@ -20,6 +20,7 @@ fine here, never on real data). Every variant writes the same invoices through t
 """
 
 import argparse
+import dataclasses
 import os
 import signal
 import subprocess
@@ -208,8 +209,8 @@ def real_run(conn, cfg, redis_conn, env: dict, workers: int, chunks: int) -> tup
     procs = start_workers(workers, env, redis_conn)
     try:
         t0 = time.perf_counter()
-        run_id, _ = invoicing.start_run(conn, redis_conn, PERIOD, cfg, opts=invoicing.Settings(chunks=chunks),
-                                        env={})
+        run_cfg = dataclasses.replace(cfg, invoicing=config.Invoicing(chunks=chunks))
+        run_id, _ = invoicing.start_run(conn, redis_conn, PERIOD, run_cfg)
         planned = time.perf_counter() - t0
         # Wait with the lightest query there is, so the waiting takes no CPU from the run itself.
         while conn.execute(RUN_STATE, {"run_id": run_id}).fetchone()["state"] not in ("finished", "failed"):
@@ -245,7 +246,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.invoicing", description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--chunks", type=int, default=invoicing.Settings.chunks)
+    parser.add_argument("--chunks", type=int, default=config.Invoicing.chunks)
     parser.add_argument("--sample", type=int, default=20_000)
     args = parser.parse_args(argv)
 

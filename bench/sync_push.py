@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from core import db
+from core import config, db
 from core import salesforce as org_client
 from core.migrate import migrate
 from core.paths import ROOT
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         deadline = time.monotonic() + 30
         while True:
             try:
-                sf = org_client.connect({"LOCAL_ORG_URL": org_url})
+                sf = org_client.connect(config.Salesforce(local_org_url=org_url))
                 break
             except Exception:
                 if time.monotonic() > deadline:
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
             conn.execute("TRUNCATE local_org.records")
 
             engine = Engine(url, "salesforce",
-                            salesforce_factory=lambda: org_client.connect({"LOCAL_ORG_URL": org_url}))
+                            salesforce_factory=lambda: org_client.connect(config.Salesforce(local_org_url=org_url)))
             engine.describe("Contact")
             # 2. inserts
             conn.execute("INSERT INTO salesforce.contact (lastname, email, external_id__c) "

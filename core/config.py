@@ -1,47 +1,236 @@
-"""Configuration from the environment, read once at boot (12-factor).
+"""Configuration from the environment, read once at boot (12-factor): the only module that reads it.
 
-Every process (web, worker, release, one-off commands) calls `load()`. A missing or malformed
-value stops the process at boot with a message naming the variable, instead of failing later
-inside a request or a job.
+Every process (web, worker, release, one-off commands) calls `load()`. Each field names the
+variable it comes from (`setting("PORT", …)`), so the list of variables the app reads is derived
+from `Config` itself (`variables()`; tests hold app.json and .env.example to it). A missing or
+malformed value stops the process at boot with one line naming the variable (`exit_on_error()`),
+instead of failing later inside a request or a job. Secrets stay out of reprs, and so out of logs.
 """
 
+import math
 import os
 import re
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import MISSING, dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
-# Heroku names follower databases HEROKU_POSTGRESQL_<COLOR>_URL; READ_DATABASE_URL picks one.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Heroku names follower databases HEROKU_POSTGRESQL_<COLOR>_URL; READ_DATABASE_URL may name one.
+_CONFIG_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_DOTTED_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _PG_SCHEMES = {"postgres", "postgresql"}
 _REDIS_SCHEMES = {"redis", "rediss", "unix"}
+_WEB_SCHEMES = {"http", "https"}
 
 
 class ConfigError(RuntimeError):
     """A configuration value is missing or malformed."""
 
 
+# A parser turns a variable's (stripped, non-empty) text into its value, or raises ConfigError.
+Parser = Callable[[str, str, Mapping], object]
+
+
+def _text(name, raw, env):
+    return raw
+
+
+def _whole(low: int, high: int) -> Parser:
+    def parse(name, raw, env):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number; got {raw!r}.") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}; got {value}.")
+        return value
+
+    return parse
+
+
+def _number(kind: type, low, high) -> Parser:
+    def parse(name, raw, env):
+        try:
+            value = kind(raw)
+            finite = math.isfinite(value)
+        except (ValueError, InvalidOperation):
+            raise ConfigError(f"{name} must be a number; got {raw!r}.") from None
+        if not (finite and low <= value <= high):
+            raise ConfigError(f"{name} must be between {low} and {high}; got {raw}.")
+        return value
+
+    return parse
+
+
+def _url(schemes: set[str]) -> Parser:
+    def parse(name, raw, env):
+        scheme = urlsplit(raw).scheme
+        if scheme not in schemes:
+            raise ConfigError(
+                f"{name} must start with one of {', '.join(s + '://' for s in sorted(schemes))}; "
+                f"got {scheme or 'no scheme'}://"
+            )
+        return raw
+
+    return parse
+
+
+def _public_url(name, raw, env):
+    parts = urlsplit(raw)
+    if parts.scheme not in _WEB_SCHEMES or not parts.netloc:
+        raise ConfigError(f"{name} must be the app's public URL, like https://your-app.herokuapp.com; got {raw!r}.")
+    return raw.rstrip("/")
+
+
+def _identifier(name, raw, env):
+    if not _IDENTIFIER.match(raw):
+        raise ConfigError(f"{name} must be a lowercase SQL identifier (letters, digits, _); got {raw!r}.")
+    return raw
+
+
+def _choice(*values: str) -> Parser:
+    def parse(name, raw, env):
+        if raw not in values:
+            raise ConfigError(f"{name} must be {', '.join(values[:-1])} or {values[-1]}; got {raw!r}.")
+        return raw
+
+    return parse
+
+
+def _follower_url(name, raw, env):
+    """A Postgres URL, or the name of the config var holding one (e.g. HEROKU_POSTGRESQL_COPPER_URL)."""
+    if _CONFIG_VAR.match(raw):
+        target = env.get(raw, "").strip()
+        if not target:
+            raise ConfigError(f"{name} names {raw}, which is not set.")
+        return _url(_PG_SCHEMES)(raw, target, env)
+    return _url(_PG_SCHEMES)(name, raw, env)
+
+
+def _dotted_path(name, raw, env):
+    if not _DOTTED_PATH.match(raw):
+        raise ConfigError(f"{name} must be a dotted path such as package.module.Class; got {raw!r}.")
+    return raw
+
+
+def setting(env: str, parse: Parser = _text, default=None, *, required: bool = False, secret: bool = False,
+            local_only: bool = False):
+    """A field read from the environment variable `env` by `parse`; unset or blank means `default`."""
+    metadata = {"env": env, "parse": parse, "secret": secret, "local_only": local_only}
+    if required:
+        return field(repr=not secret, metadata=metadata)
+    return field(default=default, repr=not secret, metadata=metadata)
+
+
+def part(cls: type):
+    """A group of settings inside Config (cfg.ops, cfg.invoicing, …), read from the same environment."""
+    return field(default_factory=cls, metadata={"part": cls})
+
+
+@dataclass(frozen=True)
+class Ops:
+    """The operators' HTTP Basic login for the /ops pages: both set turns them on, neither keeps them off (404)."""
+
+    username: str | None = setting("OPS_USERNAME")
+    password: str | None = setting("OPS_PASSWORD", secret=True)
+
+    def __post_init__(self):
+        if bool(self.username) != bool(self.password):
+            given, missing = ("OPS_USERNAME", "OPS_PASSWORD") if self.username else ("OPS_PASSWORD", "OPS_USERNAME")
+            raise ConfigError(f"{given} is set but {missing} is not: set both to turn the ops pages on, "
+                              "or neither to keep them off.")
+
+    @property
+    def enabled(self) -> bool:
+        """True when the ops pages are on."""
+        return bool(self.username)
+
+
+@dataclass(frozen=True)
+class Invoicing:
+    """Batch invoicing's knobs (docs/batch-invoicing.md)."""
+
+    tax_rate: Decimal = setting("INVOICE_TAX_RATE", _number(Decimal, 0, 1), Decimal("0.20"))
+    # Days after the end of the billing month an invoice is due.
+    due_days: int = setting("INVOICE_DUE_DAYS", _whole(0, 365), 30)
+    # A run that would spend more of the remaining daily API calls than this is refused unless forced.
+    max_api_share: float = setting("INVOICE_MAX_API_SHARE", _number(float, 0.0, 1.0), 0.5)
+    # RQ jobs per run: at least about 4 × the worker processes, so they finish together.
+    chunks: int = setting("INVOICE_CHUNKS", _whole(1, 1000), 20)
+
+
+@dataclass(frozen=True)
+class ApiBudget:
+    """What the app knows of the org's daily API allowance: Connect calls Salesforce, the app never does."""
+
+    # What Salesforce's /limits reported as DailyApiRequests.Remaining; wins over the daily limit.
+    remaining: int | None = setting("SF_API_REMAINING", _whole(0, 1_000_000_000))
+    # The whole daily allowance: an upper bound of what is left.
+    daily_limit: int | None = setting("SF_DAILY_API_LIMIT", _whole(0, 1_000_000_000))
+
+
+@dataclass(frozen=True)
+class Salesforce:
+    """The org the operations tools log in to (`verify-sync`, `org setup`), by session, password or locally."""
+
+    username: str | None = setting("SF_USERNAME")
+    password: str | None = setting("SF_PASSWORD", secret=True)
+    security_token: str = setting("SF_SECURITY_TOKEN", default="", secret=True)
+    # login (production, Developer Edition), test (sandbox), or a My Domain prefix.
+    domain: str = setting("SF_DOMAIN", default="login")
+    instance_url: str | None = setting("SF_INSTANCE_URL", _url({"https"}))
+    session_id: str | None = setting("SF_SESSION_ID", secret=True)
+    # The local org stand-in on loopback that `make run` starts (plain http).
+    local_org_url: str | None = setting("LOCAL_ORG_URL", _url(_WEB_SCHEMES), local_only=True)
+
+    def __post_init__(self):
+        if self.username and not self.password:
+            raise ConfigError("SF_USERNAME is set but SF_PASSWORD is not.")
+        if bool(self.instance_url) != bool(self.session_id):
+            given, missing = ("SF_INSTANCE_URL", "SF_SESSION_ID") if self.instance_url else (
+                "SF_SESSION_ID", "SF_INSTANCE_URL")
+            raise ConfigError(f"{given} is set but {missing} is not: an existing session needs both.")
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the processes read from the environment."""
 
-    database_url: str
-    redis_url: str
-    read_database_url: str | None = None
-    secret_key: str | None = None
-    connect_schema: str = "salesforce"
-    app_schema: str = "app"
-    port: int = 5000
-    web_concurrency: int = 2
-    # Seconds a web request's SQL may run before Postgres cancels it (under the router's 30 s).
-    statement_timeout_ms: int = 20_000
+    database_url: str = setting("DATABASE_URL", _url(_PG_SCHEMES), required=True, secret=True)
+    redis_url: str = setting("REDIS_URL", _url(_REDIS_SCHEMES), required=True, secret=True)
+    read_database_url: str | None = setting("READ_DATABASE_URL", _follower_url, secret=True)
+    secret_key: str | None = setting("SECRET_KEY", secret=True)
+    connect_schema: str = setting("CONNECT_SCHEMA", _identifier, "salesforce")
+    app_schema: str = setting("APP_SCHEMA", _identifier, "app")
+    port: int = setting("PORT", _whole(1, 65535), 5000)
+    web_concurrency: int = setting("WEB_CONCURRENCY", _whole(1, 64), 2)
+    # Milliseconds a web request's SQL may run before Postgres cancels it (under the router's 30 s).
+    statement_timeout_ms: int = setting("STATEMENT_TIMEOUT_MS", _whole(100, 25_000), 20_000)
     # Connections each process keeps open; see docs/architecture.md for the arithmetic.
-    db_pool_size: int = 5
+    db_pool_size: int = setting("DB_POOL_SIZE", _whole(1, 100), 5)
     # Set on Heroku ("production"); locally "development" relaxes Secure cookies over plain http.
-    environment: str = "production"
+    environment: str = setting("APP_ENV", _choice("production", "development", "test"), "production")
     # How long a portal login lasts without logging in again.
-    session_lifetime_hours: int = 12
+    session_lifetime_hours: int = setting("SESSION_LIFETIME_HOURS", _whole(1, 24 * 30), 12)
     # Hours a background export's file stays downloadable before cleanup deletes it (docs/long-work.md).
-    export_ttl_hours: int = 24
+    export_ttl_hours: int = setting("EXPORT_TTL_HOURS", _whole(1, 24 * 90), 24)
+    # Where the invitation links `manage.py invite` prints point.
+    app_url: str | None = setting("APP_URL", _public_url)
+    # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
+    connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
+    ops: Ops = part(Ops)
+    invoicing: Invoicing = part(Invoicing)
+    api_budget: ApiBudget = part(ApiBudget)
+    salesforce: Salesforce = part(Salesforce)
+
+    def __post_init__(self):
+        if self.connect_schema == self.app_schema:
+            raise ConfigError(
+                "APP_SCHEMA must differ from CONNECT_SCHEMA: Connect owns its schema, the app owns its own."
+            )
 
     def require_secret_key(self) -> str:
         """The signing key; only the web process needs one, and there is no fallback."""
@@ -55,74 +244,51 @@ class Config:
         return self.secret_key
 
 
-def _url(env, name, schemes, required=True):
-    value = env.get(name, "").strip()
-    if not value:
-        if required:
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable the app reads, as its Config field declares it."""
+
+    name: str
+    secret: bool
+    local_only: bool  # read only on a developer's machine (make run, tests); unset on Heroku
+
+
+def variables(cls: type = Config) -> list[Variable]:
+    """Every environment variable `load()` reads, in declaration order."""
+    found = []
+    for f in fields(cls):
+        if "part" in f.metadata:
+            found += variables(f.metadata["part"])
+        else:
+            found.append(Variable(f.metadata["env"], f.metadata["secret"], f.metadata["local_only"]))
+    return found
+
+
+def _read(cls: type, env: Mapping):
+    values = {}
+    for f in fields(cls):
+        if "part" in f.metadata:
+            values[f.name] = _read(f.metadata["part"], env)
+            continue
+        name = f.metadata["env"]
+        raw = env.get(name, "").strip()
+        if raw:
+            values[f.name] = f.metadata["parse"](name, raw, env)
+        elif f.default is MISSING:
             raise ConfigError(f"{name} is not set.")
-        return None
-    scheme = urlsplit(value).scheme
-    if scheme not in schemes:
-        raise ConfigError(
-            f"{name} must start with one of {', '.join(s + '://' for s in sorted(schemes))}; got {scheme or 'no scheme'}://"
-        )
-    return value
+    return cls(**values)
 
 
-def _int(env, name, default, low, high):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number; got {raw!r}.") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}; got {value}.")
-    return value
-
-
-def _identifier(env, name, default):
-    value = env.get(name, "").strip() or default
-    if not _IDENTIFIER.match(value):
-        raise ConfigError(f"{name} must be a lowercase SQL identifier (letters, digits, _); got {value!r}.")
-    return value
-
-
-def read_database_url(env) -> str | None:
-    """The follower to read from: READ_DATABASE_URL, either a URL or the name of a config var holding one."""
-    value = env.get("READ_DATABASE_URL", "").strip()
-    if not value:
-        return None
-    if re.match(r"^[A-Z][A-Z0-9_]*$", value):
-        if not env.get(value):
-            raise ConfigError(f"READ_DATABASE_URL names {value}, which is not set.")
-        return _url(env, value, _PG_SCHEMES)
-    return _url(env, "READ_DATABASE_URL", _PG_SCHEMES)
-
-
-def load(env=None) -> Config:
+def load(env: Mapping | None = None) -> Config:
     """Read and check the configuration; raise ConfigError naming the first bad variable."""
-    env = os.environ if env is None else env
-    connect_schema = _identifier(env, "CONNECT_SCHEMA", "salesforce")
-    app_schema = _identifier(env, "APP_SCHEMA", "app")
-    if connect_schema == app_schema:
-        raise ConfigError("APP_SCHEMA must differ from CONNECT_SCHEMA: Connect owns its schema, the app owns its own.")
-    environment = env.get("APP_ENV", "production").strip() or "production"
-    if environment not in {"production", "development", "test"}:
-        raise ConfigError(f"APP_ENV must be production, development or test; got {environment!r}.")
-    return Config(
-        database_url=_url(env, "DATABASE_URL", _PG_SCHEMES),
-        redis_url=_url(env, "REDIS_URL", _REDIS_SCHEMES),
-        read_database_url=read_database_url(env),
-        secret_key=env.get("SECRET_KEY") or None,
-        connect_schema=connect_schema,
-        app_schema=app_schema,
-        port=_int(env, "PORT", 5000, 1, 65535),
-        web_concurrency=_int(env, "WEB_CONCURRENCY", 2, 1, 64),
-        statement_timeout_ms=_int(env, "STATEMENT_TIMEOUT_MS", 20_000, 100, 25_000),
-        db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 100),
-        environment=environment,
-        export_ttl_hours=_int(env, "EXPORT_TTL_HOURS", 24, 1, 24 * 90),
-        session_lifetime_hours=_int(env, "SESSION_LIFETIME_HOURS", 12, 1, 24 * 30),
-    )
+    return _read(Config, os.environ if env is None else env)
+
+
+@contextmanager
+def exit_on_error():
+    """Turn a ConfigError into one line on stderr and exit status 2: what every entry point does at boot."""
+    try:
+        yield
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

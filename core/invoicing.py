@@ -12,17 +12,17 @@ a supplementary invoice when Salesforce has closed it (Paid or Void).
 """
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from psycopg import errors, sql
 from rq import Callback, Retry
+from rq.exceptions import DuplicateJobError
 
-from core import connect
-from core.config import ConfigError
+from core import config, connect
+from core import queue as queues
 
 CHUNK_JOB = "worker.invoicing.run_chunk"
 CHUNK_FAILED_CALLBACK = "worker.invoicing.chunk_failed"
@@ -63,40 +63,6 @@ class OverBudget(InvoicingError):
     """The run would spend more than the allowed share of the org's remaining daily API calls."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Invoicing knobs from the environment."""
-
-    tax_rate: Decimal = Decimal("0.20")
-    due_days: int = 30
-    max_api_share: float = 0.5
-    chunks: int = 20
-
-
-def _number(env, name, default, kind, low, high):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except (ValueError, InvalidOperation):
-        raise ConfigError(f"{name} must be a number; got {raw!r}.") from None
-    if not (low <= value <= high) or (kind is Decimal and not value.is_finite()):
-        raise ConfigError(f"{name} must be between {low} and {high}; got {raw}.")
-    return value
-
-
-def settings(env=None) -> Settings:
-    """Read INVOICE_TAX_RATE, INVOICE_DUE_DAYS, INVOICE_MAX_API_SHARE and INVOICE_CHUNKS (ConfigError if bad)."""
-    env = os.environ if env is None else env
-    return Settings(
-        tax_rate=_number(env, "INVOICE_TAX_RATE", Settings.tax_rate, Decimal, 0, 1),
-        due_days=_number(env, "INVOICE_DUE_DAYS", Settings.due_days, int, 0, 365),
-        max_api_share=_number(env, "INVOICE_MAX_API_SHARE", Settings.max_api_share, float, 0.0, 1.0),
-        chunks=_number(env, "INVOICE_CHUNKS", Settings.chunks, int, 1, 1000),
-    )
-
-
 def previous_period(today: date | None = None) -> str:
     """The calendar month before `today` (UTC), as 'YYYY-MM'."""
     today = today or datetime.now(UTC).date()
@@ -126,22 +92,14 @@ def api_calls(invoices: int) -> int:
 PENDING_WRITES = "SELECT count(*) AS n FROM {schema}._trigger_log WHERE state IN ('NEW', 'PENDING')"
 
 
-def remaining_api_budget(conn, connect_schema: str = "salesforce", env=None) -> int | None:
+def remaining_api_budget(conn, connect_schema: str, budget: config.ApiBudget) -> int | None:
     """The org's remaining daily API calls as far as this app knows; None when unknown.
 
     SF_API_REMAINING (what Salesforce's /limits reported, e.g. copied by an operator or a console)
     wins; otherwise SF_DAILY_API_LIMIT (the whole daily allowance: an upper bound). From either,
     the calls Connect will spend on changes already waiting in the trigger log are subtracted.
     """
-    env = os.environ if env is None else env
-    known = None
-    for name in ("SF_API_REMAINING", "SF_DAILY_API_LIMIT"):
-        raw = env.get(name, "").strip()
-        if raw:
-            if not raw.isdigit():
-                raise ConfigError(f"{name} must be a whole number of API calls; got {raw!r}.")
-            known = int(raw)
-            break
+    known = budget.remaining if budget.remaining is not None else budget.daily_limit
     if known is None:
         return None
     waiting = conn.execute(sql.SQL(PENDING_WRITES).format(schema=sql.Identifier(connect_schema))).fetchone()["n"]
@@ -207,7 +165,7 @@ def period_bounds(period: str) -> tuple[date, date]:
 AMOUNT = "sum(round(o.totalamount::numeric, 2))"
 
 
-def estimate(conn, period: str, cfg, opts: Settings, env=None, *, amount: bool = True) -> Estimate:
+def estimate(conn, period: str, cfg: config.Config, *, amount: bool = True) -> Estimate:
     """Measure what a run for `period` would bill and what it would cost in API calls (amount None if not asked)."""
     start, end = period_bounds(period)
     query = sql.SQL(ESTIMATE).format(connect=sql.Identifier(cfg.connect_schema), app=sql.Identifier(cfg.app_schema),
@@ -220,7 +178,8 @@ def estimate(conn, period: str, cfg, opts: Settings, env=None, *, amount: bool =
         conn.execute("SET LOCAL random_page_cost = 1.1")
         rows = conn.execute(
             query,
-            {"status_code": ORDER_STATUS_CODE, "period_start": start, "period_end": end, "chunks": opts.chunks},
+            {"status_code": ORDER_STATUS_CODE, "period_start": start, "period_end": end,
+             "chunks": cfg.invoicing.chunks},
         ).fetchall()
     invoices = sum(r["invoices"] for r in rows)
     return Estimate(
@@ -229,8 +188,8 @@ def estimate(conn, period: str, cfg, opts: Settings, env=None, *, amount: bool =
         invoices=invoices,
         amount=sum((r["amount"] for r in rows), Decimal(0)) if amount else None,
         api_calls=api_calls(invoices),
-        api_budget=remaining_api_budget(conn, cfg.connect_schema, env),
-        max_api_share=opts.max_api_share,
+        api_budget=remaining_api_budget(conn, cfg.connect_schema, cfg.api_budget),
+        max_api_share=cfg.invoicing.max_api_share,
         boundaries=[r["first_account"] for r in rows[1:]],
     )
 
@@ -263,20 +222,18 @@ def _q(text: str, cfg) -> sql.Composed:
     return sql.SQL(text).format(app=sql.Identifier(cfg.app_schema), connect=sql.Identifier(cfg.connect_schema))
 
 
-def start_run(conn, redis_conn, period: str, cfg, *, force: bool = False, started_by: str = "cli",
-              opts: Settings | None = None, env=None) -> tuple[int, Estimate]:
+def start_run(conn, redis_conn, period: str, cfg: config.Config, *, force: bool = False,
+              started_by: str = "cli") -> tuple[int, Estimate]:
     """Plan a run for `period`, record it and its chunks, enqueue the chunks; return (run id, estimate).
 
     Raises BadPeriod, OverBudget (unless force) or RunAlreadyActive; in each case nothing is written.
     """
-    from core import queue as queues
-
-    opts = opts or settings(env)
+    opts = cfg.invoicing
     period = parse_period(period)
     active = conn.execute(_q(ACTIVE_RUN, cfg), {"period": period}).fetchone()
     if active:
         raise RunAlreadyActive(active["id"], period)
-    est = estimate(conn, period, cfg, opts, env, amount=False)
+    est = estimate(conn, period, cfg, amount=False)
     if est.over_budget and not force:
         raise OverBudget(
             f"This run would spend about {est.api_calls:,} Salesforce API calls writing {est.invoices:,} invoices: "
@@ -318,8 +275,6 @@ def chunk_job_id(run_id: int, chunk: int) -> str:
 
 def enqueue_chunks(q, run_id: int, chunks) -> int:
     """Enqueue the given chunks of a run (skipping any whose job already exists); return how many were added."""
-    from rq.exceptions import DuplicateJobError
-
     added = 0
     for chunk in chunks:
         try:

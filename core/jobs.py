@@ -27,14 +27,13 @@ produce its output exactly once. See docs/long-work.md.
 import hashlib
 import json
 import logging
-import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from rq import Callback, Retry
+from rq import Callback, Retry, get_current_job
 from rq.exceptions import ShutDownImminentException
 from rq.job import Job as RQJob
 from rq.timeouts import JobTimeoutException
@@ -235,8 +234,6 @@ class JobRun:
 
 def _will_retry() -> bool:
     """Whether RQ will retry the job running in this process (False outside RQ, e.g. from a CLI)."""
-    from rq import get_current_job
-
     current = get_current_job()
     return bool(current and current.retries_left)
 
@@ -313,22 +310,3 @@ def on_failure(job, connection, exc_type, exc_value, traceback) -> None:
     from_states = (STARTED,) if retrying else ACTIVE
     with db.connect(cfg.database_url) as conn:
         _end_attempt(conn, cfg.app_schema, job.id, message, retrying, from_states)
-
-
-def terminal_progress(total: int | None, label: str, *, enabled: bool = True):
-    """A progress bar for CLI commands when stdout is a terminal; a silent stand-in otherwise (logs, cron).
-
-    Use it as `with terminal_progress(total, "orders") as bar: … bar.update(n) …`.
-    """
-    if enabled and sys.stdout.isatty():
-        import click
-
-        return click.progressbar(length=total, label=label, show_pos=True)
-    return nullcontext(_Silent())
-
-
-class _Silent:
-    """A progress bar that draws nothing."""
-
-    def update(self, n_steps: int, current_item=None) -> None:
-        """Nothing to draw when nobody is watching."""

@@ -1,4 +1,4 @@
-"""`python manage.py org setup`: create in an org the custom object and fields the mapping needs.
+"""Create in an org the custom object and fields the mapping needs (`python manage.py org setup`).
 
 Heroku Connect can only map what exists in Salesforce. The mapping file names `Invoice__c` and its
 fields, the `External_ID__c` upsert fields on Contact and Case, and the `Case.Order__c` lookup;

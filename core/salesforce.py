@@ -1,4 +1,4 @@
-"""A simple-salesforce client for the org this deployment syncs with, from the environment.
+"""A simple-salesforce client for the org this deployment syncs with, from `cfg.salesforce`.
 
 The app itself never calls Salesforce (Connect does); operations tools do — `verify-sync` checks
 the sync from both ends. Which org:
@@ -7,14 +7,13 @@ the sync from both ends. Which org:
 - LOCAL_ORG_URL: the local org stand-in on loopback (plain http; see LoopbackAdapter).
 """
 
-import os
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 
-from core.config import ConfigError
+from core import config
 
 
 class LoopbackAdapter(HTTPAdapter):
@@ -39,26 +38,23 @@ def loopback_session(base_url: str) -> requests.Session:
     return s
 
 
-def connect(env=None, *, username: str = "developer@local.org", password: str = "local") -> Salesforce:
+def connect(org: config.Salesforce, *, username: str = "developer@local.org", password: str = "local") -> Salesforce:
     """A logged-in client for the configured org; ConfigError when none is configured.
 
     `username`/`password` are only for the local org (which accepts any password unless it was
     started with LOCAL_ORG_PASSWORD); a real org's credentials come from SF_* variables.
     """
-    env = os.environ if env is None else env
-    if env.get("SF_INSTANCE_URL") and env.get("SF_SESSION_ID"):
-        return Salesforce(instance_url=env["SF_INSTANCE_URL"], session_id=env["SF_SESSION_ID"])
-    if env.get("SF_USERNAME"):
-        if not env.get("SF_PASSWORD"):
-            raise ConfigError("SF_USERNAME is set but SF_PASSWORD is not.")
-        return Salesforce(username=env["SF_USERNAME"], password=env["SF_PASSWORD"],
-                          security_token=env.get("SF_SECURITY_TOKEN", ""), domain=env.get("SF_DOMAIN", "login"))
-    if env.get("LOCAL_ORG_URL"):
-        url = env["LOCAL_ORG_URL"]
+    if org.instance_url:
+        return Salesforce(instance_url=org.instance_url, session_id=org.session_id)
+    if org.username:
+        return Salesforce(username=org.username, password=org.password, security_token=org.security_token,
+                          domain=org.domain)
+    if org.local_org_url:
+        url = org.local_org_url
         return Salesforce(username=username, password=password, security_token="",
                           instance=urlsplit(url).netloc, domain="login", session=loopback_session(url))
-    raise ConfigError("No Salesforce org configured: set SF_USERNAME/SF_PASSWORD (or SF_INSTANCE_URL/SF_SESSION_ID) "
-                      "for a real org, or LOCAL_ORG_URL for the local one.")
+    raise config.ConfigError("No Salesforce org configured: set SF_USERNAME/SF_PASSWORD (or "
+                             "SF_INSTANCE_URL/SF_SESSION_ID) for a real org, or LOCAL_ORG_URL for the local one.")
 
 
 def metadata(sf: Salesforce):

@@ -3,16 +3,16 @@
 Per mapping: rows, the latest change synced, the trigger-log backlog and the age of its oldest
 change, write errors (rows with `_hc_lastop = 'FAILED'` and FAILED trigger-log rows of the last
 24 hours, as `heroku connect:write-errors` lists them), and a history of samples for the chart.
-Connection state and API usage exist in Postgres only when the local Connect stand-in runs (its
-`local_connect` schema); on Heroku they come from `heroku connect:info`, so they read "unknown".
+Connect's own state — the connection's, each mapping's, the API calls it spent — is not in
+Postgres: it comes from a `core.connect_info.ConnectInfo`, which on Heroku says "unknown" and
+points at `heroku connect:info`.
 """
 
-import os
 from datetime import UTC, datetime
 
 from psycopg import sql
 
-from core import connect
+from core import connect, connect_info
 
 # Exact counts up to this many rows; above, the planner's estimate (counting a million rows on
 # every page view would make the console the heaviest page of the app).
@@ -47,9 +47,6 @@ REQUEUE = """
 UPDATE {s}._trigger_log_archive SET state = 'REQUEUE', updated_at = now()
 WHERE state = 'FAILED' AND id = ANY(%s) RETURNING id
 """
-LOCAL_STATE = "SELECT state, detail, updated_at FROM local_connect.connection_state WHERE id = 1"
-LOCAL_MAPPINGS = "SELECT object_name, state, api_calls, api_calls_day, last_poll_at FROM local_connect.mapping_state"
-LOCAL_USAGE = "SELECT used, max, observed_at FROM local_connect.api_usage WHERE id = 1"
 SAMPLE = """
 INSERT INTO {a}.sync_health_samples (object_name, backlog, oldest_pending_age_s, failed, lag_s)
 VALUES (%s, %s, %s, %s, %s)
@@ -61,10 +58,6 @@ SELECT date_trunc('minute', taken_at) AS minute, sum(backlog) AS backlog, max(ol
 FROM {a}.sync_health_samples WHERE taken_at > now() - %s::interval
 GROUP BY 1 ORDER BY 1
 """
-
-
-def _exists(conn, name: str) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL AS ok", (name,)).fetchone()["ok"]
 
 
 def _table_exists(conn, schema: str, table: str) -> bool:
@@ -81,14 +74,13 @@ def row_count(conn, schema: str, table: str) -> tuple[int, bool]:
     return n, True
 
 
-def mapping_health(conn, schema: str, *, failed_limit: int = 20) -> list[dict]:
-    """One entry per mapping, in mapping-file order."""
+def mapping_health(conn, schema: str, *, failed_limit: int = 20,
+                   info: connect_info.ConnectInfo | None = None) -> list[dict]:
+    """One entry per mapping, in mapping-file order; its state and API calls as far as `info` knows them."""
     now = datetime.now(UTC)
     s = sql.Identifier(schema)
     backlog = {r["table_name"]: r for r in conn.execute(sql.SQL(BACKLOG).format(s=s))}
-    local = {}
-    if _exists(conn, "local_connect.mapping_state"):
-        local = {r["object_name"]: r for r in conn.execute(LOCAL_MAPPINGS)}
+    known = info.mappings(conn) if info else {}
     result = []
     for mapping in connect.mappings().values():
         t = sql.Identifier(schema, mapping.table)
@@ -104,7 +96,7 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20) -> list[dict]:
             failed_rows = [{**r, "message": connect.error_message(r["_hc_err"])}
                            for r in conn.execute(sql.SQL(FAILED_ROWS).format(t=t), (failed_limit,))]
         last_write = conn.execute(sql.SQL(LAST_WRITE).format(s=s), (mapping.table,)).fetchone()
-        engine = local.get(mapping.object_name)
+        reported = known.get(mapping.object_name, {})
         last_change = conn.execute(sql.SQL(LAST_CHANGE).format(t=t)).fetchone()["at"]
         last_write = last_write["processed_at"] if last_write else None
         # systemmodstamp is a UTC timestamp without time zone (Connect's type); processed_at has one.
@@ -123,8 +115,8 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20) -> list[dict]:
             "oldest_pending_age_s": (now - oldest).total_seconds() if oldest else None,
             "failed": failed,
             "failed_rows": failed_rows,
-            "state": engine["state"] if engine else None,
-            "api_calls_today": engine["api_calls"] if engine else None,
+            "state": reported.get("state"),
+            "api_calls_today": reported.get("api_calls_today"),
             "health": "errors" if failed else ("backlog" if waiting else "ok"),
         })
     return result
@@ -140,20 +132,10 @@ def requeue(conn, schema: str, archive_ids: list[int]) -> int:
     return len(conn.execute(sql.SQL(REQUEUE).format(s=sql.Identifier(schema)), (archive_ids,)).fetchall())
 
 
-def connection(conn, env=None) -> dict:
-    """The connection's state and the org's API usage, where Postgres knows them."""
-    env = os.environ if env is None else env
-    limit = env.get("SF_DAILY_API_LIMIT", "").strip()
-    info = {"state": None, "detail": None, "api_used": None, "api_max": int(limit) if limit.isdigit() else None,
-            "observed_at": None, "source": "unknown"}
-    if _exists(conn, "local_connect.connection_state"):
-        row = conn.execute(LOCAL_STATE).fetchone()
-        if row:
-            info.update(state=row["state"], detail=row["detail"], source="local Connect")
-        usage = conn.execute(LOCAL_USAGE).fetchone()
-        if usage:
-            info.update(api_used=usage["used"], api_max=usage["max"], observed_at=usage["observed_at"])
-    return info
+def connection(conn, info: connect_info.ConnectInfo, daily_api_limit: int | None = None) -> dict:
+    """The connection's state and the org's API use as far as `info` knows them; SF_DAILY_API_LIMIT fills a gap."""
+    known = info.connection(conn)
+    return {**known, "api_max": known["api_max"] if known["api_max"] is not None else daily_api_limit}
 
 
 def take_sample(conn, schema: str, app_schema: str) -> int:

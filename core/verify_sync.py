@@ -1,4 +1,4 @@
-"""`python manage.py verify-sync`: step 5 of the setup — test the sync both ways, from both ends.
+"""Step 5 of the setup — test the sync both ways, from both ends (`python manage.py verify-sync`).
 
 0. check the org answers and has API requests left today;
 1. insert a row in a read-write mapped table (as the app would);
@@ -19,8 +19,7 @@ import requests
 from psycopg import sql
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
-from core import config, connect, db
-from core import salesforce as org
+from core import connect, db
 
 
 class VerifyFailed(Exception):
@@ -64,7 +63,7 @@ def _wait(what, check, timeout, poll=0.25):
         time.sleep(poll)
 
 
-def verify(database_url, schema="salesforce", *, object_name="Contact", timeout=60.0, salesforce_factory=None,
+def verify(database_url, schema, *, salesforce_factory, object_name="Contact", timeout=60.0,
            echo=print) -> list[Step]:
     """Run the steps; return their timings or raise VerifyFailed naming the cause."""
     mapping = connect.mappings().get(object_name)
@@ -75,7 +74,7 @@ def verify(database_url, schema="salesforce", *, object_name="Contact", timeout=
     if not mapping.upsert_field:
         raise VerifyFailed(f"the {object_name} mapping has no upsert field: Connect cannot insert rows safely")
     try:
-        sf = (salesforce_factory or org.connect)()
+        sf = salesforce_factory()
     except SalesforceAuthenticationFailed as exc:
         raise VerifyFailed(f"bad Salesforce credentials: {exc.message}") from exc
     except requests.RequestException as exc:
@@ -162,16 +161,3 @@ def _api(fn):
     except requests.RequestException as exc:
         raise VerifyFailed(f"cannot reach Salesforce: {exc}") from exc
 
-
-def run(object_name: str, timeout: float, echo=print) -> int:
-    """The command: 0 when the sync works both ways, 1 with the cause otherwise."""
-    cfg = config.load()
-    echo(f"verify-sync: {object_name} through schema {cfg.connect_schema}")
-    started = time.monotonic()
-    try:
-        verify(cfg.database_url, cfg.connect_schema, object_name=object_name, timeout=timeout, echo=echo)
-    except VerifyFailed as exc:
-        echo(f"  FAILED  {exc}")
-        return 1
-    echo(f"verify-sync passed in {time.monotonic() - started:.1f} s: Postgres → Salesforce → Postgres works.")
-    return 0

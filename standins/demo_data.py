@@ -27,12 +27,10 @@ The first account (AccountNumber ACC-00000001, the lowest Id) is the biggest cus
 least min(10,000, orders // 10) orders and no other account has more. Portal benchmarks use it.
 """
 
-import argparse
-import os
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import click
 from psycopg import pq, sql
 
 from core import connect, db
@@ -564,25 +562,25 @@ def load(
     return {"rows": rows, "seconds": seconds}
 
 
-def main(argv=None) -> int:
-    """`python -m standins.demo_data --accounts N --orders N [--seed S] [--replace]`, on DATABASE_URL."""
-    parser = argparse.ArgumentParser(prog="python -m standins.demo_data", description=load.__doc__)
-    parser.add_argument("--accounts", type=int, required=True)
-    parser.add_argument("--orders", type=int, required=True)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--replace", action="store_true", help="empty the five Connect tables first")
-    args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        parser.error("DATABASE_URL is not set: point it at the database whose Connect schema should get demo data")
-    with db.connect(url) as conn:
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--accounts", type=int, required=True, help="How many accounts.")
+@click.option("--orders", type=int, required=True, help="How many orders, spread over them.")
+@click.option("--seed", type=int, default=42, show_default=True, help="The same seed loads the same rows.")
+@click.option("--replace", is_flag=True, help="Empty the five Connect tables first.")
+@click.option("--database-url", envvar="DATABASE_URL", show_envvar=True, metavar="URL",
+              help="The database whose Connect schema gets the demo data.")
+def main(accounts, orders, seed, replace, database_url):
+    """Load demo data into a local Connect schema, as Connect's initial load would leave it."""
+    if not database_url:
+        raise click.UsageError("DATABASE_URL is not set: point it at the database whose Connect schema should get "
+                               "demo data")
+    with db.connect(database_url) as conn:
         try:
             # load() prints each table's row count and time, then the total.
-            load(conn, accounts=args.accounts, orders=args.orders, seed=args.seed, replace=args.replace)
+            load(conn, accounts=accounts, orders=orders, seed=seed, replace=replace)
         except ValueError as error:
-            parser.exit(1, f"error: {error}\n")
-    return 0
+            raise click.ClickException(str(error)) from None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(prog_name="python -m standins.demo_data")

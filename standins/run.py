@@ -15,18 +15,18 @@ import sys
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
-from core import config, db, logins, queue
+from commands.logins import demo_lines
+from core import config, db, logins, queue, sync_sampler
 from core.migrate import migrate
 from core.paths import ROOT
-from core.portal_commands import demo_lines
 from standins import demo_data, services
 from standins.provision import provision
-from worker import sync_health
 
 ENV_FILE = ROOT / ".env"
 PROCFILE = ROOT / "Procfile.local"
 DATABASE_NAME = "connectapp"
 DEFAULT_SCALE = {"accounts": 1_000, "orders": 10_000}
+LOCAL_CONNECT_INFO = "standins.connect.info.LocalConnectInfo"
 
 
 def read_env_file(path=ENV_FILE) -> dict:
@@ -64,7 +64,7 @@ def prepare(env: dict, log=print) -> dict:
             log("loading demo data (once) ...")
             demo_data.load(conn, schema=cfg.connect_schema, app_schema=cfg.app_schema, log=log, **DEFAULT_SCALE)
     # The sync health console's chart: one sample a minute, taken by the worker.
-    sync_health.schedule(queue.connect(cfg.redis_url))
+    sync_sampler.schedule(queue.connect(cfg.redis_url))
     return env
 
 
@@ -83,6 +83,8 @@ def local_env() -> dict:
     env.setdefault("WEB_CONCURRENCY", "2")
     env.setdefault("LOCAL_ORG_PORT", "5100")
     env.setdefault("LOCAL_ORG_URL", f"http://127.0.0.1:{env['LOCAL_ORG_PORT']}")
+    # The sync console reads the local Connect's state from its tables; on Heroku it cannot know it.
+    env.setdefault("CONNECT_INFO", LOCAL_CONNECT_INFO)
     env["PYTHONUNBUFFERED"] = "1"
     # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])

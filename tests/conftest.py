@@ -19,6 +19,7 @@ from core import config, db
 from core.migrate import migrate
 from standins import services
 from standins.provision import provision
+from tests import people
 
 TEST_DATABASE = "connectapp_test"
 
@@ -61,13 +62,17 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app_config(database_url, redis_url):
-    """The configuration every process would read from the environment."""
+    """The configuration every process would read locally (ops pages on, as app.json sets them on Heroku)."""
     return config.load(
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "SECRET_KEY": secrets.token_hex(32),
             "APP_ENV": "test",
+            "OPS_USERNAME": people.OPS_USER,
+            "OPS_PASSWORD": people.OPS_PASSWORD,
+            # As `make run` sets it: the sync console reads the local Connect's own state.
+            "CONNECT_INFO": "standins.connect.info.LocalConnectInfo",
         }
     )
 

@@ -11,8 +11,6 @@ def log_in(client, *, user_id: int = 7, account_sfid: str = "001000000000000001"
         session["customer"] = {"user_id": user_id, "contact_sfid": "003000000000000001", "account_sfid": account_sfid}
 
 
-def ops_headers(monkeypatch) -> dict:
-    """Turn ops pages on and return the operator's Authorization header."""
-    monkeypatch.setenv("OPS_USERNAME", OPS_USER)
-    monkeypatch.setenv("OPS_PASSWORD", OPS_PASSWORD)
+def ops_headers() -> dict:
+    """The operator's Authorization header (the test config turns ops pages on with these credentials)."""
     return {"Authorization": "Basic " + base64.b64encode(f"{OPS_USER}:{OPS_PASSWORD}".encode()).decode()}

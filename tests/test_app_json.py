@@ -10,6 +10,8 @@ import runpy
 
 import pytest
 
+import manage
+from core import config
 from core.paths import ROOT
 
 APP_JSON = json.loads((ROOT / "app.json").read_text())
@@ -28,23 +30,14 @@ DOCUMENTED_PLANS = {
 }
 # Set by add-ons (DATABASE_URL, REDIS_URL) or by the platform and the Python buildpack.
 PROVIDED_BY_HEROKU = {"DATABASE_URL", "REDIS_URL", "PORT", "WEB_CONCURRENCY"}
-# The code every dyno runs; standins/ and tests/ never run on Heroku.
-PRODUCTION_CODE = ["core", "web", "worker", "manage.py", "gunicorn.conf.py"]
-# os.environ["X"], os.environ.get("X"), os.getenv("X"), env.get("X"), and core.config's _url(env, "X") helpers.
-ENV_READ = re.compile(r"""(?:environ(?:\.get)?|getenv|env\.get|\(env)\s*[\[(,]\s*["']([A-Z][A-Z0-9_]+)["']""")
+# Every variable the processes read: core/config.py is the only module that reads the environment,
+# and each of its fields names its variable.
+VARIABLES = {v.name for v in config.variables()}
+LOCAL_ONLY = {v.name for v in config.variables() if v.local_only}
 
 
 def _addon_plans(addons):
     return [a if isinstance(a, str) else a["plan"] for a in addons]
-
-
-def _env_vars_read_by_production_code() -> set[str]:
-    found = set()
-    for entry in PRODUCTION_CODE:
-        path = ROOT / entry
-        for file in [path] if path.is_file() else path.rglob("*.py"):
-            found |= set(ENV_READ.findall(file.read_text()))
-    return found
 
 
 def test_only_documented_top_level_keys():
@@ -101,21 +94,26 @@ def test_production_defaults():
     assert env["APP_ENV"]["value"] == "production"
 
 
-def test_the_env_var_scan_sees_core_config():
-    """Guards the next test: if the pattern stopped matching, it would pass vacuously."""
-    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CONNECT_SCHEMA", "OPS_PASSWORD", "PORT"} <= (
-        _env_vars_read_by_production_code()
-    )
-
-
 def test_every_env_var_the_code_reads_is_declared_or_provided():
-    missing = _env_vars_read_by_production_code() - set(APP_JSON["env"]) - PROVIDED_BY_HEROKU
+    missing = VARIABLES - set(APP_JSON["env"]) - PROVIDED_BY_HEROKU
     assert not missing, f"add these to app.json's env (or say which add-on sets them): {sorted(missing)}"
+
+
+def test_app_json_declares_only_variables_the_code_reads():
+    unknown = set(APP_JSON["env"]) - VARIABLES
+    assert not unknown, f"app.json declares variables no Config field reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", sorted(LOCAL_ONLY))
+def test_local_only_variables_stay_unset_on_heroku(name):
+    spec = APP_JSON["env"][name]
+    assert spec.get("required") is False and "value" not in spec
+    assert spec["description"].startswith("Local development only"), name
 
 
 def test_env_example_lists_every_env_var_the_code_reads():
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
-    missing = _env_vars_read_by_production_code() - listed
+    missing = VARIABLES - listed
     assert not missing, f"describe these in .env.example: {sorted(missing)}"
 
 
@@ -138,14 +136,15 @@ def test_default_formation_fits_essential_0_connections():
     assert used <= essential_0_limit - 5
 
 
-def test_pool_size_matches_gunicorn_threads_so_no_thread_waits_for_a_connection():
+def test_pool_size_matches_gunicorn_threads_so_no_thread_waits_for_a_connection(monkeypatch):
+    # gunicorn.conf.py loads the configuration at boot, as on a web dyno.
+    for name, value in {"DATABASE_URL": "postgres://u@h/d", "REDIS_URL": "redis://h", "SECRET_KEY": "k" * 64}.items():
+        monkeypatch.setenv(name, value)
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert int(APP_JSON["env"]["DB_POOL_SIZE"]["value"]) == settings["threads"]
 
 
 def test_postdeploy_is_a_manage_py_command():
-    import manage
-
     command = APP_JSON["scripts"]["postdeploy"].split()
     assert command[:2] == ["python", "manage.py"]
     assert command[2] in manage.cli.commands

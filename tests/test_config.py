@@ -1,13 +1,17 @@
 """core.config: a missing or malformed variable stops the process at boot with a message naming it."""
 
 import os
+import re
 import subprocess
 import sys
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from core import config
+from core import config, connect_info
 from core.paths import ROOT
+from web import create_app
 
 GOOD = {
     "DATABASE_URL": "postgres://u:p@db.example.com:5432/d",
@@ -115,26 +119,149 @@ def test_read_database_url_is_optional():
     assert load().read_database_url is None
 
 
-def test_the_web_app_refuses_to_start_without_secret_key():
-    from web import create_app
+def test_invoicing_settings_have_defaults_and_come_from_the_environment():
+    assert load().invoicing == config.Invoicing(tax_rate=Decimal("0.20"), due_days=30, max_api_share=0.5, chunks=20)
+    assert load(INVOICE_TAX_RATE="0.075", INVOICE_CHUNKS="8").invoicing.tax_rate == Decimal("0.075")
 
+
+@pytest.mark.parametrize("name, value, message", [
+    ("INVOICE_TAX_RATE", "abc", "must be a number; got 'abc'"),
+    ("INVOICE_TAX_RATE", "1.5", "must be between 0 and 1; got 1.5"),
+    ("INVOICE_TAX_RATE", "NaN", "must be between 0 and 1"),
+    ("INVOICE_DUE_DAYS", "-1", "must be between 0 and 365; got -1"),
+    ("INVOICE_MAX_API_SHARE", "2", "must be between 0.0 and 1.0; got 2"),
+    ("INVOICE_CHUNKS", "0", "must be between 1 and 1000; got 0"),
+    ("SF_API_REMAINING", "lots", "must be a whole number; got 'lots'"),
+    ("SF_DAILY_API_LIMIT", "-5", "must be between 0 and"),
+])
+def test_malformed_numbers_name_the_variable(name, value, message):
+    with pytest.raises(config.ConfigError, match=f"^{name} {message}"):
+        load(**{name: value})
+
+
+def test_api_budget_is_unknown_unless_configured():
+    assert load().api_budget == config.ApiBudget(remaining=None, daily_limit=None)
+    assert load(SF_API_REMAINING="14000").api_budget.remaining == 14000
+
+
+def test_ops_pages_are_off_without_credentials_and_on_with_both():
+    assert not load().ops.enabled
+    ops = load(OPS_USERNAME="ops", OPS_PASSWORD="a-long-password").ops
+    assert ops.enabled and (ops.username, ops.password) == ("ops", "a-long-password")
+
+
+@pytest.mark.parametrize("given, missing", [("OPS_USERNAME", "OPS_PASSWORD"), ("OPS_PASSWORD", "OPS_USERNAME")])
+def test_one_ops_credential_without_the_other_is_refused(given, missing):
+    with pytest.raises(config.ConfigError, match=f"^{given} is set but {missing} is not"):
+        load(**{given: "x"})
+
+
+def test_sf_username_without_sf_password_is_refused():
+    with pytest.raises(config.ConfigError, match="^SF_USERNAME is set but SF_PASSWORD is not"):
+        load(SF_USERNAME="integration@example.com")
+
+
+def test_an_existing_salesforce_session_needs_both_its_parts():
+    with pytest.raises(config.ConfigError, match="^SF_INSTANCE_URL is set but SF_SESSION_ID is not"):
+        load(SF_INSTANCE_URL="https://example.my.salesforce.com")
+    with pytest.raises(config.ConfigError, match="^SF_INSTANCE_URL must start with one of https://"):
+        load(SF_INSTANCE_URL="http://example.my.salesforce.com", SF_SESSION_ID="00D!x")
+
+
+def test_salesforce_settings_for_a_password_login():
+    org = load(SF_USERNAME="integration@example.com", SF_PASSWORD="pw", SF_DOMAIN="test").salesforce
+    assert (org.username, org.password, org.security_token, org.domain) == ("integration@example.com", "pw", "", "test")
+
+
+@pytest.mark.parametrize("value", ["your-app.herokuapp.com", "ftp://your-app.example.com", "https://"])
+def test_a_bad_app_url_is_refused(value):
+    with pytest.raises(config.ConfigError, match="^APP_URL must be the app's public URL"):
+        load(APP_URL=value)
+
+
+def test_app_url_loses_its_trailing_slash():
+    assert load(APP_URL="https://portal.example.com/").app_url == "https://portal.example.com"
+
+
+def test_secrets_stay_out_of_the_repr():
+    secrets = {"SECRET_KEY": "s" * 40, "OPS_USERNAME": "ops", "OPS_PASSWORD": "ops-password-123",
+               "SF_USERNAME": "u@example.com", "SF_PASSWORD": "sf-password-456", "SF_SECURITY_TOKEN": "token-789",
+               "DATABASE_URL": "postgres://u:db-password-0@h/d"}
+    shown = repr(load(**secrets))
+    assert "salesforce" in shown and "u@example.com" in shown
+    for name in ("SECRET_KEY", "OPS_PASSWORD", "SF_PASSWORD", "SF_SECURITY_TOKEN", "DATABASE_URL"):
+        assert secrets[name] not in shown, name
+
+
+def test_every_variable_is_declared_once_with_its_field():
+    names = [v.name for v in config.variables()]
+    assert len(names) == len(set(names))
+    assert {"DATABASE_URL", "OPS_PASSWORD", "INVOICE_TAX_RATE", "SF_API_REMAINING", "SF_USERNAME", "APP_URL",
+            "LOCAL_ORG_URL"} <= set(names)
+    assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL", "CONNECT_INFO"}
+
+
+def test_only_core_config_reads_the_environment():
+    """What every dyno runs (standins/ and tests/ never run on Heroku) takes its settings from Config."""
+    deployed = [ROOT / "manage.py", ROOT / "gunicorn.conf.py",
+                *[f for d in ("core", "web", "worker", "commands") for f in (ROOT / d).rglob("*.py")]]
+    readers = [str(f.relative_to(ROOT)) for f in deployed if re.search(r"os\.environ|getenv\(", f.read_text())]
+    assert readers == ["core/config.py"]
+
+
+def test_connect_info_names_a_class_by_dotted_path():
+    assert load().connect_info is None
+    assert load(CONNECT_INFO="standins.connect.info.LocalConnectInfo").connect_info == (
+        "standins.connect.info.LocalConnectInfo")
+    with pytest.raises(config.ConfigError, match="^CONNECT_INFO must be a dotted path"):
+        load(CONNECT_INFO="standins/connect/info.py")
+
+
+def test_unset_connect_info_means_unknown_and_a_bad_one_is_a_config_error():
+    assert isinstance(connect_info.provider(None), connect_info.UnknownOnHeroku)
+    with pytest.raises(config.ConfigError, match="^CONNECT_INFO names standins.connect.nothing.Here"):
+        connect_info.provider("standins.connect.nothing.Here")
+
+
+def test_the_web_app_refuses_to_start_without_secret_key():
     with pytest.raises(config.ConfigError, match=r"SECRET_KEY is not set"):
         create_app({"APP": load(SECRET_KEY=None)})
 
 
 def test_the_web_app_refuses_a_short_secret_key():
-    from web import create_app
-
     with pytest.raises(config.ConfigError, match=r"SECRET_KEY is too short"):
         create_app({"APP": load(SECRET_KEY="short")})
 
 
+def run_process(argv: list[str], **changes) -> subprocess.CompletedProcess:
+    """Start a process as a dyno would, on GOOD with some variables changed (None removes one)."""
+    env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in changes}
+    env.update({k: v for k, v in {**GOOD, **changes}.items() if v is not None})
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_manage_py_reports_a_bad_environment_in_one_line_and_exits_2():
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env["REDIS_URL"] = "redis://localhost:6379/0"
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_process([sys.executable, "manage.py", "migrate"], DATABASE_URL=None)
     assert result.returncode == 2
-    assert result.stderr.strip() == "configuration error: DATABASE_URL is not set."
+    assert result.stderr == "configuration error: DATABASE_URL is not set.\n"
     assert result.stdout == ""
+
+
+def test_the_worker_reports_a_bad_environment_in_one_line_and_exits_2():
+    result = run_process([sys.executable, "-m", "worker"], INVOICE_TAX_RATE="twenty percent")
+    assert result.returncode == 2
+    assert result.stderr == "configuration error: INVOICE_TAX_RATE must be a number; got 'twenty percent'.\n"
+
+
+def test_the_web_dyno_stops_at_boot_in_one_line_and_exits_2():
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    result = run_process([gunicorn, "--config", "gunicorn.conf.py", "web:create_app()"], PORT="http")
+    assert result.returncode == 2
+    assert result.stderr == "configuration error: PORT must be a whole number; got 'http'.\n"
+
+
+def test_the_web_dyno_needs_a_secret_key_at_boot():
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    result = run_process([gunicorn, "--config", "gunicorn.conf.py", "web:create_app()"], SECRET_KEY=None)
+    assert result.returncode == 2 and result.stderr.startswith("configuration error: SECRET_KEY is not set.")
+    assert len(result.stderr.splitlines()) == 1

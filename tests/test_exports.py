@@ -46,9 +46,9 @@ def _work(redis):
 
 
 @pytest.fixture
-def ops(monkeypatch):
+def ops():
     """Operator credentials, as HTTP Basic headers."""
-    return ops_headers(monkeypatch)
+    return ops_headers()
 
 
 @pytest.fixture
@@ -124,9 +124,9 @@ SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
    AND clock_timestamp() - a.query_start > %(longer_than)s * interval '1 millisecond'
 """
 
-def test_stream_is_not_cut_by_the_web_statement_timeout(app_config, conn, redis, monkeypatch):
+def test_stream_is_not_cut_by_the_web_statement_timeout(app_config, conn, redis):
     """A COPY that waits longer than STATEMENT_TIMEOUT_MS still completes: exports lift the limit."""
-    headers = ops_headers(monkeypatch)
+    headers = ops_headers()
     connect_rows.load(conn, accounts=1, orders=3)
     slow_config = dataclasses.replace(app_config, statement_timeout_ms=100)
     client = create_app({"APP": slow_config, "TESTING": True}).test_client()

@@ -1,5 +1,6 @@
 """Batch invoicing: the rules, exactly-once chunks, late orders, racing runs, and the API budget."""
 
+import dataclasses
 import threading
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -8,12 +9,11 @@ import pytest
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from core import invoicing, queue
+from core import config, db, invoicing, queue
 from tests.invoicing_rows import add_accounts, add_orders
 from worker import invoicing as jobs
 
 PERIOD = "2026-10"
-FEW_CHUNKS = invoicing.Settings(chunks=3)
 CENT = Decimal("0.01")  # Postgres rounds numeric halves away from zero
 
 
@@ -22,9 +22,14 @@ def work(redis):
     SimpleWorker([queue.queue(redis)], connection=redis, serializer=JSONSerializer).work(burst=True)
 
 
+def few_chunks(cfg: config.Config) -> config.Config:
+    """The configuration with runs split into 3 chunks, its other invoicing settings kept."""
+    return dataclasses.replace(cfg, invoicing=dataclasses.replace(cfg.invoicing, chunks=3))
+
+
 def start(conn, redis, cfg, period=PERIOD, **kwargs):
     """Start a run with small chunks and let a worker finish it; return the run's progress."""
-    run_id, _ = invoicing.start_run(conn, redis, period, cfg, opts=kwargs.pop("opts", FEW_CHUNKS), **kwargs)
+    run_id, _ = invoicing.start_run(conn, redis, period, few_chunks(cfg), **kwargs)
     work(redis)
     return invoicing.progress(conn, run_id, cfg)
 
@@ -114,7 +119,7 @@ def test_rerun_changes_nothing(conn, redis, env, billed_world):
 
 
 def test_chunk_run_twice_bills_once(conn, redis, env, billed_world):
-    run_id, _ = invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    run_id, _ = invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     first = jobs.run_chunk(run_id, 0)
     again = jobs.run_chunk(run_id, 0)
     assert first["orders"] > 0 and again == {"skipped": "already done"}
@@ -159,15 +164,13 @@ def test_late_order_for_a_paid_invoice_gets_a_supplementary_invoice(conn, redis,
 
 
 def test_two_runs_racing_for_a_period_one_is_refused_totals_exact(conn, redis, env, billed_world, database_url):
-    from core import db
-
     results, barrier = [], threading.Barrier(2)
 
     def racer():
         with db.connect(database_url) as own:
             barrier.wait()
             try:
-                results.append(invoicing.start_run(own, redis, PERIOD, env, opts=FEW_CHUNKS)[0])
+                results.append(invoicing.start_run(own, redis, PERIOD, few_chunks(env))[0])
             except invoicing.RunAlreadyActive as exc:
                 results.append(exc)
 
@@ -187,45 +190,48 @@ def test_two_runs_racing_for_a_period_one_is_refused_totals_exact(conn, redis, e
 
 
 def test_run_for_a_running_period_is_refused_until_it_finishes(conn, redis, env, billed_world):
-    run_id, _ = invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    run_id, _ = invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     with pytest.raises(invoicing.RunAlreadyActive, match=f"Run #{run_id} for {PERIOD} is already running"):
-        invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+        invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     work(redis)
-    second, _ = invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    second, _ = invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     assert second != run_id
 
 
 def test_a_chunk_out_of_retries_fails_the_run_and_frees_the_period(conn, redis, env, billed_world):
-    run_id, _ = invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+    run_id, _ = invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     job = queue.queue(redis).fetch_job(invoicing.chunk_job_id(run_id, 1))
     job.retries_left = 0
     jobs.chunk_failed(job, redis, RuntimeError, RuntimeError("database went away"), None)
     p = invoicing.progress(conn, run_id, env)
     assert p["state"] == "failed" and "chunk 1 failed: RuntimeError: database went away" in p["error"]
     assert p["chunks_failed"] == 1
-    invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)  # not refused
+    invoicing.start_run(conn, redis, PERIOD, few_chunks(env))  # not refused
 
 
-def test_over_budget_is_refused_unless_forced(conn, redis, env, billed_world, monkeypatch):
-    monkeypatch.setenv("SF_API_REMAINING", "1")
+def test_over_budget_is_refused_unless_forced(conn, redis, env, billed_world):
+    one_call_left = dataclasses.replace(env, api_budget=config.ApiBudget(remaining=1))
     with pytest.raises(invoicing.OverBudget, match="--force"):
-        invoicing.start_run(conn, redis, PERIOD, env, opts=FEW_CHUNKS)
+        invoicing.start_run(conn, redis, PERIOD, few_chunks(one_call_left))
     assert conn.execute("SELECT count(*) AS n FROM app.invoice_runs").fetchone()["n"] == 0
-    p = start(conn, redis, env, force=True)
+    p = start(conn, redis, one_call_left, force=True)
     assert p["forced"] and p["api_estimate"] == 1 and p["api_budget"] == 1 and p["state"] == "finished"
 
 
-def test_remaining_budget_is_unknown_without_configuration(conn, monkeypatch):
-    monkeypatch.delenv("SF_API_REMAINING", raising=False)
-    monkeypatch.delenv("SF_DAILY_API_LIMIT", raising=False)
-    assert invoicing.remaining_api_budget(conn) is None
+def test_remaining_budget_is_unknown_without_configuration(conn):
+    assert invoicing.remaining_api_budget(conn, "salesforce", config.ApiBudget()) is None
 
 
-def test_remaining_budget_subtracts_writes_already_waiting(conn, monkeypatch):
-    monkeypatch.setenv("SF_DAILY_API_LIMIT", "15000")
+def test_remaining_budget_subtracts_writes_already_waiting(conn):
     conn.execute("INSERT INTO salesforce._trigger_log (state, action, table_name) "
                  "SELECT 'NEW', 'INSERT', 'contact' FROM generate_series(1, 201)")
-    assert invoicing.remaining_api_budget(conn) == 15000 - 2
+    budget = config.ApiBudget(daily_limit=15000)
+    assert invoicing.remaining_api_budget(conn, "salesforce", budget) == 15000 - 2
+
+
+def test_calls_left_today_win_over_the_daily_limit(conn):
+    budget = config.ApiBudget(remaining=900, daily_limit=15000)
+    assert invoicing.remaining_api_budget(conn, "salesforce", budget) == 900
 
 
 @pytest.mark.parametrize("invoices_, calls", [(0, 0), (1, 1), (200, 1), (201, 2), (100_000, 500), (1_000_000, 5000)])
@@ -248,19 +254,8 @@ def test_previous_period_crosses_the_year():
     assert invoicing.parse_period("previous", today=date(2027, 1, 1)) == "2026-12"
 
 
-@pytest.mark.parametrize("name, value", [("INVOICE_TAX_RATE", "abc"), ("INVOICE_TAX_RATE", "1.5"),
-                                         ("INVOICE_DUE_DAYS", "-1"), ("INVOICE_MAX_API_SHARE", "2"),
-                                         ("INVOICE_CHUNKS", "0")])
-def test_bad_invoicing_settings_name_the_variable(name, value):
-    from core.config import ConfigError
-
-    with pytest.raises(ConfigError, match=name):
-        invoicing.settings({name: value})
-
-
-def test_tax_rate_comes_from_the_environment(conn, redis, env, billed_world, monkeypatch):
-    monkeypatch.setenv("INVOICE_TAX_RATE", "0.075")
-    start(conn, redis, env, opts=None)
+def test_tax_rate_comes_from_the_configuration(conn, redis, env, billed_world):
+    start(conn, redis, dataclasses.replace(env, invoicing=config.Invoicing(tax_rate=Decimal("0.075"))))
     invoice = invoices(conn)[f"inv-{billed_world[0]}-{PERIOD}"]
     assert Decimal(str(invoice["tax__c"])) == (Decimal(str(invoice["amount__c"])) * Decimal("0.075")).quantize(
         CENT, ROUND_HALF_UP)

@@ -6,6 +6,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 import manage
+from commands import invoices as invoice_commands
 from core import queue
 from tests.invoicing_rows import add_accounts, add_orders
 
@@ -71,12 +72,10 @@ def test_second_run_while_one_is_running_is_refused(runner, conn, redis, env, or
 
 
 def test_wait_prints_the_summary_once_workers_finish(runner, conn, redis, env, orders, monkeypatch):
-    import core.invoicing_cli as cli_module
-
     def work_then_sleep(_seconds):
         SimpleWorker([queue.queue(redis)], connection=redis, serializer=JSONSerializer).work(burst=True)
 
-    monkeypatch.setattr(cli_module.time, "sleep", work_then_sleep)
+    monkeypatch.setattr(invoice_commands.time, "sleep", work_then_sleep)
     result = runner.invoke(manage.cli, ["invoices", "run", "--period", "2026-10", "--wait"])
     assert result.exit_code == 0, result.output
     assert "run #1 for 2026-10: finished" in result.output

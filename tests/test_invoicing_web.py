@@ -1,24 +1,30 @@
 """`/ops/invoicing`: operators start a run (202 + Location) and watch its progress."""
 
-import base64
+import dataclasses
 import re
 
 import pytest
+from people import ops_headers
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from core import queue
+from core import config, queue
 from tests.invoicing_rows import add_accounts, add_orders
+from web import create_app
 
-AUTH = {"Authorization": "Basic " + base64.b64encode(b"ops:secret-ops-password").decode()}
+AUTH = ops_headers()
 
 
 @pytest.fixture
-def ops(monkeypatch, client):
-    """A client with operator credentials configured."""
-    monkeypatch.setenv("OPS_USERNAME", "ops")
-    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+def ops(client):
+    """A client for the web app, whose test config turns the ops pages on."""
     return client
+
+
+def ops_knowing_api_calls_left(app_config, remaining: int):
+    """A client for an app configured with SF_API_REMAINING."""
+    cfg = dataclasses.replace(app_config, api_budget=config.ApiBudget(remaining=remaining))
+    return create_app({"APP": cfg, "TESTING": True}).test_client()
 
 
 @pytest.fixture
@@ -69,8 +75,8 @@ def test_json_client_gets_202_json(ops, conn, env, orders):
     assert response.status_code == 202 and response.get_json()["id"] == 1
 
 
-def test_estimate_shows_the_api_bill_next_to_the_budget(ops, conn, env, orders, monkeypatch):
-    monkeypatch.setenv("SF_API_REMAINING", "14000")
+def test_estimate_shows_the_api_bill_next_to_the_budget(app_config, conn, env, orders):
+    ops = ops_knowing_api_calls_left(app_config, 14000)
     page = ops.get("/ops/invoicing?period=2026-10", headers=AUTH).get_data(as_text=True)
     assert "about 1 (⌈invoices / 200⌉" in page and "14,000" in page
     assert runs(conn) == 0
@@ -115,8 +121,8 @@ def test_json_client_gets_a_refused_start_as_problem_details_naming_the_run(ops,
     assert "already running" in body["detail"] and body["run_id"] == 1
 
 
-def test_over_budget_is_409_until_forced(ops, conn, env, orders, monkeypatch):
-    monkeypatch.setenv("SF_API_REMAINING", "1")
+def test_over_budget_is_409_until_forced(app_config, conn, redis, env, orders):
+    ops = ops_knowing_api_calls_left(app_config, 1)
     refused = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
     assert refused.status_code == 409 and "force" in refused.get_data(as_text=True) and runs(conn) == 0
     forced = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10", "force": "on"},

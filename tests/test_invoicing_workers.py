@@ -1,5 +1,6 @@
 """Real worker processes: a worker SIGKILLed in the middle of a chunk, a new worker, an exact result."""
 
+import dataclasses
 import signal
 import time
 from decimal import Decimal
@@ -9,7 +10,7 @@ import pytest
 from rq.registry import StartedJobRegistry
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 
-from core import db, invoicing, queue
+from core import config, db, invoicing, queue
 from tests.invoicing_rows import add_accounts, add_orders
 
 pytestmark = pytest.mark.slow
@@ -41,8 +42,9 @@ def test_worker_killed_mid_chunk_is_retried_and_bills_exactly_once(conn, redis, 
     accounts = add_accounts(conn, 9)
     add_orders(conn, [(a, "2026-10-05", 10 * (i + 1) + k, "Delivered") for i, a in enumerate(accounts)
                       for k in range(3)])
-    preview = invoicing.estimate(conn, "2026-10", env, invoicing.Settings(chunks=3))
-    run_id, _ = invoicing.start_run(conn, redis, "2026-10", env, opts=invoicing.Settings(chunks=3))
+    three_chunks = dataclasses.replace(env, invoicing=config.Invoicing(chunks=3))
+    preview = invoicing.estimate(conn, "2026-10", three_chunks)
+    run_id, _ = invoicing.start_run(conn, redis, "2026-10", three_chunks)
     worker_env = processes.environment(env)
 
     # Hold the run row: the first chunk does all its billing, then waits for this lock just before it commits.

@@ -22,9 +22,9 @@ def _work(redis):
 
 
 @pytest.fixture
-def ops(monkeypatch):
+def ops():
     """Operator credentials, as HTTP Basic headers."""
-    return ops_headers(monkeypatch)
+    return ops_headers()
 
 
 def test_same_request_twice_joins_the_first_run(conn, redis):

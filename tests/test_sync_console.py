@@ -1,25 +1,27 @@
 """`/ops/sync`: the sync health console, read from what Connect leaves in Postgres."""
 
 import base64
+import dataclasses
 import json
 import re
 from xml.etree import ElementTree
 
 import pytest
+from people import ops_headers
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from core import connect, queue, sync_health
+from core import config, connect, queue, sync_health, sync_sampler
+from standins.connect import state
+from web import create_app
 
-AUTH = {"Authorization": "Basic " + base64.b64encode(b"ops:secret-ops-password").decode()}
+AUTH = ops_headers()
 SVG = "http://www.w3.org/2000/svg"
 
 
 @pytest.fixture
-def ops(monkeypatch, client):
-    """A client with operator credentials configured."""
-    monkeypatch.setenv("OPS_USERNAME", "ops")
-    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+def ops(client):
+    """A client for the web app, whose test config turns the ops pages on."""
     return client
 
 
@@ -35,10 +37,9 @@ def failed_archive_row(conn, message="REQUIRED_FIELD_MISSING: Required fields ar
         "'contact', 1, '\"lastname\"=>NULL', %s) RETURNING id", (message,)).fetchone()["id"]
 
 
-def test_operators_only(client, monkeypatch):
-    assert client.get("/ops/sync").status_code == 404  # no ops credentials configured: the console is off
-    monkeypatch.setenv("OPS_USERNAME", "ops")
-    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+def test_operators_only(client, app_config):
+    off = create_app({"APP": dataclasses.replace(app_config, ops=config.Ops()), "TESTING": True}).test_client()
+    assert off.get("/ops/sync").status_code == 404  # no ops credentials configured: the console is off
     anonymous = client.get("/ops/sync")
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic")
     wrong = {"Authorization": "Basic " + base64.b64encode(b"ops:wrong").decode()}
@@ -107,10 +108,8 @@ def test_sample_job_feeds_the_chart(ops, conn, redis, env):
 
 
 def test_sampler_starts_one_chain_only(redis, env):
-    from worker import sync_health as sampler
-
-    assert sampler.schedule(redis) is True
-    assert sampler.schedule(redis) is False
+    assert sync_sampler.schedule(redis) is True
+    assert sync_sampler.schedule(redis) is False
 
 
 def test_chart_says_so_when_there_are_no_samples(ops, conn):
@@ -132,24 +131,54 @@ def test_chart_is_well_formed_svg_labelled_with_its_units(ops, conn):
     assert len(backlog.get("points").split()) == 2
 
 
-def test_connection_state_and_api_use_are_unknown_without_the_local_engine(ops, conn, monkeypatch):
-    monkeypatch.delenv("SF_DAILY_API_LIMIT", raising=False)
-    conn.execute("DROP SCHEMA IF EXISTS local_connect CASCADE")
-    body = ops.get("/ops/sync.json", headers=AUTH).get_json()
+def heroku_console(app_config, **changes):
+    """A client for the app as Heroku runs it: no CONNECT_INFO, so Connect's own state is unknown."""
+    cfg = dataclasses.replace(app_config, connect_info=None, **changes)
+    return create_app({"APP": cfg, "TESTING": True}).test_client()
+
+
+def test_connection_state_and_api_use_are_unknown_on_heroku(app_config, conn):
+    console = heroku_console(app_config)
+    body = console.get("/ops/sync.json", headers=AUTH).get_json()
     assert body["connection"]["state"] is None and body["connection"]["api_used"] is None
-    assert "heroku connect:info" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert body["connection"]["source"] == "unknown" and "heroku connect:info" in body["connection"]["detail"]
+    assert all(m["state"] is None and m["api_calls_today"] is None for m in body["mappings"])
+    page = console.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert "unknown on Heroku: see the Connect dashboard (heroku connect:info)" in page
 
 
-def test_local_engine_state_and_api_use_are_shown_when_present(ops, conn, database_url):
-    from standins.connect import state
+def test_the_daily_api_limit_still_shows_on_heroku(app_config, conn):
+    console = heroku_console(app_config, api_budget=config.ApiBudget(daily_limit=15000))
+    assert console.get("/ops/sync.json", headers=AUTH).get_json()["connection"]["api_max"] == 15000
+    assert "15,000 (SF_DAILY_API_LIMIT)" in console.get("/ops/sync", headers=AUTH).get_data(as_text=True)
 
+
+@pytest.fixture
+def local_connect(conn):
+    """The local Connect's own tables, as the engine creates them; emptied afterwards."""
     state.ensure(conn)
+    yield
+    conn.execute("TRUNCATE local_connect.connection_state, local_connect.mapping_state, local_connect.api_usage")
+
+
+def test_local_engine_state_and_api_use_are_shown_when_present(ops, conn, local_connect):
     state.set_connection_state(conn, "IDLE")
-    conn.execute("INSERT INTO local_connect.api_usage (id, used, max) VALUES (1, 1234, 15000) "
-                 "ON CONFLICT (id) DO UPDATE SET used = 1234, max = 15000")
+    state.mapping_row(conn, "Contact")
+    state.set_mapping_state(conn, "Contact", "DATA_SYNCED")
+    state.count_api_calls(conn, "Contact", 7, usage=(1234, 15000))
     body = ops.get("/ops/sync.json", headers=AUTH).get_json()
     assert body["connection"]["state"] == "IDLE" and body["connection"]["api_used"] == 1234
+    assert body["connection"]["source"] == "local Connect"
+    contact = mapping(body, "Contact")
+    assert (contact["state"], contact["api_calls_today"]) == ("DATA_SYNCED", 7)
     assert "1,234" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+
+
+def test_api_calls_counted_on_an_earlier_day_read_zero_today(ops, conn, local_connect):
+    state.mapping_row(conn, "Contact")
+    state.count_api_calls(conn, "Contact", 7)
+    conn.execute("UPDATE local_connect.mapping_state SET api_calls_day = api_calls_day - 1")
+    assert mapping(ops.get("/ops/sync.json", headers=AUTH).get_json(), "Contact")["api_calls_today"] == 0
 
 
 def test_large_tables_show_estimates_rather_than_counting(conn, monkeypatch):
@@ -170,13 +199,11 @@ def failed_contact(conn, message="INVALID_EMAIL_ADDRESS: Email: invalid email ad
 
 
 def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn, env):
-    from worker import sync_health as sampler
-
     with conn.transaction():
         conn.execute("SET LOCAL xmlbinary = 'hex'")
         conn.execute("INSERT INTO salesforce.account (sfid, name, systemmodstamp) VALUES "
                      "('001000000000001AAA', 'Acme', (now() AT TIME ZONE 'UTC') - interval '15 minutes')")
-    sampler.sample()
+    sync_sampler.sample(env)
     lag = {r["object_name"]: r["lag_s"] for r in conn.execute("SELECT object_name, lag_s FROM app.sync_health_samples")}
     assert 900 <= lag["Account"] < 3600
     assert lag["Contact"] is None  # never synced: no lag to speak of

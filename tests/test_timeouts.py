@@ -12,16 +12,16 @@ from web import create_app
 ROUTER_LIMIT_S = 30
 
 
-def test_gunicorn_kills_stuck_workers_and_stops_gracefully_before_the_routers_limits():
+def test_gunicorn_kills_stuck_workers_and_stops_gracefully_before_the_routers_limits(env):
     settings = runpy.run_path("gunicorn.conf.py")
     assert settings["timeout"] < ROUTER_LIMIT_S
     assert settings["graceful_timeout"] < ROUTER_LIMIT_S  # the dyno's SIGKILL comes 30 s after SIGTERM
     assert settings["worker_class"] == "gthread"  # heartbeats from the main thread: streams are not "stuck"
 
 
-def test_runaway_query_becomes_a_clear_503_page(app_config, conn, redis, monkeypatch):
+def test_runaway_query_becomes_a_clear_503_page(app_config, conn, redis):
     """A page whose query waits past STATEMENT_TIMEOUT_MS answers 503 with a readable message."""
-    headers = ops_headers(monkeypatch)
+    headers = ops_headers()
     record, _ = jobs.submit(conn, redis, "app", kind="count", owner="ops", params={"n": 1},
                             func="sample_jobs.count_to")
     client = create_app({"APP": dataclasses.replace(app_config, statement_timeout_ms=100),

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from core import config, salesforce
 from core.paths import ROOT
 from core.verify_sync import VerifyFailed, verify
 
@@ -62,12 +63,11 @@ def test_verify_sync_names_an_exhausted_api_limit(database_url, local_org, engin
 
 
 def test_verify_sync_names_bad_credentials(database_url, local_org, monkeypatch):
-    from core import salesforce
-
     monkeypatch.setenv("LOCAL_ORG_PASSWORD", "right")
+    org = config.Salesforce(local_org_url=local_org.url)
     with pytest.raises(VerifyFailed, match="bad Salesforce credentials"):
         verify(database_url, "salesforce", timeout=1, echo=lambda *_: None,
-               salesforce_factory=lambda: salesforce.connect({"LOCAL_ORG_URL": local_org.url}, password="wrong"))
+               salesforce_factory=lambda: salesforce.connect(org, password="wrong"))
 
 
 def test_the_engine_killed_mid_batch_loses_and_doubles_nothing(conn, local_org, engine_process):

@@ -4,16 +4,15 @@ Customer sessions live in Flask's signed cookie (nothing in process memory, so a
 any request and a restart logs nobody out). The session holds only ids; every query re-scopes
 by the account in SQL. A call with `Authorization: Bearer <token>` is authenticated by that token
 alone (web/api.py checks it): its cookie, if any, is never read for who is asking. Operators
-authenticate with OPS_USERNAME / OPS_PASSWORD from the environment; when those are unset, ops
-pages are off (404), never open.
+authenticate with OPS_USERNAME / OPS_PASSWORD (`cfg.ops`); when those are unset, ops pages are
+off (404), never open.
 """
 
 import hmac
-import os
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
@@ -83,19 +82,18 @@ def customer_required(view):
     return wrapped
 
 
-def _ops_credentials():
-    user, password = os.environ.get("OPS_USERNAME", ""), os.environ.get("OPS_PASSWORD", "")
-    return (user, password) if user and password else None
+def _ops():
+    return current_app.config["APP"].ops
 
 
 def is_operator() -> bool:
     """True when the request carries the operators' credentials."""
-    expected = _ops_credentials()
+    expected = _ops()
     auth = request.authorization
-    if not expected or auth is None or auth.type != "basic":
+    if not expected.enabled or auth is None or auth.type != "basic":
         return False
-    return hmac.compare_digest((auth.username or "").encode(), expected[0].encode()) & hmac.compare_digest(
-        (auth.password or "").encode(), expected[1].encode()
+    return hmac.compare_digest((auth.username or "").encode(), expected.username.encode()) & hmac.compare_digest(
+        (auth.password or "").encode(), expected.password.encode()
     )
 
 
@@ -104,7 +102,7 @@ def ops_required(view):
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        if _ops_credentials() is None:
+        if not _ops().enabled:
             abort(404)
         if not is_operator():
             raise Unauthorized(

@@ -48,7 +48,7 @@ def index():
         return _form(400, error=str(exc), period=period)
     cfg = current_app.config["APP"]
     with connection() as conn:
-        est = rules.estimate(conn, period, cfg, rules.settings())
+        est = rules.estimate(conn, period, cfg)
     return _form(200, period=period, est=est)
 
 

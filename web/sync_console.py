@@ -6,7 +6,7 @@ and its archive) plus the app's own samples, so it works on Heroku as it does lo
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from core import sync_health
+from core import connect_info, sync_health
 from web.database import connection
 from web.identity import ops_required
 
@@ -19,9 +19,10 @@ def _cfg():
 
 def _snapshot(conn):
     cfg = _cfg()
+    info = connect_info.provider(cfg.connect_info)
     return {
-        "connection": sync_health.connection(conn),
-        "mappings": sync_health.mapping_health(conn, cfg.connect_schema),
+        "connection": sync_health.connection(conn, info, cfg.api_budget.daily_limit),
+        "mappings": sync_health.mapping_health(conn, cfg.connect_schema, info=info),
         "write_errors": sync_health.write_errors(conn, cfg.connect_schema),
     }
 

@@ -25,7 +25,8 @@ def main(argv=None) -> int:
     """Serve the queues until told to stop (or, with --burst, until they are empty)."""
     logs.setup()
     argv = sys.argv[1:] if argv is None else argv
-    cfg = config.load()
+    with config.exit_on_error():
+        cfg = config.load()
     conn = queue.connect(cfg.redis_url)
     names = [a for a in argv if not a.startswith("-")] or list(queue.QUEUES)
     worker = HerokuWorker(

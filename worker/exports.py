@@ -1,15 +1,12 @@
-"""Export jobs: a CSV written into Postgres chunk by chunk, resumable, and the cleanup of old files.
+"""The export job: a CSV written into Postgres chunk by chunk, resumable (old files: `manage.py exports cleanup`).
 
 `export_csv` commits each chunk together with its checkpoint. If the worker is stopped
 (SIGTERM → ShutDownImminentException) or killed (SIGKILL), the chunk in flight rolls back and the
 retry continues after the last committed one: the file has every row exactly once.
 """
 
-import logging
-
 from core import config, db, export_files, exports, jobs
 
-log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
@@ -58,12 +55,3 @@ def _next_chunk(conn, job, export, scope, checkpoint, cfg, schemas) -> dict:
                           "rows": checkpoint["rows"] + rows, "bytes": checkpoint["bytes"] + len(data)}
         job.save_checkpoint(conn, checkpoint, done=checkpoint["rows"])
     return checkpoint
-
-
-def delete_expired_files() -> dict:
-    """Delete export files past EXPORT_TTL_HOURS (run hourly by Heroku Scheduler or RQ's cron)."""
-    cfg = config.load()
-    with db.connect(cfg.database_url) as conn, conn.transaction():
-        deleted = export_files.delete_expired(conn, cfg.app_schema, cfg.export_ttl_hours)
-    log.info("deleted %d expired export file(s)", len(deleted))
-    return {"deleted": len(deleted)}

@@ -14,7 +14,7 @@ import time
 import psycopg
 from psycopg import sql
 
-from core import config, connect, logs
+from core import config, connect, logs, salesforce
 from standins.connect import state
 from standins.connect.engine import Engine, OrgUnavailable
 
@@ -44,7 +44,7 @@ def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
 
-    engine = Engine(cfg.database_url, cfg.connect_schema)
+    engine = Engine(cfg.database_url, cfg.connect_schema, lambda: salesforce.connect(cfg.salesforce))
     listener = psycopg.connect(cfg.database_url, autocommit=True)
     if not listener.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_ENGINE_LOCK,)).fetchone()[0]:
         log.error("another local Connect engine is running on this database; exiting")

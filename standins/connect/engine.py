@@ -33,6 +33,7 @@ from simple_salesforce.exceptions import (
 
 from core import connect, db
 from standins.connect import state
+from standins.provision import external_id_relationship_columns, provision
 
 log = logging.getLogger(__name__)
 CLAIM_LIMIT = 2000
@@ -114,12 +115,11 @@ def to_postgres(field: dict, value):
 class Engine:
     """One sync engine for one Connect schema and one org."""
 
-    def __init__(self, database_url: str, schema: str = "salesforce", salesforce_factory=None, mappings=None):
-        from core import salesforce
-
+    def __init__(self, database_url: str, schema: str, salesforce_factory, mappings=None):
         self.database_url, self.schema = database_url, schema
         self.s = sql.Identifier(schema)
-        self.factory = salesforce_factory or salesforce.connect
+        # Called for a new client whenever the org was unreachable: a restarted org needs a new login.
+        self.factory = salesforce_factory
         self.mappings = mappings or connect.mappings()
         self.by_table = {m.table: m for m in self.mappings.values()}
         self.conn = db.connect(database_url)
@@ -185,8 +185,6 @@ class Engine:
 
     def provision(self) -> list:
         """Build or update the local Connect schema from the org's describe plus the mapping file, as Connect does."""
-        from standins.provision import provision
-
         objects = {name: self.describe(name) for name in self.mappings}
         return provision(self.conn, self.schema, self.mappings, objects, log=lambda *_: None)
 
@@ -284,8 +282,6 @@ class Engine:
 
     def _relationship_columns(self, mapping):
         """Relationship column → (lookup column, relationship name, parent's external id field), once per mapping."""
-        from standins.provision import external_id_relationship_columns
-
         if mapping.object_name in self._relationships:
             return self._relationships[mapping.object_name]
         own = self.describe(mapping.object_name)

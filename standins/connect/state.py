@@ -1,7 +1,7 @@
 """The engine's own state, in schema `local_connect` (Connect's schema holds only what Connect creates).
 
 On Heroku the same facts come from Connect's dashboard and `heroku connect:info`; locally the sync
-health console reads them from here when the schema exists.
+health console reads them from here, through `standins/connect/info.py`.
 """
 
 from psycopg import sql

@@ -4,6 +4,7 @@ import os
 
 from simple_salesforce import Salesforce
 
+from core import config
 from core import salesforce as org_client
 
 DEFAULT_URL = "http://127.0.0.1:5100"
@@ -16,5 +17,5 @@ def session(url: str | None = None):
 
 def salesforce(url: str | None = None, username: str = "developer@local.org") -> Salesforce:
     """A logged-in simple_salesforce client for the local org (SOAP login, as with a real org)."""
-    return org_client.connect({"LOCAL_ORG_URL": url or os.environ.get("LOCAL_ORG_URL", DEFAULT_URL)},
-                              username=username, password=os.environ.get("LOCAL_ORG_PASSWORD", "local"))
+    org = config.Salesforce(local_org_url=url or os.environ.get("LOCAL_ORG_URL", DEFAULT_URL))
+    return org_client.connect(org, username=username, password=os.environ.get("LOCAL_ORG_PASSWORD", "local"))

@@ -1,4 +1,4 @@
-"""`python manage.py invoices ...`: start, watch and schedule invoicing runs from a terminal or Heroku Scheduler.
+"""`python manage.py invoices …`: start, watch and schedule invoicing runs from a terminal or Heroku Scheduler.
 
     python manage.py invoices run --period previous          # what Heroku Scheduler runs daily at 02:00 UTC
     python manage.py invoices run --period 2026-10 --wait    # start and watch (progress bar on a terminal)
@@ -49,7 +49,7 @@ def estimate(period):
     """Show what a run would bill and the API calls it would cost; start nothing."""
     cfg = config.load()
     with db.connect(cfg.database_url) as conn:
-        _show_estimate(rules.estimate(conn, period, cfg, rules.settings()))
+        _show_estimate(rules.estimate(conn, period, cfg))
 
 
 @invoices.command()
@@ -59,10 +59,9 @@ def estimate(period):
 def run(period, force, wait):
     """Start an invoicing run: plan the chunks and enqueue them for the workers."""
     cfg = config.load()
-    opts = rules.settings()
     with db.connect(cfg.database_url) as conn:
         try:
-            run_id, est = rules.start_run(conn, queue.connect(cfg.redis_url), period, cfg, force=force, opts=opts)
+            run_id, est = rules.start_run(conn, queue.connect(cfg.redis_url), period, cfg, force=force)
         except (rules.RunAlreadyActive, rules.OverBudget) as exc:
             raise click.ClickException(str(exc)) from None
         _show_estimate(est)

@@ -9,16 +9,16 @@ import sys
 
 import click
 
-from core import config, db, exports, jobs
-from worker.exports import delete_expired_files
+from commands.progress import terminal_progress
+from core import config, db, export_files, exports
 
 
 @click.group("exports")
-def cli():
+def exports_group():
     """CSV exports and their stored files."""
 
 
-@cli.command("write")
+@exports_group.command("write")
 @click.argument("name", type=click.Choice(sorted(exports.EXPORTS)))
 @click.option("--account", "account_sfid", help="The account's Salesforce Id (for account-orders).")
 @click.option("-o", "--output", type=click.File("wb"), default="-", show_default=True, help="File to write.")
@@ -35,7 +35,7 @@ def write(name, account_sfid, output):
         total = exports.count(conn, export, scope, **schemas)
         output.write(export.header_row())
         # The bar goes to the terminal; when the CSV itself goes to stdout, no bar at all.
-        with jobs.terminal_progress(total, name, enabled=output is not sys.stdout.buffer) as progress:
+        with terminal_progress(total, name, enabled=output is not sys.stdout.buffer) as progress:
             after = 0
             while (upto := exports.next_upto(conn, export, scope, after, **schemas)) is not None:
                 for piece, rows in exports.copy_chunk(conn, export, scope, after, upto, **schemas):
@@ -45,8 +45,10 @@ def write(name, account_sfid, output):
     click.echo(f"{total} rows exported.", err=True)
 
 
-@cli.command("cleanup")
+@exports_group.command("cleanup")
 def cleanup():
     """Delete export files older than EXPORT_TTL_HOURS (downloads of them answer 410 Gone)."""
-    result = delete_expired_files()
-    click.echo(f"{result['deleted']} expired export file(s) deleted.")
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn, conn.transaction():
+        deleted = export_files.delete_expired(conn, cfg.app_schema, cfg.export_ttl_hours)
+    click.echo(f"{len(deleted)} expired export file(s) deleted.")

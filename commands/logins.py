@@ -1,15 +1,13 @@
-"""Ops commands for portal logins: `python manage.py invite …`, `create-demo-users`, `api-token …`."""
-
-import os
+"""`python manage.py invite …`, `create-demo-users` and `api-token …`: portal logins made by an operator."""
 
 import click
 
 from core import config, db, logins
 
 
-def _base_url(base_url: str | None) -> str:
+def _base_url(base_url: str | None, cfg: config.Config) -> str:
     """Where invitation links point: the option, $APP_URL, or the local app."""
-    return (base_url or os.environ.get("APP_URL") or "http://localhost:5000").rstrip("/")
+    return (base_url or cfg.app_url or "http://localhost:5000").rstrip("/")
 
 
 @click.command()
@@ -25,7 +23,7 @@ def invite(contact, base_url):
             raise click.ClickException(str(exc)) from None
     days = logins.INVITATION_TTL.days
     click.echo(f"Invitation for {user['email']} (valid {days} days; inviting again replaces it):")
-    click.echo(f"  {_base_url(base_url)}/invitation/{token}")
+    click.echo(f"  {_base_url(base_url, cfg)}/invitation/{token}")
 
 
 @click.command("create-demo-users")
@@ -63,5 +61,3 @@ def api_token(email, name):
         token = logins.create_api_token(conn, cfg.app_schema, user["id"], name)
     click.echo(token)
 
-
-COMMANDS = (invite, create_demo_users, api_token)

@@ -1,0 +1,52 @@
+"""What the sync console shows of Heroku Connect's own state: the connection, each mapping, the org's API use.
+
+Heroku Connect keeps those outside the database it syncs: on Heroku they are in the Connect
+dashboard and `heroku connect:info`, and no query can read them from Postgres. So the console asks
+a `ConnectInfo` for them, and production's is `UnknownOnHeroku`, which says so. The local Connect
+stand-in answers from its own tables instead (`standins.connect.info.LocalConnectInfo`); it is
+named by dotted path in CONNECT_INFO, which `make run` and the tests set and Heroku never does, so
+nothing deployed imports the stand-ins.
+"""
+
+import importlib
+from functools import cache
+from typing import Protocol
+
+from core.config import ConfigError
+
+UNKNOWN_ON_HEROKU = "unknown on Heroku: see the Connect dashboard (heroku connect:info)"
+
+
+class ConnectInfo(Protocol):
+    """Where the sync console reads Connect's state; each method takes a database connection."""
+
+    def connection(self, conn) -> dict:
+        """{state, detail, api_used, api_max, observed_at, source}, None for whatever is not known."""
+
+    def mappings(self, conn) -> dict[str, dict]:
+        """{object name: {state, api_calls_today}} for the mappings it knows; the others are left out."""
+
+
+class UnknownOnHeroku:
+    """Production: Connect's state is not in Postgres, so the console points at where it is."""
+
+    def connection(self, conn) -> dict:
+        """Nothing known; the detail says where to look."""
+        return {"state": None, "detail": UNKNOWN_ON_HEROKU, "api_used": None, "api_max": None, "observed_at": None,
+                "source": "unknown"}
+
+    def mappings(self, conn) -> dict[str, dict]:
+        """No mapping's state or API calls are known."""
+        return {}
+
+
+@cache
+def provider(dotted_path: str | None) -> ConnectInfo:
+    """The ConnectInfo class CONNECT_INFO names, made once per process; UnknownOnHeroku when it is unset."""
+    if not dotted_path:
+        return UnknownOnHeroku()
+    module, _, name = dotted_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)()
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"CONNECT_INFO names {dotted_path}, which cannot be loaded: {exc}") from None

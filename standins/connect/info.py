@@ -1,0 +1,52 @@
+"""The local Connect's answers to the sync console (core/connect_info.py), read from its `local_connect` tables.
+
+`make run` and the tests plug it in with CONNECT_INFO=standins.connect.info.LocalConnectInfo.
+"""
+
+from psycopg import sql
+
+from standins.connect import state
+
+SCHEMA_EXISTS = "SELECT to_regclass(%s) IS NOT NULL AS ok"
+CONNECTION = "SELECT state, detail FROM {s}.connection_state WHERE id = 1"
+USAGE = "SELECT used, max, observed_at FROM {s}.api_usage WHERE id = 1"
+# The engine counts a mapping's calls for the UTC day it last counted on: a new day starts at zero.
+MAPPINGS = """
+SELECT object_name, state,
+       CASE WHEN api_calls_day = (now() AT TIME ZONE 'UTC')::date THEN api_calls ELSE 0 END AS api_calls_today
+  FROM {s}.mapping_state
+"""
+
+
+def _q(statement: str) -> sql.Composed:
+    return sql.SQL(statement).format(s=sql.Identifier(state.SCHEMA))
+
+
+def _started(conn) -> bool:
+    """Whether the engine has created its tables (it does on its first start)."""
+    return conn.execute(SCHEMA_EXISTS, (f"{state.SCHEMA}.connection_state",)).fetchone()["ok"]
+
+
+class LocalConnectInfo:
+    """The connection's state, each mapping's state and the org's API use, as the local Connect records them."""
+
+    def connection(self, conn) -> dict:
+        """The engine's connection state and the org's own count of today's API requests."""
+        info = {"state": None, "detail": "the local Connect has not started yet (make run starts it)",
+                "api_used": None, "api_max": None, "observed_at": None, "source": "local Connect"}
+        if not _started(conn):
+            return info
+        row = conn.execute(_q(CONNECTION)).fetchone()
+        if row:
+            info.update(state=row["state"], detail=row["detail"])
+        usage = conn.execute(_q(USAGE)).fetchone()
+        if usage:
+            info.update(api_used=usage["used"], api_max=usage["max"], observed_at=usage["observed_at"])
+        return info
+
+    def mappings(self, conn) -> dict[str, dict]:
+        """Each mapping's state and the API calls the engine spent on it today."""
+        if not _started(conn):
+            return {}
+        return {r["object_name"]: {"state": r["state"], "api_calls_today": r["api_calls_today"]}
+                for r in conn.execute(_q(MAPPINGS))}
