@@ -42,7 +42,7 @@ def _phone(conn) -> str:
 
 
 def test_every_unsafe_route_is_refused_without_the_token(app, client, conn, ann, monkeypatch):
-    ops = ops_headers(monkeypatch)
+    ops = ops_headers()
     before = _writes(conn)
     tried = 0
     for rule in app.url_map.iter_rules():
@@ -63,7 +63,7 @@ def test_a_cross_site_origin_is_refused_even_with_a_valid_token(client, conn, an
 
 
 def test_a_post_the_browser_marks_cross_site_is_refused_for_operators(client, conn, monkeypatch):
-    ops = ops_headers(monkeypatch)
+    ops = ops_headers()
     page = client.get("/ops/exports", headers=ops)
     assert page.status_code == 200
     with client.session_transaction() as session:
