@@ -7,6 +7,22 @@ from flask import Flask
 
 from core import config as app_config
 from core import logs
+from web import (
+    api,
+    auth,
+    csrf,
+    database,
+    errors,
+    exports,
+    health,
+    home,
+    invoicing,
+    jobs,
+    portal,
+    requests,
+    security,
+    sync_console,
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -28,23 +44,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_REFRESH_EACH_REQUEST=False,
     )
     app.config.update(test_config)
-
-    from web import (
-        api,
-        auth,
-        csrf,
-        database,
-        errors,
-        exports,
-        health,
-        home,
-        invoicing,
-        jobs,
-        portal,
-        requests,
-        security,
-        sync_console,
-    )
 
     requests.init_app(app)
     database.init_app(app)
