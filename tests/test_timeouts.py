@@ -1,4 +1,4 @@
-"""No request can hit the router's 30 s by accident: gunicorn's limits, and Postgres's statement_timeout."""
+"""No request can hit the router's 30 s by accident: Postgres's statement_timeout, and gunicorn's own limits under it."""
 
 import dataclasses
 import runpy
@@ -12,7 +12,12 @@ from web import create_app
 ROUTER_LIMIT_S = 30
 
 
-def test_gunicorn_kills_stuck_workers_and_stops_gracefully_before_the_routers_limits(env):
+def test_gunicorn_heartbeat_and_graceful_stop_fit_under_the_routers_limits(env):
+    """gunicorn's own limits, as gunicorn.conf.py sets them: none may outlast the router's 30 s or the dyno's SIGKILL.
+
+    What cuts a slow request is Postgres's statement_timeout (the next test); `timeout` is the
+    heartbeat after which the master replaces a wedged worker process.
+    """
     settings = runpy.run_path("gunicorn.conf.py")
     assert settings["timeout"] < ROUTER_LIMIT_S
     assert settings["graceful_timeout"] < ROUTER_LIMIT_S  # the dyno's SIGKILL comes 30 s after SIGTERM
