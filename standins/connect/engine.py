@@ -31,8 +31,9 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from core import connect, db
+from core import connect, db, salesforce
 from standins.connect import state
+from standins.provision import external_id_relationship_columns, provision
 
 log = logging.getLogger(__name__)
 CLAIM_LIMIT = 2000
@@ -69,14 +70,15 @@ WITH moved AS (
 )
 INSERT INTO {s}._trigger_log_archive SELECT * FROM moved
 """
-# The way Connect retries: an archived row set to REQUEUE is copied back into the log as NEW.
+# The way Connect retries: an archived row set to REQUEUE is copied back into the log as NEW, in
+# the archive's id order, so several requeued changes of one record are sent in the order made.
 REQUEUE = """
 WITH picked AS (
     UPDATE {s}._trigger_log_archive SET state = 'REQUEUED', updated_at = now() WHERE state = 'REQUEUE'
-    RETURNING txid, action, table_name, record_id, sfid, old, "values"
+    RETURNING id, txid, action, table_name, record_id, sfid, old, "values"
 )
 INSERT INTO {s}._trigger_log (txid, state, action, table_name, record_id, sfid, old, "values")
-SELECT txid, 'NEW', action, table_name, record_id, sfid, old, "values" FROM picked
+SELECT txid, 'NEW', action, table_name, record_id, sfid, old, "values" FROM picked ORDER BY id
 """
 
 
@@ -115,8 +117,6 @@ class Engine:
     """One sync engine for one Connect schema and one org."""
 
     def __init__(self, database_url: str, schema: str = "salesforce", salesforce_factory=None, mappings=None):
-        from core import salesforce
-
         self.database_url, self.schema = database_url, schema
         self.s = sql.Identifier(schema)
         self.factory = salesforce_factory or salesforce.connect
@@ -185,8 +185,6 @@ class Engine:
 
     def provision(self) -> list:
         """Build or update the local Connect schema from the org's describe plus the mapping file, as Connect does."""
-        from standins.provision import provision
-
         objects = {name: self.describe(name) for name in self.mappings}
         return provision(self.conn, self.schema, self.mappings, objects, log=lambda *_: None)
 
@@ -284,8 +282,6 @@ class Engine:
 
     def _relationship_columns(self, mapping):
         """Relationship column → (lookup column, relationship name, parent's external id field), once per mapping."""
-        from standins.provision import external_id_relationship_columns
-
         if mapping.object_name in self._relationships:
             return self._relationships[mapping.object_name]
         own = self.describe(mapping.object_name)
