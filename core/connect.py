@@ -37,6 +37,8 @@ LASTOP_STATES = (PENDING, INSERTED, UPDATED, SYNCED, FAILED)
 LOG_NEW, LOG_PENDING, LOG_SUCCESS, LOG_FAILED = "NEW", "PENDING", "SUCCESS", "FAILED"
 LOG_IGNORE, LOG_IGNORED, LOG_MERGED, LOG_READONLY = "IGNORE", "IGNORED", "MERGED", "READONLY"
 LOG_REQUEUE, LOG_REQUEUED = "REQUEUE", "REQUEUED"
+LOG_STATES = (LOG_NEW, LOG_PENDING, LOG_SUCCESS, LOG_FAILED, LOG_IGNORE, LOG_IGNORED, LOG_MERGED, LOG_READONLY,
+              LOG_REQUEUE, LOG_REQUEUED)
 
 # Connect runs its own writes with this session setting; the app's writes keep Postgres's default
 # ('base64'). The triggers tell the two apart by it, so Connect's writes are never echoed back.

@@ -20,8 +20,10 @@ from decimal import Decimal, InvalidOperation
 
 from psycopg import errors, sql
 from rq import Callback, Retry
+from rq.exceptions import DuplicateJobError
 
-from core import connect
+from core import connect, trigger_log
+from core import queue as queues
 from core.config import ConfigError
 
 CHUNK_JOB = "worker.invoicing.run_chunk"
@@ -123,9 +125,6 @@ def api_calls(invoices: int) -> int:
     return math.ceil(invoices / connect.WRITE_BATCH_SIZE)
 
 
-PENDING_WRITES = "SELECT count(*) AS n FROM {schema}._trigger_log WHERE state IN ('NEW', 'PENDING')"
-
-
 def remaining_api_budget(conn, connect_schema: str = "salesforce", env=None) -> int | None:
     """The org's remaining daily API calls as far as this app knows; None when unknown.
 
@@ -144,8 +143,7 @@ def remaining_api_budget(conn, connect_schema: str = "salesforce", env=None) -> 
             break
     if known is None:
         return None
-    waiting = conn.execute(sql.SQL(PENDING_WRITES).format(schema=sql.Identifier(connect_schema))).fetchone()["n"]
-    return max(known - api_calls(waiting), 0)
+    return max(known - api_calls(trigger_log.waiting(conn, connect_schema)), 0)
 
 
 @dataclass(frozen=True)
@@ -269,8 +267,6 @@ def start_run(conn, redis_conn, period: str, cfg, *, force: bool = False, starte
 
     Raises BadPeriod, OverBudget (unless force) or RunAlreadyActive; in each case nothing is written.
     """
-    from core import queue as queues
-
     opts = opts or settings(env)
     period = parse_period(period)
     active = conn.execute(_q(ACTIVE_RUN, cfg), {"period": period}).fetchone()
@@ -318,8 +314,6 @@ def chunk_job_id(run_id: int, chunk: int) -> str:
 
 def enqueue_chunks(q, run_id: int, chunks) -> int:
     """Enqueue the given chunks of a run (skipping any whose job already exists); return how many were added."""
-    from rq.exceptions import DuplicateJobError
-
     added = 0
     for chunk in chunks:
         try:

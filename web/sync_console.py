@@ -6,7 +6,7 @@ and its archive) plus the app's own samples, so it works on Heroku as it does lo
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from core import sync_health
+from core import sync_health, trigger_log
 from web import csrf
 from web.database import connection
 from web.identity import ops_required
@@ -24,7 +24,7 @@ def _snapshot(conn):
     return {
         "connection": sync_health.connection(conn),
         "mappings": sync_health.mapping_health(conn, cfg.connect_schema),
-        "write_errors": sync_health.write_errors(conn, cfg.connect_schema),
+        "write_errors": trigger_log.failed_entries(conn, cfg.connect_schema),
     }
 
 
@@ -61,7 +61,7 @@ def retry():
     if not ids:
         return render_error_page("Choose the failed writes to retry.")
     with connection() as conn:
-        count = sync_health.requeue(conn, _cfg().connect_schema, ids)
+        count = trigger_log.requeue_entries(conn, _cfg().connect_schema, ids)
     flash(f"{count} failed write(s) requeued: Connect sends them again on its next cycle.", "success")
     return redirect(url_for("sync_console.console"))
 
