@@ -38,6 +38,8 @@ CHUNK_TIMEOUT = 600
 ORDER_STATUS_CODE = "Activated"  # Status Activated, Shipped and Delivered all carry StatusCode 'Activated'
 INVOICE_STATUS = "Issued"
 CLOSED_INVOICE_STATUSES = ("Paid", "Void")  # set in Salesforce; such an invoice is never amended
+# What amending an open invoice changes (worker/invoicing.py: BILL); a retry re-logs these.
+AMENDED_COLUMNS = ("amount__c", "tax__c", "order_count__c")
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 

@@ -23,7 +23,10 @@ ESTIMATED_ROWS = """
 SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass(format('%%I.%%I', %s::text, %s::text))
 """
 LAST_CHANGE = "SELECT max(systemmodstamp) AS at FROM {t}"
-FAILED_ROWS = "SELECT id, sfid, _hc_err FROM {t} WHERE _hc_lastop = {failed} ORDER BY id LIMIT %s"
+# With each row: whether its retry is already on its way (core/trigger_log.py: RETRYING).
+FAILED_ROWS = """
+SELECT r.id, r.sfid, r._hc_err, {retrying} AS retrying FROM {t} r WHERE r._hc_lastop = {failed} ORDER BY r.id LIMIT %s
+"""
 FAILED_COUNT = "SELECT count(*) AS n FROM {t} WHERE _hc_lastop = {failed}"
 LOCAL_STATE = "SELECT state, detail, updated_at FROM local_connect.connection_state WHERE id = 1"
 LOCAL_MAPPINGS = "SELECT object_name, state, api_calls, api_calls_day, last_poll_at FROM local_connect.mapping_state"
@@ -79,7 +82,8 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20) -> list[dict]:
         failed_rows, failed = [], 0
         if mapping.read_write:
             failed = conn.execute(sql.SQL(FAILED_COUNT).format(t=t, failed=refused)).fetchone()["n"]
-            listed = sql.SQL(FAILED_ROWS).format(t=t, failed=refused)
+            listed = sql.SQL(FAILED_ROWS).format(t=t, failed=refused,
+                                                 retrying=trigger_log.retrying(schema, mapping.table, "r"))
             failed_rows = [{**r, "message": connect.error_message(r["_hc_err"])}
                            for r in conn.execute(listed, (failed_limit,))]
         last_write = trigger_log.last_write(conn, schema, mapping.table)

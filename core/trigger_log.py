@@ -45,6 +45,29 @@ REQUEUE_ENTRIES = """
 UPDATE {s}._trigger_log_archive SET state = %(requeue)s, updated_at = now()
 WHERE state = %(failed)s AND id = ANY(%(ids)s) RETURNING id
 """
+# A record's retry, scoped in the statement itself: the record row must match {match} (the
+# caller's own record) and be FAILED; its archived FAILED entries newer than its last SUCCESS are
+# requeued, all of them, so Connect sends them again in id order (an older failure was overtaken
+# by a later change that reached Salesforce, and is not sent again).
+REQUEUE_RECORD = """
+UPDATE {s}._trigger_log_archive a SET state = {requeue}, updated_at = now()
+FROM {table} {row}
+WHERE {match} AND {row}._hc_lastop = {failed_op}
+  AND a.table_name = {table_name} AND a.record_id = {row}.id AND a.state = {failed}
+  AND a.id > coalesce((SELECT max(ok.id) FROM {s}._trigger_log_archive ok
+                       WHERE ok.table_name = {table_name} AND ok.record_id = {row}.id AND ok.state = {success}), 0)
+RETURNING a.id
+"""
+# A refused row whose retry is on its way: an archived entry marked REQUEUE that Connect has not
+# copied back yet, or a change of the row waiting in the live log (copied back, or re-logged).
+# The row itself says FAILED until Connect has sent the change: only Connect writes _hc_lastop.
+RETRYING = """({row}._hc_lastop = {failed_op} AND (
+    EXISTS (SELECT 1 FROM {s}._trigger_log_archive q
+            WHERE q.record_id = {row}.id AND q.table_name = {table_name} AND q.state = {requeue})
+    OR EXISTS (SELECT 1 FROM {s}._trigger_log w
+               WHERE w.record_id = {row}.id AND w.table_name = {table_name} AND w.state IN ({new}, {pending}))))"""
+
+
 def _compose(text: str, schema: str, **parts) -> sql.Composed:
     return sql.SQL(text).format(s=sql.Identifier(schema), **parts)
 
@@ -81,3 +104,30 @@ def requeue_entries(conn, schema: str, archive_ids: list[int]) -> int:
     """Ask Connect to retry archived failed writes by id; return how many were marked REQUEUE."""
     params = {"requeue": connect.LOG_REQUEUE, "failed": connect.LOG_FAILED, "ids": archive_ids}
     return len(conn.execute(_compose(REQUEUE_ENTRIES, schema), params).fetchall())
+
+
+def _states(schema: str, table: str, row: str) -> dict:
+    """The parts RETRYING and REQUEUE_RECORD are composed from."""
+    return {
+        "s": sql.Identifier(schema),
+        "table": sql.Identifier(schema, table),
+        "row": sql.Identifier(row),
+        "table_name": sql.Literal(table),
+        "failed_op": sql.Literal(connect.FAILED),
+        "failed": sql.Literal(connect.LOG_FAILED),
+        "success": sql.Literal(connect.LOG_SUCCESS),
+        "requeue": sql.Literal(connect.LOG_REQUEUE),
+        "new": sql.Literal(connect.LOG_NEW),
+        "pending": sql.Literal(connect.LOG_PENDING),
+    }
+
+
+def requeue_record(conn, schema: str, table: str, row: str, match: str, params: dict) -> list[int]:
+    """Requeue the latest failed writes of the one record `match` finds (SQL on alias `row`); their ids."""
+    query = sql.SQL(REQUEUE_RECORD).format(match=sql.SQL(match), **_states(schema, table, row))
+    return sorted(r["id"] for r in conn.execute(query, params).fetchall())
+
+
+def retrying(schema: str, table: str, row: str) -> sql.Composed:
+    """A boolean SQL expression: the row (alias `row`) is FAILED and a retry of it is on its way."""
+    return sql.SQL(RETRYING).format(**_states(schema, table, row))

@@ -12,23 +12,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from core import logins, passwords
 from web import csrf, database, rate_limits
-from web.identity import Customer, current_customer, log_in, log_out
+from web.identity import current_customer, customer_for, log_in, log_out
 
 bp = Blueprint("auth", __name__)
 csrf.protect(bp)
 log = logging.getLogger(__name__)
 BAD_LOGIN = "That email and password do not match a portal login."
 SENT = "If that email has a portal login, a link to choose a new password is on its way. It is valid for one hour."
-
-
-def customer_for(user: dict) -> Customer:
-    """The session identity for a user row from core.logins."""
-    return Customer(
-        user_id=user["id"],
-        contact_sfid=user["contact_sfid"],
-        account_sfid=user["account_sfid"],
-        contact_external_id=user["contact_external_id"],
-    )
 
 
 def _safe_next(target: str | None) -> str:

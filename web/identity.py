@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, g, request, session
+from flask import abort, g, redirect, request, session, url_for
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
@@ -27,6 +27,16 @@ class Customer:
     account_sfid: str
     # The Contact's External_ID__c: how it is found while it exists only in Postgres (sfid NULL).
     contact_external_id: str | None = None
+
+
+def customer_for(user: dict) -> Customer:
+    """The identity of a user row from core.logins (for a session, or for a request with an API token)."""
+    return Customer(
+        user_id=user["id"],
+        contact_sfid=user["contact_sfid"],
+        account_sfid=user["account_sfid"],
+        contact_external_id=user["contact_external_id"],
+    )
 
 
 def current_customer() -> Customer | None:
@@ -62,8 +72,6 @@ def customer_required(view):
         if current_customer() is None:
             if request.path.startswith("/api/"):
                 abort(401, "Log in first: send a session cookie or an API token.")
-            from flask import redirect, url_for
-
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
