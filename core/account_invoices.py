@@ -8,8 +8,12 @@ account's invoices for the month of its EffectiveDate.
 
 from psycopg import sql
 
+from core import trigger_log
+
 INVOICE_COLUMNS = """i.sfid, i.external_id__c, i.name, i.period__c, i.amount__c, i.tax__c, i.order_count__c,
-       i.status__c, i.due_date__c, i._hc_lastop, i._hc_err"""
+       i.status__c, i.due_date__c, i._hc_lastop, i._hc_err, {retrying} AS retrying"""
+# An invoice is named by its Salesforce Id or, before Connect has inserted it, by its external id.
+MATCH = "(i.sfid = %(key)s OR i.external_id__c = %(key)s) AND i.account__c = %(account)s"
 
 LIST_INVOICES = """
 SELECT {columns}
@@ -19,19 +23,18 @@ ORDER BY i.period__c DESC NULLS LAST, i.id DESC
 LIMIT %(limit)s
 """
 
-# An invoice is named by its Salesforce Id or, before Connect has inserted it, by its external id.
 GET_INVOICE = """
 SELECT {columns}
 FROM {s}.invoice__c i
-WHERE (i.sfid = %(key)s OR i.external_id__c = %(key)s) AND i.account__c = %(account)s
+WHERE {match}
 LIMIT 1
 """
 
 # What the badge needs: how far the invoice's last write has got on its way to Salesforce.
 SYNC_STATE = """
-SELECT i._hc_lastop, i._hc_err
+SELECT i._hc_lastop, i._hc_err, {retrying} AS retrying
 FROM {s}.invoice__c i
-WHERE (i.sfid = %(key)s OR i.external_id__c = %(key)s) AND i.account__c = %(account)s
+WHERE {match}
 LIMIT 1
 """
 
@@ -50,8 +53,10 @@ ORDER BY i.id
 
 def _query(text: str, schema: str, app_schema: str = "app") -> sql.Composed:
     """Compose an invoice query with its columns and schemas."""
+    retrying = trigger_log.retrying(schema, "invoice__c", "i")
     return sql.SQL(text).format(
-        columns=sql.SQL(INVOICE_COLUMNS), s=sql.Identifier(schema), app=sql.Identifier(app_schema)
+        columns=sql.SQL(INVOICE_COLUMNS).format(retrying=retrying), s=sql.Identifier(schema),
+        app=sql.Identifier(app_schema), match=sql.SQL(MATCH), retrying=retrying,
     )
 
 
@@ -72,5 +77,5 @@ def order_invoices(conn, schema: str, app_schema: str, account: str, order_sfid:
 
 
 def sync_state(conn, schema: str, account: str, key: str) -> dict | None:
-    """One of the account's invoices' `_hc_lastop` / `_hc_err`, or None."""
+    """One of the account's invoices' `_hc_lastop` / `_hc_err` and whether a retry is on its way, or None."""
     return conn.execute(_query(SYNC_STATE, schema), {"account": account, "key": key}).fetchone()

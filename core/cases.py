@@ -10,18 +10,27 @@ import uuid
 
 from psycopg import sql
 
-from core import connect
+from core import connect, field_values, trigger_log
 
 # The column naming the Contact by its external id, for a Contact that exists only in Postgres.
 CONTACT_BY_EXTERNAL_ID = connect.relationship_column("Contact", "External_ID__c")
+# What a customer fills in; the form's choices are the picklists Salesforce's describe lists.
+FIELDS = ("Subject", "Description", "Type", "Priority")
+TYPES = tuple(p["value"] for p in connect.field_definition("Case", "Type")["picklistValues"])
+PRIORITIES = tuple(p["value"] for p in connect.field_definition("Case", "Priority")["picklistValues"])
+# The columns filing a case writes: what a retry re-logs for a case Salesforce already has.
+COLUMNS = ("external_id__c", "subject", "description", "type", "priority", "status", "origin", "accountid",
+           "contactid", CONTACT_BY_EXTERNAL_ID, "order__c")
 
 CASE_COLUMNS = """c.sfid, c.external_id__c, c.casenumber, c.subject, c.description, c.status, c.priority, c.type,
        c.createddate, c.order__c, c.contactid, c._hc_lastop, c._hc_err, o.ordernumber"""
+# One of the account's cases, by Salesforce Id or, before Connect has inserted it, by external id.
+MATCH = "(c.sfid = %(key)s OR c.external_id__c = %(key)s) AND c.accountid = %(account)s"
 
 # Newest first: Postgres-born rows have no CreatedDate until Connect reads them back, so the
 # table's own sequence gives the order.
 LIST_CASES = """
-SELECT {columns}
+SELECT {columns}, {retrying} AS retrying
 FROM {s}."case" c
 LEFT JOIN {s}."order" o ON o.sfid = c.order__c AND o.accountid = c.accountid
 WHERE c.accountid = %(account)s AND NOT coalesce(c.isdeleted, false) {filters}
@@ -31,19 +40,19 @@ LIMIT %(limit)s
 FOR_ORDER = " AND c.order__c = %(order)s"
 
 GET_CASE = """
-SELECT {columns}
+SELECT {columns}, {retrying} AS retrying
 FROM {s}."case" c
 LEFT JOIN {s}."order" o ON o.sfid = c.order__c AND o.accountid = c.accountid
-WHERE (c.sfid = %(key)s OR c.external_id__c = %(key)s) AND c.accountid = %(account)s
+WHERE {match}
 LIMIT 1
 """
 
 # One statement does the scoping: the contact must be the user's and on the account, and the
 # order (if any) must be the account's, or nothing is inserted. A Contact with an sfid goes in
 # ContactId; one that exists only in Postgres goes in the relationship column, ContactId NULL.
+# The values are selected in the order of COLUMNS ({written}).
 INSERT_CASE = """
-INSERT INTO {s}."case" (external_id__c, subject, description, type, priority, status, origin,
-                        accountid, contactid, {contact_ext}, order__c)
+INSERT INTO {s}."case" ({written})
 SELECT %(external_id)s, %(subject)s, %(description)s, %(type)s, %(priority)s, 'New', 'Web',
        k.accountid, k.sfid, CASE WHEN k.sfid IS NULL THEN k.external_id__c END, %(order)s
 FROM {s}.contact k
@@ -55,25 +64,9 @@ LIMIT 1
 RETURNING external_id__c
 """
 
-# A failed insert never reached Salesforce (no sfid). Re-applying the same values as a new app
-# insert gives Connect a fresh log row with every value; deleting the old row first is logged
-# as IGNORE (nothing to delete in Salesforce), and the external id — the case's name — stays.
-RETRY_CASE = """
-WITH failed AS (
-    DELETE FROM {s}."case"
-    WHERE external_id__c = %(key)s AND accountid = %(account)s AND _hc_lastop = 'FAILED' AND sfid IS NULL
-    RETURNING external_id__c, subject, description, type, priority, status, origin, accountid, contactid,
-              {contact_ext}, order__c
-)
-INSERT INTO {s}."case" (external_id__c, subject, description, type, priority, status, origin,
-                        accountid, contactid, {contact_ext}, order__c)
-SELECT * FROM failed
-RETURNING external_id__c
-"""
-
 SYNC_STATE = """
-SELECT c._hc_lastop, c._hc_err FROM {s}."case" c
-WHERE (c.sfid = %(key)s OR c.external_id__c = %(key)s) AND c.accountid = %(account)s
+SELECT c._hc_lastop, c._hc_err, {retrying} AS retrying FROM {s}."case" c
+WHERE {match}
 LIMIT 1
 """
 
@@ -83,7 +76,9 @@ def _query(text: str, schema: str, filters: str = "") -> sql.Composed:
     return sql.SQL(text).format(
         columns=sql.SQL(CASE_COLUMNS),
         s=sql.Identifier(schema),
-        contact_ext=sql.Identifier(CONTACT_BY_EXTERNAL_ID),
+        match=sql.SQL(MATCH),
+        retrying=trigger_log.retrying(schema, "case", "c"),
+        written=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
         filters=sql.SQL(filters),
     )
 
@@ -97,6 +92,11 @@ def list_cases(conn, schema: str, account: str, *, order: str | None = None, lim
 def get_case(conn, schema: str, account: str, key: str) -> dict | None:
     """One of the account's cases by sfid or external id, or None."""
     return conn.execute(_query(GET_CASE, schema), {"account": account, "key": key}).fetchone()
+
+
+def case_values(raw: dict) -> dict:
+    """Checked Case columns from submitted subject/description/type/priority; field_values.Invalid if not."""
+    return field_values.clean_all("Case", {f: raw.get(f.lower()) for f in FIELDS}, required=("Subject",))
 
 
 def file_case(conn, schema: str, customer, values: dict, order: str | None) -> str | None:
@@ -117,11 +117,6 @@ def file_case(conn, schema: str, customer, values: dict, order: str | None) -> s
     return row["external_id__c"] if row else None
 
 
-def retry_case(conn, schema: str, account: str, key: str) -> bool:
-    """Send a FAILED case again; False if it is not the account's, or not failed."""
-    return conn.execute(_query(RETRY_CASE, schema), {"account": account, "key": key}).fetchone() is not None
-
-
 def sync_state(conn, schema: str, account: str, key: str) -> dict | None:
-    """The case's `_hc_lastop` / `_hc_err`, or None if it is not the account's."""
+    """The case's `_hc_lastop` / `_hc_err` and whether a retry is on its way, or None if it is not the account's."""
     return conn.execute(_query(SYNC_STATE, schema), {"account": account, "key": key}).fetchone()

@@ -37,6 +37,8 @@ LASTOP_STATES = (PENDING, INSERTED, UPDATED, SYNCED, FAILED)
 LOG_NEW, LOG_PENDING, LOG_SUCCESS, LOG_FAILED = "NEW", "PENDING", "SUCCESS", "FAILED"
 LOG_IGNORE, LOG_IGNORED, LOG_MERGED, LOG_READONLY = "IGNORE", "IGNORED", "MERGED", "READONLY"
 LOG_REQUEUE, LOG_REQUEUED = "REQUEUE", "REQUEUED"
+LOG_STATES = (LOG_NEW, LOG_PENDING, LOG_SUCCESS, LOG_FAILED, LOG_IGNORE, LOG_IGNORED, LOG_MERGED, LOG_READONLY,
+              LOG_REQUEUE, LOG_REQUEUED)
 
 # Connect runs its own writes with this session setting; the app's writes keep Postgres's default
 # ('base64'). The triggers tell the two apart by it, so Connect's writes are never echoed back.
@@ -149,13 +151,22 @@ def field_definition(object_name: str, field_name: str) -> dict:
     raise KeyError(f"{object_name}.{field_name}")
 
 
-def sync_status(lastop: str | None, err: str | None = None) -> dict:
-    """What a customer is told about a row's journey to Salesforce, from `_hc_lastop` / `_hc_err`."""
-    if lastop == PENDING:
+def sync_status(lastop: str | None, err: str | None = None, retrying: bool = False) -> dict:
+    """What a customer is told about a row's journey to Salesforce, from `_hc_lastop` / `_hc_err`.
+
+    `retrying`: the row is FAILED but its retry waits in the trigger log (core/trigger_log.py:
+    RETRYING), so it is on its way again; only Connect's write-back changes `_hc_lastop`.
+    """
+    if lastop == PENDING or (lastop == FAILED and retrying):
         return {"state": "pending", "label": "Sending to Salesforce…", "final": False}
     if lastop == FAILED:
         return {"state": "failed", "label": f"Could not be saved: {error_message(err)}", "final": True}
     return {"state": "saved", "label": "Saved", "final": True}
+
+
+def row_status(row: dict) -> dict:
+    """sync_status() of a row read with `_hc_lastop`, `_hc_err` and (optionally) `retrying`."""
+    return sync_status(row.get("_hc_lastop"), row.get("_hc_err"), bool(row.get("retrying")))
 
 
 def error_message(err: str | None) -> str:

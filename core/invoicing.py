@@ -21,7 +21,7 @@ from psycopg import errors, sql
 from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
-from core import config, connect
+from core import config, connect, trigger_log
 from core import queue as queues
 
 CHUNK_JOB = "worker.invoicing.run_chunk"
@@ -36,6 +36,8 @@ CHUNK_TIMEOUT = 600
 ORDER_STATUS_CODE = "Activated"  # Status Activated, Shipped and Delivered all carry StatusCode 'Activated'
 INVOICE_STATUS = "Issued"
 CLOSED_INVOICE_STATUSES = ("Paid", "Void")  # set in Salesforce; such an invoice is never amended
+# What amending an open invoice changes (worker/invoicing.py: BILL); a retry re-logs these.
+AMENDED_COLUMNS = ("amount__c", "tax__c", "order_count__c")
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -89,9 +91,6 @@ def api_calls(invoices: int) -> int:
     return math.ceil(invoices / connect.WRITE_BATCH_SIZE)
 
 
-PENDING_WRITES = "SELECT count(*) AS n FROM {schema}._trigger_log WHERE state IN ('NEW', 'PENDING')"
-
-
 def remaining_api_budget(conn, connect_schema: str, budget: config.ApiBudget) -> int | None:
     """The org's remaining daily API calls as far as this app knows; None when unknown.
 
@@ -102,8 +101,7 @@ def remaining_api_budget(conn, connect_schema: str, budget: config.ApiBudget) ->
     known = budget.remaining if budget.remaining is not None else budget.daily_limit
     if known is None:
         return None
-    waiting = conn.execute(sql.SQL(PENDING_WRITES).format(schema=sql.Identifier(connect_schema))).fetchone()["n"]
-    return max(known - api_calls(waiting), 0)
+    return max(known - api_calls(trigger_log.waiting(conn, connect_schema)), 0)
 
 
 @dataclass(frozen=True)

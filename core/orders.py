@@ -1,4 +1,4 @@
-"""An account's orders, read from Connect's tables: the list (keyset-paged), one order, its items.
+"""An account's orders, read from Connect's tables: the list (keyset-paged), one order with all it shows.
 
 Every query takes the account's Salesforce Id and filters by it in SQL, so another account's
 order id simply finds nothing. Orders, items and products are read-only mappings: never written.
@@ -10,11 +10,12 @@ from datetime import date
 
 from psycopg import sql
 
-from core import connect
+from core import account_invoices, cases, connect
 
 PAGE_SIZE = 25
 STATUSES = tuple(v["value"] for v in connect.field_definition("Order", "Status")["picklistValues"])
 _CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2})~([A-Za-z0-9]{18})$")
+_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,30}$")
 
 ORDER_COLUMNS = """o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type,
        o.activateddate, o.description"""
@@ -56,8 +57,26 @@ ORDER BY i.orderitemnumber
 """
 
 
-class BadCursor(ValueError):
+class BadFilter(ValueError):
+    """A list filter the app cannot use; the message says what to send instead."""
+
+
+class BadCursor(BadFilter):
     """A page cursor that this app did not produce."""
+
+
+def list_filters(args) -> dict:
+    """Status, order number and page cursor from a query string (a mapping); BadFilter if one is malformed."""
+    status = (args.get("status") or "").strip() or None
+    number = (args.get("number") or "").strip() or None
+    if status and status not in STATUSES:
+        raise BadFilter(f"Unknown status {status[:40]!r}: choose one of {', '.join(STATUSES)}.")
+    if number and not _NUMBER.match(number):
+        raise BadFilter("An order number has up to 30 letters, digits and dashes.")
+    after = args.get("after") or None
+    if after:
+        parse_cursor(after)
+    return {"status": status, "number": number, "after": after}
 
 
 def cursor_for(row: dict) -> str:
@@ -117,3 +136,16 @@ def order_items(conn, schema: str, account: str, order_sfid: str) -> list[dict]:
     """The order's items with product names, if the order is the account's."""
     query = sql.SQL(ORDER_ITEMS).format(s=sql.Identifier(schema))
     return conn.execute(query, {"account": account, "order": order_sfid}).fetchall()
+
+
+def order_detail(conn, schema: str, app_schema: str, account: str, order_sfid: str) -> dict | None:
+    """One of the account's orders with its items, invoices and cases; None for any other order."""
+    order = get_order(conn, schema, account, order_sfid)
+    if order is None:
+        return None
+    return {
+        "order": order,
+        "items": order_items(conn, schema, account, order_sfid),
+        "invoices": account_invoices.order_invoices(conn, schema, app_schema, account, order_sfid),
+        "cases": cases.list_cases(conn, schema, account, order=order_sfid),
+    }

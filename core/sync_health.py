@@ -12,41 +12,22 @@ from datetime import UTC, datetime
 
 from psycopg import sql
 
-from core import connect, connect_info
+from core import connect, connect_info, trigger_log
 
 # Exact counts up to this many rows; above, the planner's estimate (counting a million rows on
 # every page view would make the console the heaviest page of the app).
 EXACT_COUNT_LIMIT = 100_000
 SAMPLE_RETENTION = "7 days"
 
-BACKLOG = """
-SELECT table_name, count(*) AS backlog, min(created_at) AS oldest
-FROM {s}._trigger_log WHERE state IN ('NEW', 'PENDING') GROUP BY table_name
-"""
 ESTIMATED_ROWS = """
 SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass(format('%%I.%%I', %s::text, %s::text))
 """
 LAST_CHANGE = "SELECT max(systemmodstamp) AS at FROM {t}"
-LAST_WRITE = """
-SELECT processed_at FROM {s}._trigger_log_archive
-WHERE table_name = %s AND state = 'SUCCESS' ORDER BY created_at DESC LIMIT 1
+# With each row: whether its retry is already on its way (core/trigger_log.py: RETRYING).
+FAILED_ROWS = """
+SELECT r.id, r.sfid, r._hc_err, {retrying} AS retrying FROM {t} r WHERE r._hc_lastop = {failed} ORDER BY r.id LIMIT %s
 """
-FAILED_ROWS = "SELECT id, sfid, _hc_err FROM {t} WHERE _hc_lastop = 'FAILED' ORDER BY id LIMIT %s"
-FAILED_COUNT = "SELECT count(*) AS n FROM {t} WHERE _hc_lastop = 'FAILED'"
-FAILED_LOG = """
-SELECT 'archive' AS source, id, table_name, record_id, sfid, action, sf_message, processed_at, created_at
-FROM {s}._trigger_log_archive WHERE state = 'FAILED' AND created_at > now() - interval '24 hours'
-UNION ALL
-SELECT 'live', id, table_name, record_id, sfid, action, sf_message, processed_at, created_at
-FROM {s}._trigger_log WHERE state = 'FAILED'
-ORDER BY created_at DESC LIMIT %s
-"""
-# The way Connect retries a failed write: the archived row is marked REQUEUE; Connect copies it back
-# into the trigger log as NEW (and marks it REQUEUED).
-REQUEUE = """
-UPDATE {s}._trigger_log_archive SET state = 'REQUEUE', updated_at = now()
-WHERE state = 'FAILED' AND id = ANY(%s) RETURNING id
-"""
+FAILED_COUNT = "SELECT count(*) AS n FROM {t} WHERE _hc_lastop = {failed}"
 SAMPLE = """
 INSERT INTO {a}.sync_health_samples (object_name, backlog, oldest_pending_age_s, failed, lag_s)
 VALUES (%s, %s, %s, %s, %s)
@@ -78,8 +59,8 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20,
                    info: connect_info.ConnectInfo | None = None) -> list[dict]:
     """One entry per mapping, in mapping-file order; its state and API calls as far as `info` knows them."""
     now = datetime.now(UTC)
-    s = sql.Identifier(schema)
-    backlog = {r["table_name"]: r for r in conn.execute(sql.SQL(BACKLOG).format(s=s))}
+    backlog = trigger_log.backlog(conn, schema)
+    refused = sql.Literal(connect.FAILED)
     known = info.mappings(conn) if info else {}
     result = []
     for mapping in connect.mappings().values():
@@ -92,13 +73,14 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20,
         oldest = waiting["oldest"] if waiting else None
         failed_rows, failed = [], 0
         if mapping.read_write:
-            failed = conn.execute(sql.SQL(FAILED_COUNT).format(t=t)).fetchone()["n"]
+            failed = conn.execute(sql.SQL(FAILED_COUNT).format(t=t, failed=refused)).fetchone()["n"]
+            listed = sql.SQL(FAILED_ROWS).format(t=t, failed=refused,
+                                                 retrying=trigger_log.retrying(schema, mapping.table, "r"))
             failed_rows = [{**r, "message": connect.error_message(r["_hc_err"])}
-                           for r in conn.execute(sql.SQL(FAILED_ROWS).format(t=t), (failed_limit,))]
-        last_write = conn.execute(sql.SQL(LAST_WRITE).format(s=s), (mapping.table,)).fetchone()
+                           for r in conn.execute(listed, (failed_limit,))]
+        last_write = trigger_log.last_write(conn, schema, mapping.table)
         reported = known.get(mapping.object_name, {})
         last_change = conn.execute(sql.SQL(LAST_CHANGE).format(t=t)).fetchone()["at"]
-        last_write = last_write["processed_at"] if last_write else None
         # systemmodstamp is a UTC timestamp without time zone (Connect's type); processed_at has one.
         synced = [x for x in (last_change and last_change.replace(tzinfo=UTC), last_write) if x]
         result.append({
@@ -120,16 +102,6 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20,
             "health": "errors" if failed else ("backlog" if waiting else "ok"),
         })
     return result
-
-
-def write_errors(conn, schema: str, limit: int = 50) -> list[dict]:
-    """FAILED trigger-log rows of the last 24 hours (live and archived), newest first."""
-    return conn.execute(sql.SQL(FAILED_LOG).format(s=sql.Identifier(schema)), (limit,)).fetchall()
-
-
-def requeue(conn, schema: str, archive_ids: list[int]) -> int:
-    """Ask Connect to retry archived failed writes; return how many were marked REQUEUE."""
-    return len(conn.execute(sql.SQL(REQUEUE).format(s=sql.Identifier(schema)), (archive_ids,)).fetchall())
 
 
 def connection(conn, info: connect_info.ConnectInfo, daily_api_limit: int | None = None) -> dict:

@@ -19,7 +19,7 @@ import requests
 from psycopg import sql
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
-from core import connect, db
+from core import connect, db, trigger_log
 
 
 class VerifyFailed(Exception):
@@ -34,20 +34,16 @@ class Step:
 
 def _cause_for_stuck_row(conn, schema, table, record_id) -> str:
     """Why a row has not reached Salesforce, from what Connect left in Postgres."""
-    entry = conn.execute(sql.SQL(
-        "SELECT state, sf_message FROM {}._trigger_log WHERE table_name = %s AND record_id = %s "
-        "UNION ALL SELECT state, sf_message FROM {}._trigger_log_archive WHERE table_name = %s AND record_id = %s "
-        "ORDER BY state LIMIT 1").format(sql.Identifier(schema), sql.Identifier(schema)),
-        (table, record_id, table, record_id)).fetchone()
+    entry = trigger_log.record_entry(conn, schema, table, record_id)
     if entry is None:
         return ("no trigger-log row was written: the table has no Connect triggers (is the mapping set up, and "
                 "is CONNECT_SCHEMA right?)")
-    if entry["state"] == "READONLY":
+    if entry["state"] == connect.LOG_READONLY:
         return "the mapping is read-only: Connect ignores writes from Postgres. Make it read-write."
-    if entry["state"] == "NEW":
+    if entry["state"] == connect.LOG_NEW:
         return ("the change is still waiting in the trigger log: Connect is paused, not running, or cannot reach "
                 "Salesforce (check `heroku connect:info`, or that `make run` runs the connect process)")
-    if entry["state"] == "FAILED":
+    if entry["state"] == connect.LOG_FAILED:
         return f"Salesforce refused the write: {entry['sf_message']}"
     return f"the trigger-log row is {entry['state']}"
 

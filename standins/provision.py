@@ -3,8 +3,9 @@
 On Heroku, Connect creates and alters these tables itself; the app never does. Locally nothing
 would, so this module plays that part: from the object definitions (what Salesforce's describe
 says) and the mapping file it creates the schema, the `hstore` extension, the system tables
-(`_hcmeta`, `_trigger_log`, `_trigger_log_archive`, `_sf_event_log`), the NOTIFY trigger, and for
-each mapping the table with Connect's column types, system columns, index names and triggers.
+(`_hcmeta`, `_trigger_log`, `_trigger_log_archive`, `_sf_event_log`), the NOTIFY trigger, Connect's
+function `hc_capture_update_from_row`, and for each mapping the table with Connect's column types,
+system columns, index names and triggers.
 
 Applying it again changes nothing; a field added to the mapping is added to the table in place.
 """
@@ -15,7 +16,7 @@ import sys
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from core import connect
+from core import config, connect, db
 from core.db import compose
 
 # Connect's column type for each describe field type.
@@ -174,6 +175,31 @@ END;
 $$;
 CREATE OR REPLACE TRIGGER tlog_insert_trigger AFTER INSERT ON {schema}._trigger_log
     FOR EACH ROW EXECUTE FUNCTION {schema}.tlog_notify_trigger();
+
+-- Re-logs a row as an UPDATE Connect will send, as Connect's own function of this name does: one NEW
+-- trigger-log row with the row's sfid and only the columns named (the whole row when none are),
+-- never _hc_lastop or _hc_err, old NULL; NULL when the row has no id. Peer libraries call it to
+-- retry a write by hand; the app calls it where the archived entry of a refused update is gone.
+CREATE OR REPLACE FUNCTION {schema}.hc_capture_update_from_row(
+    source_row hstore, table_name varchar, columns_to_include text[] DEFAULT '{}') RETURNS integer
+    LANGUAGE plpgsql AS $$
+DECLARE
+    excluded_cols text[] = ARRAY['_hc_lastop', '_hc_err']::text[];
+    logged_id integer;
+BEGIN
+    IF (source_row -> 'id') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO {schema}._trigger_log (txid, created_at, updated_at, state, action, table_name, record_id, sfid,
+                                       old, "values")
+    VALUES (txid_current(), clock_timestamp(), clock_timestamp(), 'NEW', 'UPDATE',
+            hc_capture_update_from_row.table_name, (source_row -> 'id')::integer, source_row -> 'sfid', NULL,
+            CASE WHEN cardinality(columns_to_include) > 0 THEN slice(source_row, columns_to_include)
+                 ELSE source_row END - excluded_cols)
+    RETURNING id INTO logged_id;
+    RETURN logged_id;
+END;
+$$;
 """
 
 # BEFORE INSERT/UPDATE: who wrote the row decides its _hc_lastop.
@@ -330,8 +356,6 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
 
 def main() -> int:
     """`python -m standins.provision`: build the schema named by CONNECT_SCHEMA in DATABASE_URL."""
-    from core import config, db
-
     # Provisioning needs no Redis, but config.load() checks every variable: let REDIS_URL be absent here.
     env = {"REDIS_URL": "redis://localhost", **os.environ}
     try:

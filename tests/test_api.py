@@ -5,7 +5,7 @@ import json
 import pytest
 
 from core import logins
-from tests import portal_rows
+from tests import portal_rows, refusals
 from tests.portal_rows import ACCOUNT_A, EMAIL_A, order_sfid
 
 ORDER = order_sfid(ACCOUNT_A, 3)
@@ -149,22 +149,27 @@ def test_openapi_document_has_no_dangling_references(client):
 
 def test_failed_case_is_sent_again_through_the_api(client, token, conn):
     case = client.post(f"/api/v1/orders/{ORDER}/cases", headers=_auth(token), json={"subject": "Late"}).get_json()
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        conn.execute("""UPDATE salesforce."case" SET _hc_lastop = 'FAILED', _hc_err = 'no'""")
+    refusals.refuse(conn, "case", "no", err="no")
     assert client.get(case["status_url"], headers=_auth(token)).get_json()["label"] == "Could not be saved: no"
     again = client.post(f"{case['url']}/retry", headers=_auth(token))
     assert again.status_code == 200 and again.get_json()["sync"]["state"] == "pending"
+    assert refusals.archive_states(conn, "case") == ["REQUEUE"]
+    assert client.post(f"{case['url']}/retry", headers=_auth(token)).status_code == 409  # already on its way
 
 
 def test_failed_profile_change_is_sent_again_through_the_api(client, token, conn):
     client.patch("/api/v1/profile", headers=_auth(token), json={"phone": "+44 20 7946 0000"})
     assert client.post("/api/v1/profile/retry", headers=_auth(token)).status_code == 409
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        conn.execute("UPDATE salesforce.contact SET _hc_lastop = 'FAILED'")
+    refusals.refuse(conn, "contact", "INVALID_PHONE")
     body = client.post("/api/v1/profile/retry", headers=_auth(token)).get_json()
     assert body["phone"] == "+44 20 7946 0000" and body["sync"]["state"] == "pending"
+    assert refusals.archive_states(conn, "contact") == ["REQUEUE"]
+
+
+def test_case_status_is_never_cached(client, token):
+    case = client.post(f"/api/v1/orders/{ORDER}/cases", headers=_auth(token), json={"subject": "Late"}).get_json()
+    response = client.get(case["status_url"], headers=_auth(token))
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_invoices_through_the_api(client, token):

@@ -502,3 +502,33 @@ def test_sf_event_log_exists(conn):
 
 def test_hstore_is_installed(conn):
     assert conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'hstore'").fetchone()
+
+
+# --- Functions Connect installs ----------------------------------------------------------------
+
+
+def test_hc_capture_update_from_row_logs_the_named_columns_as_an_update(conn):
+    record_id = synced_contact(conn)
+    as_connect(conn, "UPDATE salesforce.contact SET phone = '+1 555 0100', _hc_lastop = 'FAILED', _hc_err = 'x' "
+               "WHERE id = %s", (record_id,))
+    logged = conn.execute(
+        "SELECT salesforce.hc_capture_update_from_row(hstore(c.*), 'contact', ARRAY['phone', 'email', '_hc_err']) "
+        "AS id FROM salesforce.contact c WHERE c.id = %s", (record_id,)).fetchone()["id"]
+    (entry,) = log_rows(conn)
+    assert entry["id"] == logged and (entry["state"], entry["action"]) == (connect.LOG_NEW, "UPDATE")
+    assert (entry["table_name"], entry["record_id"], entry["sfid"]) == ("contact", record_id, "003000000000001AAA")
+    assert entry["old"] is None and entry["values"] == {"phone": "+1 555 0100", "email": "ada@example.com"}
+    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.FAILED  # the row itself is not written
+
+
+def test_hc_capture_update_from_row_logs_the_whole_row_when_no_column_is_named(conn):
+    record_id = synced_contact(conn)
+    conn.execute("SELECT salesforce.hc_capture_update_from_row(hstore(c.*), 'contact') FROM salesforce.contact c")
+    (entry,) = log_rows(conn)
+    assert entry["values"]["lastname"] == "Lovelace" and entry["values"]["id"] == str(record_id)
+    assert "_hc_lastop" not in entry["values"] and "_hc_err" not in entry["values"]
+
+
+def test_hc_capture_update_from_row_logs_nothing_for_a_row_without_an_id(conn):
+    found = conn.execute("SELECT salesforce.hc_capture_update_from_row('lastname=>x'::hstore, 'contact') AS id")
+    assert found.fetchone()["id"] is None and log_rows(conn) == []

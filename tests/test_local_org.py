@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
+from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceMalformedRequest,
@@ -11,7 +13,11 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from core import db
 from standins.demo_data import case_safe_suffix
+from standins.org import store
+from standins.org.client import session
+from standins.org.server import Org
 
 
 @pytest.fixture
@@ -53,14 +59,29 @@ def test_get_by_external_id_and_upsert_both_outcomes(sf, account):
 
 
 def test_upsert_with_several_matches_is_300(sf, local_org):
-    from core import db
-
     sf.Contact.create({"LastName": "One", "External_ID__c": "dup"})
     with db.connect(local_org.org.database_url) as c:  # a duplicate only a data fix could create
         c.execute("INSERT INTO local_org.records SELECT 'X' || substr(id, 2), object, fields, created_date, "
                   "system_modstamp FROM local_org.records WHERE fields->>'External_ID__c' = 'dup'")
     with pytest.raises(SalesforceMoreThanOneRecord):
         sf.Contact.upsert("External_ID__c/dup", {"LastName": "Two"})
+
+
+def test_a_refusal_switch_refuses_writes_of_its_field_until_switched_off(sf, local_org, account):
+    contact = sf.Contact.create({"LastName": "Lovelace", "AccountId": account})["id"]
+    with db.connect(local_org.org.database_url) as c:
+        store.refuse_writes(c, "local_org", "contact", "phone", "Phones are frozen.")
+    try:
+        with pytest.raises(SalesforceMalformedRequest) as refused:
+            sf.Contact.update(contact, {"Phone": "+1 555 0100"})
+        assert refused.value.content[0]["errorCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+        assert refused.value.content[0]["message"] == "Phones are frozen." and refused.value.content[0]["fields"] == [
+            "Phone"]
+        assert sf.Contact.update(contact, {"MailingCity": "Lima"}) == 204  # other fields are written as ever
+    finally:
+        with db.connect(local_org.org.database_url) as c:
+            store.accept_writes(c, "local_org", "Contact", "Phone")
+    assert sf.Contact.update(contact, {"Phone": "+1 555 0100"}) == 204
 
 
 def test_describe_comes_from_the_object_definitions(sf):
@@ -195,10 +216,6 @@ def test_api_usage_header_limits_and_request_limit_exceeded(sf, local_org):
 
 
 def test_a_bad_session_is_invalid_session_id(local_org):
-    from simple_salesforce import Salesforce
-
-    from standins.org.client import session
-
     stranger = Salesforce(session_id="00D000000000001EAA!forged.0123456789abcdef0123456789abcdef",
                           instance=local_org.url.split("//")[1], session=session(local_org.url))
     with pytest.raises(SalesforceExpiredSession):
@@ -206,19 +223,13 @@ def test_a_bad_session_is_invalid_session_id(local_org):
 
 
 def test_records_persist_in_postgres_across_a_new_server(sf, database_url, account):
-    from standins.org.server import Org
-
     again = Org(database_url, "local_org")
     assert again.secret == Org(database_url, "local_org").secret  # sessions survive a restart
-    from core import db
-
     with db.connect(database_url) as c:
         assert c.execute("SELECT count(*) AS n FROM local_org.records WHERE id = %s", (account,)).fetchone()["n"] == 1
 
 
 def test_html_view_lists_and_edits_records(local_org, sf, account):
-    import requests
-
     browser = requests.Session()
     browser.trust_env = False
     listing = browser.get(f"{local_org.url}/o/Account", params={"q": "Acme"})

@@ -2,8 +2,9 @@
 
 import pytest
 
-from core import connect
-from tests import portal_rows
+from core import connect, field_values
+from standins.provision import provision
+from tests import portal_rows, refusals
 from tests.portal_rows import ACCOUNT_A, CONTACT_A, EXT_A, order_sfid
 
 ORDER = order_sfid(ACCOUNT_A, 3)
@@ -94,8 +95,6 @@ def test_bad_case_input_is_a_clear_form_error(client, ann, conn, fields, message
 
 def test_lone_surrogate_is_refused():
     # A form post cannot carry one (the body is decoded as UTF-8), but JSON's "\\ud800" escape can.
-    from core import field_values
-
     with pytest.raises(ValueError, match="not valid Unicode"):
         field_values.clean("Case", "Subject", "lone \ud800 surrogate")
 
@@ -117,7 +116,9 @@ def test_subject_of_exactly_255_characters_fits(client, ann, conn):
 @pytest.mark.parametrize(("lastop", "err", "label"), portal_rows.SYNC_BADGES)
 def test_case_badge_follows_hc_lastop(client, ann, conn, lastop, err, label):
     key = _file(client).headers["Location"].rsplit("/", 1)[1]
-    if lastop != "PENDING":
+    if lastop == "FAILED":
+        refusals.refuse(conn, "case", "REQUIRED_FIELD_MISSING", err=err)
+    elif lastop != "PENDING":
         # Connect's own write (xmlbinary 'hex') sets the state it reached.
         with conn.transaction():
             conn.execute("SET LOCAL xmlbinary = 'hex'")
@@ -129,9 +130,11 @@ def test_case_badge_follows_hc_lastop(client, ann, conn, lastop, err, label):
 
 
 def _fail_case(conn):
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        conn.execute("""UPDATE salesforce."case" SET _hc_lastop = 'FAILED', _hc_err = '{"message": "boom"}'""")
+    refusals.refuse(conn, "case", "boom", err='{"message": "boom"}')
+
+
+def _send_case_again(client, key):
+    return client.post(f"/cases/{key}/retry", data={"csrf_token": portal_rows.csrf(client)})
 
 
 def test_failed_case_offers_send_again(client, ann, conn):
@@ -141,15 +144,37 @@ def test_failed_case_offers_send_again(client, ann, conn):
     assert "Could not be saved: boom" in page and "Send again" in page
 
 
-def test_retrying_a_failed_case_sends_it_again(client, ann, conn):
+def test_sending_a_failed_case_again_requeues_its_archived_write(client, ann, conn):
     key = _file(client).headers["Location"].rsplit("/", 1)[1]
     _fail_case(conn)
-    response = client.post(f"/cases/{key}/retry", data={"csrf_token": portal_rows.csrf(client)})
-    assert response.status_code == 302
+    assert _send_case_again(client, key).status_code == 302
+    assert refusals.archive_states(conn, "case") == ["REQUEUE"]
+    assert portal_rows.trigger_log(conn, "case") == []  # the live log is Connect's: it copies the row back
+    page = client.get(f"/cases/{key}").get_data(as_text=True)
+    assert "Sending to Salesforce…" in page and "Send again" not in page
+    assert client.get(f"/cases/{key}/status.json").get_json()["final"] is False
+
+
+def test_a_case_sent_again_is_not_sent_twice(client, ann, conn):
+    key = _file(client).headers["Location"].rsplit("/", 1)[1]
+    _fail_case(conn)
+    _send_case_again(client, key)
+    assert _send_case_again(client, key).status_code == 409
+    assert refusals.archive_states(conn, "case") == ["REQUEUE"] and portal_rows.trigger_log(conn, "case") == []
+
+
+def test_a_failed_case_whose_archived_write_is_gone_is_saved_again(client, ann, conn):
+    key = _file(client).headers["Location"].rsplit("/", 1)[1]
+    _fail_case(conn)
+    refusals.prune_archive(conn)
+    before = _case(conn)
+    assert _send_case_again(client, key).status_code == 302
     row = _case(conn)
-    assert row["_hc_lastop"] == "PENDING" and row["external_id__c"] == key and row["subject"] == "Box arrived damaged"
+    assert row["_hc_lastop"] == "PENDING" and (row["id"], row["external_id__c"]) == (before["id"], key)
+    assert row["subject"] == "Box arrived damaged" and row["contactid"] == CONTACT_A
     log = portal_rows.trigger_log(conn, "case")
-    assert [(r["state"], r["action"]) for r in log][-1] == ("NEW", "INSERT")
+    assert [(r["state"], r["action"]) for r in log] == [("IGNORE", "DELETE"), ("NEW", "INSERT")]
+    assert '"subject"=>"Box arrived damaged"' in log[-1]["values"]
     assert "Sending to Salesforce…" in client.get(f"/cases/{key}").get_data(as_text=True)
 
 
@@ -199,18 +224,50 @@ def test_bad_profile_input_is_a_clear_form_error(client, ann, conn, fields, mess
     assert _contact(conn)["_hc_lastop"] == "SYNCED"
 
 
+def _send_profile_again(client):
+    return client.post("/profile/retry", data={"csrf_token": portal_rows.csrf(client)})
+
+
 def test_failed_profile_change_can_be_sent_again(client, ann, conn):
     _profile(client)
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        conn.execute("UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = 'INVALID_PHONE'")
+    refusals.refuse(conn, "contact", "INVALID_PHONE", err="INVALID_PHONE")
     assert "Could not be saved: INVALID_PHONE" in client.get("/profile").get_data(as_text=True)
-    assert client.post("/profile/retry", data={"csrf_token": portal_rows.csrf(client)}).status_code == 302
+    assert _send_profile_again(client).status_code == 302
+    assert refusals.archive_states(conn, "contact") == ["REQUEUE"]
+    assert "Sending to Salesforce…" in client.get("/profile").get_data(as_text=True)
+    assert client.get("/profile/status.json").get_json()["final"] is False
+
+
+def test_a_failed_profile_change_whose_archived_write_is_gone_is_logged_again_by_connects_function(client, ann,
+                                                                                                   conn):
+    _profile(client)
+    refusals.refuse(conn, "contact", "INVALID_PHONE")
+    refusals.prune_archive(conn)
+    assert _send_profile_again(client).status_code == 302
     row = _contact(conn)
-    assert (row["phone"], row["mailingstreet"], row["_hc_lastop"]) == ("+1 555 0199", "1 Main St", "PENDING")
-    last = portal_rows.trigger_log(conn, "contact")[-1]
-    assert (last["state"], last["action"]) == ("NEW", "UPDATE")
-    assert '"phone"=>"+1 555 0199"' in last["values"] and '"mailingstreet"=>"1 Main St"' in last["values"]
+    assert (row["phone"], row["mailingstreet"], row["_hc_lastop"]) == ("+1 555 0199", "1 Main St", "FAILED")
+    (entry,) = portal_rows.trigger_log(conn, "contact")
+    assert (entry["state"], entry["action"], entry["sfid"]) == ("NEW", "UPDATE", CONTACT_A)
+    assert '"phone"=>"+1 555 0199"' in entry["values"] and '"mailingstreet"=>"1 Main St"' in entry["values"]
+    assert "Sending to Salesforce…" in client.get("/profile").get_data(as_text=True)
+
+
+def test_without_the_archived_write_or_connects_function_the_customer_is_asked_to_save_again(client, ann, conn):
+    _profile(client)
+    refusals.refuse(conn, "contact", "INVALID_PHONE")
+    refusals.prune_archive(conn)
+    conn.execute("DROP FUNCTION salesforce.hc_capture_update_from_row(hstore, varchar, text[])")
+    try:
+        response = _send_profile_again(client)
+    finally:
+        provision(conn, "salesforce", log=lambda *_: None)
+    assert response.status_code == 409 and "change the details and save them again" in response.get_data(as_text=True)
+    assert portal_rows.trigger_log(conn, "contact") == [] and _contact(conn)["_hc_lastop"] == "FAILED"
+
+
+def test_no_send_again_for_a_profile_that_did_not_fail(client, ann, conn):
+    _profile(client)
+    assert _send_profile_again(client).status_code == 409
 
 
 def test_profile_status_endpoint(client, ann, conn):

@@ -1,4 +1,4 @@
-"""No request can hit the router's 30 s by accident: Postgres's statement_timeout, and gunicorn's own limits under it."""
+"""No request can hit the router's 30 s by accident: Postgres's statement_timeout, and gunicorn's limits under it."""
 
 import dataclasses
 import runpy

@@ -11,8 +11,8 @@ from datetime import date, datetime
 
 from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
 
-from core import account_invoices, cases, connect, contacts, field_values, logins, orders
-from web import database, errors, freshness, openapi, portal
+from core import cases, connect, contacts, field_values, logins, write_retries
+from web import answers, database, errors, freshness, openapi
 from web.identity import bearer_call, current_customer, customer_for, customer_required
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -61,7 +61,7 @@ CONTACT = {"id": "sfid", "external_id": "external_id__c", "first_name": "firstna
 
 def _with_sync(row: dict, body: dict) -> dict:
     """Add the row's sync status to its JSON body."""
-    body["sync"] = connect.sync_status(row.get("_hc_lastop"), row.get("_hc_err"))
+    body["sync"] = connect.row_status(row)
     return body
 
 
@@ -102,9 +102,7 @@ def openapi_document():
 @customer_required
 def list_orders():
     """The account's orders, newest first; `next` is the URL of the next page."""
-    filters = portal.order_filters(request.args)
-    with freshness.reading() as conn:
-        rows, cursor = orders.list_orders(conn, _schema(), current_customer().account_sfid, **filters)
+    filters, rows, cursor = answers.order_page(request.args)
     following = None
     if cursor:
         following = url_for("api.list_orders", status=filters["status"], number=filters["number"], after=cursor)
@@ -115,20 +113,10 @@ def list_orders():
 @customer_required
 def get_order(order_sfid):
     """One order with its items, invoices and cases."""
-    account = current_customer().account_sfid
-    with freshness.reading() as conn:
-        row = orders.get_order(conn, _schema(), account, order_sfid)
-        if row is None:
-            abort(404, "No such order in your account.")
-        items = orders.order_items(conn, _schema(), account, order_sfid)
-        invoices = account_invoices.order_invoices(
-            conn, _schema(), current_app.config["APP"].app_schema, account, order_sfid
-        )
-        order_cases = cases.list_cases(conn, _schema(), account, order=order_sfid)
-    body = _pick(row, ORDER)
-    body.update(items=[_pick(i, ITEM) for i in items], invoices=[_pick(i, INVOICE) for i in invoices],
-                cases=[_case_json(c) for c in order_cases])
-    return jsonify(body)
+    detail = answers.order(order_sfid)
+    return jsonify({**_pick(detail["order"], ORDER), "items": [_pick(i, ITEM) for i in detail["items"]],
+                    "invoices": [_pick(i, INVOICE) for i in detail["invoices"]],
+                    "cases": [_case_json(c) for c in detail["cases"]]})
 
 
 @bp.post("/orders/<order_sfid>/cases")
@@ -137,7 +125,7 @@ def file_case(order_sfid):
     """File a case about the order; 201 with the case, its sync status "Sending to Salesforce…"."""
     data = _body()
     try:
-        values = portal.case_values({k: data.get(k) for k in ("subject", "description", "type", "priority")})
+        values = cases.case_values(data)
     except field_values.Invalid as exc:
         return _invalid(exc)
     with database.connection() as conn:
@@ -156,65 +144,40 @@ def file_case(order_sfid):
 @customer_required
 def list_cases():
     """The account's cases, newest first."""
-    with freshness.reading() as conn:
-        rows = cases.list_cases(conn, _schema(), current_customer().account_sfid)
-    return jsonify(cases=[_case_json(r) for r in rows])
+    return jsonify(cases=[_case_json(r) for r in answers.list_cases()])
 
 
 @bp.get("/cases/<key>")
 @customer_required
 def case(key):
     """One case, by Salesforce Id or external id."""
-    with freshness.reading() as conn:
-        row = cases.get_case(conn, _schema(), current_customer().account_sfid, key)
-    if row is None:
-        abort(404, "No such case in your account.")
-    return jsonify(_case_json(row))
+    return jsonify(_case_json(answers.case(key)))
 
 
-@bp.get("/cases/<key>/status")
-@customer_required
-def case_status(key):
-    """The case's sync status."""
-    with database.connection() as conn:
-        row = cases.sync_state(conn, _schema(), current_customer().account_sfid, key)
-    if row is None:
-        abort(404, "No such case in your account.")
-    return jsonify(connect.sync_status(row["_hc_lastop"], row["_hc_err"]))
+# The same answer as the portal badge's /cases/<key>/status.json: one view, two URLs.
+bp.add_url_rule("/cases/<key>/status", view_func=answers.case_status)
 
 
 @bp.post("/cases/<key>/retry")
 @customer_required
 def retry_case(key):
     """Send a case that could not be saved once more."""
-    account = current_customer().account_sfid
-    with database.connection() as conn:
-        if not cases.retry_case(conn, _schema(), account, key):
-            if cases.sync_state(conn, _schema(), account, key) is None:
-                abort(404, "No such case in your account.")
-            abort(409, "Only a case that could not be saved can be sent again.")
-        row = cases.get_case(conn, _schema(), account, key)
-        freshness.remember_write(conn)
-    return jsonify(_case_json(row))
+    answers.send_again(write_retries.case(current_customer().account_sfid, key))
+    return jsonify(_case_json(answers.case(key)))
 
 
 @bp.get("/invoices")
 @customer_required
 def list_invoices():
     """The account's invoices."""
-    with freshness.reading() as conn:
-        rows = account_invoices.list_invoices(conn, _schema(), current_customer().account_sfid)
-    return jsonify(invoices=[_with_sync(r, _pick(r, INVOICE)) for r in rows])
+    return jsonify(invoices=[_with_sync(r, _pick(r, INVOICE)) for r in answers.list_invoices()])
 
 
 @bp.get("/invoices/<key>")
 @customer_required
 def invoice(key):
     """One invoice."""
-    with freshness.reading() as conn:
-        row = account_invoices.get_invoice(conn, _schema(), current_customer().account_sfid, key)
-    if row is None:
-        abort(404, "No such invoice in your account.")
+    row = answers.invoice(key)
     return jsonify(_with_sync(row, _pick(row, INVOICE)))
 
 
@@ -222,16 +185,12 @@ def invoice(key):
 @customer_required
 def profile():
     """The caller's own contact details and their sync status."""
-    with freshness.reading() as conn:
-        row = contacts.get_contact(conn, _schema(), current_customer())
-    if row is None:
-        abort(404, "Your contact record is not available.")
+    row = answers.contact()
     return jsonify(_with_sync(row, _pick(row, CONTACT)))
 
 
-PROFILE_FIELDS = {"phone": "Phone", "mailing_street": "MailingStreet", "mailing_city": "MailingCity",
-                  "mailing_state": "MailingState", "mailing_postal_code": "MailingPostalCode",
-                  "mailing_country": "MailingCountry"}
+# The profile fields a caller may change: API name → column (the editable ones of core/contacts.py).
+PROFILE_FIELDS = {api: column for api, column in CONTACT.items() if column in contacts.COLUMNS}
 
 
 @bp.patch("/profile")
@@ -243,11 +202,11 @@ def update_profile():
     if unknown:
         abort(422, f"These fields cannot be changed here: {', '.join(unknown)[:200]}.")
     try:
-        values = field_values.clean_all("Contact", {PROFILE_FIELDS[k]: v for k, v in data.items()})
+        values = contacts.contact_values({PROFILE_FIELDS[k]: v for k, v in data.items()})
     except field_values.Invalid as exc:
         return _invalid(exc)
     with database.connection() as conn:
-        if values and contacts.update_contact(conn, _schema(), current_customer(), values):
+        if contacts.update_contact(conn, _schema(), current_customer(), values):
             freshness.remember_write(conn)
         row = contacts.get_contact(conn, _schema(), current_customer())
     return jsonify(_with_sync(row, _pick(row, CONTACT)))
@@ -257,9 +216,6 @@ def update_profile():
 @customer_required
 def retry_profile():
     """Send contact changes that could not be saved once more."""
-    with database.connection() as conn:
-        if not contacts.retry_update(conn, _schema(), current_customer()):
-            abort(409, "Only changes that could not be saved can be sent again.")
-        row = contacts.get_contact(conn, _schema(), current_customer())
-        freshness.remember_write(conn)
+    answers.send_again(write_retries.contact(current_customer()))
+    row = answers.contact()
     return jsonify(_with_sync(row, _pick(row, CONTACT)))

@@ -29,7 +29,7 @@ class Customer:
 
 
 def customer_for(user: dict) -> Customer:
-    """The identity of a user row from core.logins."""
+    """The identity of a user row from core.logins (for a session, or for a request with an API token)."""
     return Customer(
         user_id=user["id"],
         contact_sfid=user["contact_sfid"],

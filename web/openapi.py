@@ -138,7 +138,7 @@ def document(server_url: str = "") -> dict:
                              errors=(400, 401, 422)),
             },
             "/api/v1/profile/retry": {"post": _op("Send contact changes that could not be saved again",
-                                                  {"200": _ok("Contact")}, errors=(401, 409))},
+                                                  {"200": _ok("Contact")}, errors=(401, 404, 409))},
         },
         "components": {
             "securitySchemes": {

@@ -6,19 +6,13 @@ is a 404. Writes go to Connect's read-write tables (Case, Contact); each shows i
 which the page keeps up to date by polling a small JSON endpoint (static/portal.js).
 """
 
-import re
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-
-from core import account_invoices, cases, connect, contacts, field_values, logins, orders
-from web import database, freshness
+from core import account_invoices, cases, connect, contacts, field_values, logins, orders, write_retries
+from web import answers, database, freshness
 from web.identity import current_customer, customer_required
 
 bp = Blueprint("portal", __name__)
-ORDER_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,30}$")
-CASE_FIELDS = ("Subject", "Description", "Type", "Priority")
-CASE_TYPES = tuple(p["value"] for p in connect.field_definition("Case", "Type")["picklistValues"])
-CASE_PRIORITIES = tuple(p["value"] for p in connect.field_definition("Case", "Priority")["picklistValues"])
 
 
 def _schema() -> str:
@@ -34,34 +28,15 @@ def money(value) -> str:
 
 @bp.app_template_global("sync_status")
 def sync_status(row) -> dict:
-    """The badge for a row's `_hc_lastop` / `_hc_err`."""
-    return connect.sync_status(row.get("_hc_lastop"), row.get("_hc_err"))
-
-
-def order_filters(args) -> dict:
-    """Status, order number and page cursor from the query string; 400 with a clear message if malformed."""
-    status = args.get("status", "").strip() or None
-    number = args.get("number", "").strip() or None
-    if status and status not in orders.STATUSES:
-        abort(400, f"Unknown status {status[:40]!r}: choose one of {', '.join(orders.STATUSES)}.")
-    if number and not ORDER_NUMBER.match(number):
-        abort(400, "An order number has up to 30 letters, digits and dashes.")
-    after = args.get("after") or None
-    if after:
-        try:
-            orders.parse_cursor(after)
-        except orders.BadCursor as exc:
-            abort(400, str(exc))
-    return {"status": status, "number": number, "after": after}
+    """The badge for a row's `_hc_lastop` / `_hc_err` (and a retry on its way)."""
+    return connect.row_status(row)
 
 
 @bp.get("/orders", endpoint="orders")
 @customer_required
 def orders_page():
     """The account's orders, newest first, a page at a time."""
-    filters = order_filters(request.args)
-    with freshness.reading() as conn:
-        rows, next_cursor = orders.list_orders(conn, _schema(), current_customer().account_sfid, **filters)
+    filters, rows, next_cursor = answers.order_page(request.args)
     return render_template(
         "portal/orders.html", orders=rows, next_cursor=next_cursor, statuses=orders.STATUSES, **filters
     )
@@ -69,19 +44,9 @@ def orders_page():
 
 def _order_page(order_sfid: str, form=None, errors=None, status=200):
     """Render an order of the customer's account (404 for any other), with the case form."""
-    customer = current_customer()
-    with freshness.reading() as conn:
-        order = orders.get_order(conn, _schema(), customer.account_sfid, order_sfid)
-        if order is None:
-            abort(404, "No such order in your account.")
-        items = orders.order_items(conn, _schema(), customer.account_sfid, order_sfid)
-        invoices = account_invoices.order_invoices(
-            conn, _schema(), current_app.config["APP"].app_schema, customer.account_sfid, order_sfid
-        )
-        order_cases = cases.list_cases(conn, _schema(), customer.account_sfid, order=order_sfid)
     return render_template(
-        "portal/order.html", order=order, items=items, invoices=invoices, cases=order_cases,
-        form=form or {}, errors=errors or {}, case_types=CASE_TYPES, priorities=CASE_PRIORITIES,
+        "portal/order.html", **answers.order(order_sfid), form=form or {}, errors=errors or {},
+        case_types=cases.TYPES, priorities=cases.PRIORITIES,
     ), status
 
 
@@ -92,18 +57,13 @@ def order(order_sfid):
     return _order_page(order_sfid)
 
 
-def case_values(raw: dict) -> dict:
-    """Checked Case columns from submitted Subject/Description/Type/Priority; field_values.Invalid if not."""
-    return field_values.clean_all("Case", {f: raw.get(f.lower()) for f in CASE_FIELDS}, required=("Subject",))
-
-
 @bp.post("/orders/<order_sfid>/cases")
 @customer_required
 def file_case(order_sfid):
     """File a support case about the order; it goes to Salesforce through Connect."""
-    form = {f.lower(): request.form.get(f.lower(), "") for f in CASE_FIELDS}
+    form = {f.lower(): request.form.get(f.lower(), "") for f in cases.FIELDS}
     try:
-        values = case_values(form)
+        values = cases.case_values(form)
     except field_values.Invalid as exc:
         return _order_page(order_sfid, form=form, errors=exc.errors, status=400)
     with database.connection() as conn:
@@ -119,42 +79,25 @@ def file_case(order_sfid):
 @customer_required
 def cases_page():
     """The account's support cases with their sync status."""
-    with freshness.reading() as conn:
-        rows = cases.list_cases(conn, _schema(), current_customer().account_sfid)
-    return render_template("portal/cases.html", cases=rows)
+    return render_template("portal/cases.html", cases=answers.list_cases())
 
 
 @bp.get("/cases/<key>")
 @customer_required
 def case(key):
     """One case."""
-    with freshness.reading() as conn:
-        row = cases.get_case(conn, _schema(), current_customer().account_sfid, key)
-    if row is None:
-        abort(404, "No such case in your account.")
-    return render_template("portal/case.html", case=row, key=key)
+    return render_template("portal/case.html", case=answers.case(key), key=key)
 
 
-@bp.get("/cases/<key>/status.json")
-@customer_required
-def case_status(key):
-    """The case's sync status, for the badge to update in place."""
-    # Polled right after the write: the primary, so the answer is never older than the page.
-    with database.connection() as conn:
-        row = cases.sync_state(conn, _schema(), current_customer().account_sfid, key)
-    return _sync_status(row, "No such case in your account.")
+# The badge polls it to update in place; the API answers the same at /api/v1/cases/<key>/status.
+bp.add_url_rule("/cases/<key>/status.json", view_func=answers.case_status)
 
 
 @bp.post("/cases/<key>/retry")
 @customer_required
 def retry_case(key):
     """Send a case that Salesforce refused once more."""
-    with database.connection() as conn:
-        if not cases.retry_case(conn, _schema(), current_customer().account_sfid, key):
-            if cases.sync_state(conn, _schema(), current_customer().account_sfid, key) is None:
-                abort(404, "No such case in your account.")
-            abort(409, "Only a case that could not be saved can be sent again.")
-        freshness.remember_write(conn)
+    answers.send_again(write_retries.case(current_customer().account_sfid, key))
     flash("Sending your case again.", "success")
     return redirect(url_for("portal.case", key=key))
 
@@ -163,20 +106,14 @@ def retry_case(key):
 @customer_required
 def invoices():
     """The account's invoices."""
-    with freshness.reading() as conn:
-        rows = account_invoices.list_invoices(conn, _schema(), current_customer().account_sfid)
-    return render_template("portal/invoices.html", invoices=rows)
+    return render_template("portal/invoices.html", invoices=answers.list_invoices())
 
 
 @bp.get("/invoices/<key>")
 @customer_required
 def invoice(key):
     """One invoice."""
-    with freshness.reading() as conn:
-        row = account_invoices.get_invoice(conn, _schema(), current_customer().account_sfid, key)
-    if row is None:
-        abort(404, "No such invoice in your account.")
-    return render_template("portal/invoice.html", invoice=row)
+    return render_template("portal/invoice.html", invoice=answers.invoice(key))
 
 
 @bp.get("/invoices/<key>/status.json")
@@ -185,12 +122,7 @@ def invoice_status(key):
     """The invoice's sync status (invoices are written by batch invoicing, and reach Salesforce through Connect)."""
     with freshness.reading() as conn:
         row = account_invoices.sync_state(conn, _schema(), current_customer().account_sfid, key)
-    return _sync_status(row, "No such invoice in your account.")
-
-
-def contact_values(raw: dict) -> dict:
-    """Checked Contact columns from the submitted phone and mailing fields; field_values.Invalid if not."""
-    return field_values.clean_all("Contact", {f: raw.get(f.lower()) for f in contacts.EDITABLE})
+    return answers.sync_status(row, "No such invoice in your account.")
 
 
 def _profile_page(form=None, errors=None, status=200, new_token=None):
@@ -199,8 +131,7 @@ def _profile_page(form=None, errors=None, status=200, new_token=None):
     with freshness.reading() as conn:
         contact = contacts.get_contact(conn, _schema(), customer)
         tokens = logins.api_tokens(conn, current_app.config["APP"].app_schema, customer.user_id)
-    if contact is None:
-        abort(404, "Your contact record is not available.")
+    contact = answers.found(contact, "Your contact record is not available.")
     return render_template(
         "portal/profile.html", contact=contact, form=form or contact, errors=errors or {}, tokens=tokens,
         new_token=new_token,
@@ -220,7 +151,7 @@ def update_profile():
     """Save phone and mailing address; Connect sends them to Salesforce."""
     form = {f.lower(): request.form.get(f.lower(), "") for f in contacts.EDITABLE}
     try:
-        values = contact_values(form)
+        values = contacts.contact_values(form)
     except field_values.Invalid as exc:
         return _profile_page(form=form, errors=exc.errors, status=400)
     with database.connection() as conn:
@@ -237,17 +168,14 @@ def profile_status():
     """The contact's sync status, for the badge to update in place."""
     with database.connection() as conn:
         row = contacts.sync_state(conn, _schema(), current_customer())
-    return _sync_status(row)
+    return answers.sync_status(row, "Your contact record is not available.")
 
 
 @bp.post("/profile/retry")
 @customer_required
 def retry_profile():
     """Send a contact update that Salesforce refused once more."""
-    with database.connection() as conn:
-        if not contacts.retry_update(conn, _schema(), current_customer()):
-            abort(409, "Only changes that could not be saved can be sent again.")
-        freshness.remember_write(conn)
+    answers.send_again(write_retries.contact(current_customer()))
     flash("Sending your changes again.", "success")
     return redirect(url_for("portal.profile"))
 
@@ -272,12 +200,3 @@ def revoke_api_token(token_id):
             abort(404, "No such token.")
     flash("Token revoked.", "success")
     return redirect(url_for("portal.profile"))
-
-
-def _sync_status(row: dict | None, missing: str | None = None):
-    """A row's sync status as the badge's JSON, never cached; 404 (saying `missing`) when there is no row."""
-    if row is None:
-        abort(404, missing)
-    response = jsonify(connect.sync_status(row["_hc_lastop"], row["_hc_err"]))
-    response.headers["Cache-Control"] = "no-store"
-    return response

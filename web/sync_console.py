@@ -6,8 +6,10 @@ and its archive) plus the app's own samples, so it works on Heroku as it does lo
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from core import connect_info, sync_health
+from core import connect_info, sync_health, trigger_log, write_retries
+from web import answers
 from web.database import connection
+from web.errors import render_error
 from web.identity import ops_required
 
 bp = Blueprint("sync_console", __name__)
@@ -23,7 +25,7 @@ def _snapshot(conn):
     return {
         "connection": sync_health.connection(conn, info, cfg.api_budget.daily_limit),
         "mappings": sync_health.mapping_health(conn, cfg.connect_schema, info=info),
-        "write_errors": sync_health.write_errors(conn, cfg.connect_schema),
+        "write_errors": trigger_log.failed_entries(conn, cfg.connect_schema),
     }
 
 
@@ -60,13 +62,30 @@ def retry():
     if not ids:
         return render_error_page("Choose the failed writes to retry.")
     with connection() as conn:
-        count = sync_health.requeue(conn, _cfg().connect_schema, ids)
+        count = trigger_log.requeue_entries(conn, _cfg().connect_schema, ids)
     flash(f"{count} failed write(s) requeued: Connect sends them again on its next cycle.", "success")
+    return redirect(url_for("sync_console.console"))
+
+
+@bp.post("/ops/sync/rows/retry")
+@ops_required
+def retry_row():
+    """Send one refused row again: its archived failed writes requeued, or the row saved again."""
+    table = request.form.get("table", "")
+    try:
+        row_id = int(request.form.get("row_id", ""))
+    except ValueError:
+        return render_error_page("Choose the refused row to send again.")
+    result = answers.send_again(write_retries.row(table, row_id))
+    if result.how is write_retries.How.REQUEUED:
+        flash(f"{len(result.entries)} failed write(s) of {table} row {row_id} requeued: Connect sends them again on "
+              "its next cycle.", "success")
+    else:
+        flash(f"The archive no longer has {table} row {row_id}'s failed write: the row was saved again, and "
+              "Connect sends it as a new change.", "success")
     return redirect(url_for("sync_console.console"))
 
 
 def render_error_page(message):
     """A 400 with a message an operator can act on."""
-    from web.errors import render_error
-
     return render_error(400, "Bad Request", message)

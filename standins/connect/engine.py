@@ -70,14 +70,15 @@ WITH moved AS (
 )
 INSERT INTO {s}._trigger_log_archive SELECT * FROM moved
 """
-# The way Connect retries: an archived row set to REQUEUE is copied back into the log as NEW.
+# The way Connect retries: an archived row set to REQUEUE is copied back into the log as NEW, in
+# the archive's id order, so several requeued changes of one record are sent in the order made.
 REQUEUE = """
 WITH picked AS (
     UPDATE {s}._trigger_log_archive SET state = 'REQUEUED', updated_at = now() WHERE state = 'REQUEUE'
-    RETURNING txid, action, table_name, record_id, sfid, old, "values"
+    RETURNING id, txid, action, table_name, record_id, sfid, old, "values"
 )
 INSERT INTO {s}._trigger_log (txid, state, action, table_name, record_id, sfid, old, "values")
-SELECT txid, 'NEW', action, table_name, record_id, sfid, old, "values" FROM picked
+SELECT txid, 'NEW', action, table_name, record_id, sfid, old, "values" FROM picked ORDER BY id
 """
 
 

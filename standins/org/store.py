@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from core import connect
 from core.db import compose
-from standins.demo_data import salesforce_id
+from standins.demo_data import case_safe_suffix, salesforce_id
 from standins.org import soql
 
 # Ids the org hands out start above any demo-data record number, so they never collide.
@@ -250,6 +250,7 @@ def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | 
         raise SalesforceError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
                               missing)
     _validation_rules(obj, merged)
+    _refusals(conn, schema, obj, out)
     out.update(_computed(conn, schema, obj, merged, creating))
     return out
 
@@ -265,6 +266,40 @@ def _validation_rules(obj, r):
         fail("Email must contain @.", ["Email"])
     if obj == "Invoice__c" and (r.get("Amount__c") or 0) < 0:
         fail("An invoice amount cannot be negative.", ["Amount__c"])
+
+
+# A refusal switch: while the settings table has `refuse:<Object>.<Field>`, every write that sets
+# that field is refused as a validation rule would refuse it, with the setting's value as the
+# message. Switch it on, let a write fail, switch it off, and "send again" succeeds: a refused
+# write and its retry, on demand (docs/local-org.md).
+REFUSE_PREFIX = "refuse:"
+REFUSALS = "SELECT key, value FROM {}.settings WHERE key LIKE %s"
+SET_REFUSAL = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s"
+CLEAR_REFUSAL = "DELETE FROM {}.settings WHERE key = %s"
+
+
+def _refusal_key(obj, field_name) -> str:
+    """`refuse:Contact.Phone`, whatever the case the names were given in."""
+    return f"{REFUSE_PREFIX}{canonical_object(obj)}.{field_of(obj, field_name)['name']}"
+
+
+def refuse_writes(conn, schema, obj, field_name, message="Refused by the local org's refusal switch.") -> None:
+    """Switch on: refuse every write that sets `obj`.`field_name` (FIELD_CUSTOM_VALIDATION_EXCEPTION)."""
+    key = _refusal_key(obj, field_name)
+    conn.execute(sql.SQL(SET_REFUSAL).format(sql.Identifier(schema)), (key, message, message))
+
+
+def accept_writes(conn, schema, obj, field_name) -> None:
+    """Switch off what refuse_writes switched on."""
+    conn.execute(sql.SQL(CLEAR_REFUSAL).format(sql.Identifier(schema)), (_refusal_key(obj, field_name),))
+
+
+def _refusals(conn, schema, obj, values):
+    """Refuse the write if it sets a field whose refusal switch is on."""
+    for row in conn.execute(sql.SQL(REFUSALS).format(sql.Identifier(schema)), (REFUSE_PREFIX + "%",)):
+        switched_obj, _, field_name = row["key"].removeprefix(REFUSE_PREFIX).partition(".")
+        if switched_obj == obj and field_name in values:
+            raise SalesforceError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", row["value"], [field_name])
 
 
 def _computed(conn, schema, obj, r, creating) -> dict:
@@ -294,8 +329,6 @@ def _exists(conn, schema, record_id) -> bool:
 def full_id(record_id: str) -> str:
     """Accept 15- or 18-character Ids, as Salesforce does."""
     if len(record_id) == 15:
-        from standins.demo_data import case_safe_suffix
-
         return record_id + case_safe_suffix(record_id)
     return record_id
 

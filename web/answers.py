@@ -1,0 +1,110 @@
+"""What the portal's pages and the JSON API answer alike, before each renders it as HTML or JSON.
+
+Both serve the logged-in customer the same rows, scoped to the account in SQL by core: the
+orders page, an order, a case, an invoice, the contact, a sync status, "send again". Each answer
+is decided here once (which connection reads it, the 400 for a bad filter, the 404 for a row the
+account does not have, the 409 for a retry that cannot be), so the two cannot drift apart. Errors
+go through abort(), which web/errors.py renders as a page or as problem details.
+"""
+
+from flask import abort, current_app, jsonify
+
+from core import account_invoices, cases, connect, contacts, orders, write_retries
+from web import database, freshness
+from web.identity import current_customer, customer_required
+
+RETRY_REFUSALS = {
+    write_retries.Outcome.NOT_FOUND: 404,
+    write_retries.Outcome.NOT_FAILED: 409,
+    write_retries.Outcome.SAVE_AGAIN: 409,
+}
+
+
+def _schema() -> str:
+    """The Connect schema's name."""
+    return current_app.config["APP"].connect_schema
+
+
+def found(row, missing: str):
+    """The row, or a 404 saying `missing`."""
+    if row is None:
+        abort(404, missing)
+    return row
+
+
+def order_page(args) -> tuple[dict, list[dict], str | None]:
+    """The filters from a query string (400 if malformed), one page of the account's orders, the next cursor."""
+    try:
+        filters = orders.list_filters(args)
+    except orders.BadFilter as exc:
+        abort(400, str(exc))
+    with freshness.reading() as conn:
+        rows, cursor = orders.list_orders(conn, _schema(), current_customer().account_sfid, **filters)
+    return filters, rows, cursor
+
+
+def order(order_sfid: str) -> dict:
+    """One of the account's orders with its items, invoices and cases (core.orders.order_detail)."""
+    with freshness.reading() as conn:
+        detail = orders.order_detail(conn, _schema(), current_app.config["APP"].app_schema,
+                                     current_customer().account_sfid, order_sfid)
+    return found(detail, "No such order in your account.")
+
+
+def list_cases() -> list[dict]:
+    """The account's cases, newest first."""
+    with freshness.reading() as conn:
+        return cases.list_cases(conn, _schema(), current_customer().account_sfid)
+
+
+def case(key: str) -> dict:
+    """One of the account's cases, by Salesforce Id or external id."""
+    with freshness.reading() as conn:
+        return found(cases.get_case(conn, _schema(), current_customer().account_sfid, key),
+                     "No such case in your account.")
+
+
+def list_invoices() -> list[dict]:
+    """The account's invoices, newest period first."""
+    with freshness.reading() as conn:
+        return account_invoices.list_invoices(conn, _schema(), current_customer().account_sfid)
+
+
+def invoice(key: str) -> dict:
+    """One of the account's invoices, by Salesforce Id or external id."""
+    with freshness.reading() as conn:
+        return found(account_invoices.get_invoice(conn, _schema(), current_customer().account_sfid, key),
+                     "No such invoice in your account.")
+
+
+def contact() -> dict:
+    """The customer's own Contact."""
+    with freshness.reading() as conn:
+        return found(contacts.get_contact(conn, _schema(), current_customer()), "Your contact record is not available.")
+
+
+def sync_status(row, missing: str):
+    """A row's sync status as the badge's JSON, never cached (it changes while it is polled); 404 without a row."""
+    response = jsonify(connect.row_status(found(row, missing)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@customer_required
+def case_status(key: str):
+    """A view, the same for the portal's badge and the API: the case's sync status, never cached."""
+    # Polled right after the write: the primary, so the answer is never older than the page.
+    with database.connection() as conn:
+        row = cases.sync_state(conn, _schema(), current_customer().account_sfid, key)
+    return sync_status(row, "No such case in your account.")
+
+
+def send_again(target: write_retries.Target) -> write_retries.Result:
+    """Send the target's refused write again (core/write_retries.py); 404 or 409 with the reason when it cannot be."""
+    with database.connection() as conn:
+        result = write_retries.retry(conn, _schema(), target)
+        if result.outcome is write_retries.Outcome.RETRIED:
+            freshness.remember_write(conn)
+    if result.outcome is not write_retries.Outcome.RETRIED:
+        abort(RETRY_REFUSALS[result.outcome], result.message)
+    return result
