@@ -6,10 +6,10 @@ customer (or an operator) sends it again, which requeues the archived entry; the
 it back, the org accepts it and the badge says "Saved".
 """
 
-import base64
 import re
 
 import pytest
+from people import ops_headers
 
 from core import cases, db, logins
 from standins.org import seed, store
@@ -18,7 +18,7 @@ from tests.portal_rows import ACCOUNT_A, ACCOUNT_B, CONTACT_A, EXT_A, order_sfid
 from web.identity import customer_for
 
 ORDER = order_sfid(ACCOUNT_A, 3)
-OPS = {"Authorization": "Basic " + base64.b64encode(b"ops:secret-ops-password").decode()}
+OPS = ops_headers()
 
 
 @pytest.fixture
@@ -164,10 +164,8 @@ def test_a_customer_cannot_send_another_accounts_refused_case_again(client, conn
 
 
 @pytest.fixture
-def ops(monkeypatch, client):
-    """A client with operator credentials configured."""
-    monkeypatch.setenv("OPS_USERNAME", "ops")
-    monkeypatch.setenv("OPS_PASSWORD", "secret-ops-password")
+def ops(client):
+    """A client for the web app, whose test config turns the ops pages on."""
     return client
 
 

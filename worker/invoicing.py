@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from psycopg import errors, sql
 
-from core import config, db
+from core import config, db, queue
 from core import invoicing as rules
 
 log = logging.getLogger(__name__)
@@ -206,8 +206,6 @@ def chunk_failed(job, connection, exc_type, exc_value, traceback):
 
 def scheduled_run(period: str = "previous", force: bool = False) -> dict:
     """RQ job for local schedules (`manage.py invoices schedule`): start a run as the CLI would."""
-    from core import queue
-
     cfg = config.load()
     with db.connect(cfg.database_url) as conn:
         run_id, est = rules.start_run(conn, queue.connect(cfg.redis_url), period, cfg, force=force,
