@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         deadline = time.monotonic() + 30
         while True:
             try:
-                sf = org_client.connect(config.Salesforce(local_org_url=org_url))
+                sf = org_client.connect(config.Salesforce(local_url=org_url))
                 break
             except Exception:
                 if time.monotonic() > deadline:
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
             conn.execute("TRUNCATE local_org.records")
 
             engine = Engine(url, "salesforce",
-                            salesforce_factory=lambda: org_client.connect(config.Salesforce(local_org_url=org_url)))
+                            salesforce_factory=lambda: org_client.connect(config.Salesforce(local_url=org_url)))
             engine.describe("Contact")
             # 2. inserts
             conn.execute("INSERT INTO salesforce.contact (lastname, email, external_id__c) "

@@ -184,7 +184,7 @@ class Salesforce:
     instance_url: str | None = setting("SF_INSTANCE_URL", _url({"https"}))
     session_id: str | None = setting("SF_SESSION_ID", secret=True)
     # The local org stand-in on loopback that `make run` starts (plain http).
-    local_org_url: str | None = setting("LOCAL_ORG_URL", _url(_WEB_SCHEMES), local_only=True)
+    local_url: str | None = setting("LOCAL_ORG_URL", _url(_WEB_SCHEMES), local_only=True)
 
     def __post_init__(self):
         if self.username and not self.password:

@@ -49,8 +49,8 @@ def connect(org: config.Salesforce, *, username: str = "developer@local.org", pa
     if org.username:
         return Salesforce(username=org.username, password=org.password, security_token=org.security_token,
                           domain=org.domain)
-    if org.local_org_url:
-        url = org.local_org_url
+    if org.local_url:
+        url = org.local_url
         return Salesforce(username=username, password=password, security_token="",
                           instance=urlsplit(url).netloc, domain="login", session=loopback_session(url))
     raise config.ConfigError("No Salesforce org configured: set SF_USERNAME/SF_PASSWORD (or "

@@ -1,7 +1,7 @@
 """What the sync health console shows, read only from what Heroku Connect leaves in Postgres.
 
 Per mapping: rows, the latest change synced, the trigger-log backlog and the age of its oldest
-change, write errors (rows with `_hc_lastop = 'FAILED'` and FAILED trigger-log rows of the last
+change, write errors (rows whose `_hc_lastop` is FAILED, and FAILED trigger-log rows of the last
 24 hours, as `heroku connect:write-errors` lists them), and a history of samples for the chart.
 Connect's own state — the connection's, each mapping's, the API calls it spent — is not in
 Postgres: it comes from a `core.connect_info.ConnectInfo`, which on Heroku says "unknown" and

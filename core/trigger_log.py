@@ -13,7 +13,7 @@ from core import connect
 
 WAITING_STATES = (connect.LOG_NEW, connect.LOG_PENDING)
 
-# Served by Connect's partial index on (state, table_name) WHERE state IN ('NEW', 'PENDING').
+# Served by Connect's partial index on (state, table_name) for the waiting states, NEW and PENDING.
 BACKLOG = """
 SELECT table_name, count(*) AS backlog, min(created_at) AS oldest
 FROM {s}._trigger_log WHERE state = ANY(%(waiting)s) GROUP BY table_name

@@ -92,7 +92,7 @@ def test_api_limit_reached_keeps_changes_queued_then_drains(conn, engine, local_
 
 
 def test_an_unreachable_org_loses_nothing(conn, database_url, local_org):
-    nobody = config.Salesforce(local_org_url="http://127.0.0.1:9")
+    nobody = config.Salesforce(local_url="http://127.0.0.1:9")
     down = Engine(database_url, "salesforce", salesforce_factory=lambda: salesforce.connect(nobody))
     insert_contact(conn)
     with pytest.raises(OrgUnavailable):

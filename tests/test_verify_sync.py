@@ -64,7 +64,7 @@ def test_verify_sync_names_an_exhausted_api_limit(database_url, local_org, engin
 
 def test_verify_sync_names_bad_credentials(database_url, local_org, monkeypatch):
     monkeypatch.setenv("LOCAL_ORG_PASSWORD", "right")
-    org = config.Salesforce(local_org_url=local_org.url)
+    org = config.Salesforce(local_url=local_org.url)
     with pytest.raises(VerifyFailed, match="bad Salesforce credentials"):
         verify(database_url, "salesforce", timeout=1, echo=lambda *_: None,
                salesforce_factory=lambda: salesforce.connect(org, password="wrong"))

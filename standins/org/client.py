@@ -17,5 +17,5 @@ def session(url: str | None = None):
 
 def salesforce(url: str | None = None, username: str = "developer@local.org") -> Salesforce:
     """A logged-in simple_salesforce client for the local org (SOAP login, as with a real org)."""
-    org = config.Salesforce(local_org_url=url or os.environ.get("LOCAL_ORG_URL", DEFAULT_URL))
+    org = config.Salesforce(local_url=url or os.environ.get("LOCAL_ORG_URL", DEFAULT_URL))
     return org_client.connect(org, username=username, password=os.environ.get("LOCAL_ORG_PASSWORD", "local"))
