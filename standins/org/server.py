@@ -305,27 +305,28 @@ def create_org_app(org: Org) -> Flask:
             raise SalesforceError(400, "INVALID_REPLICATION_DATE", "end date is before start date")
         return start.replace(tzinfo=None), end.replace(tzinfo=None)
 
-    @app.get(base + "/sobjects/<obj>/updated/")
-    @app.get(base + "/sobjects/<obj>/updated")
-    def updated(version, obj):
+    def changed_between(obj, column, *, deleted):
+        """(object, start, end, records changed or deleted in the request's window) for getUpdated/getDeleted."""
         obj = store.canonical_object(obj)
         start, end = window()
         with org.connection() as conn:
             rows = conn.execute(sql.SQL(CHANGED_BETWEEN).format(
-                s=sql.Identifier(org.schema), at=sql.Identifier("system_modstamp"), deleted=sql.SQL("NOT is_deleted")),
-                (obj, start, end)).fetchall()
+                s=sql.Identifier(org.schema), at=sql.Identifier(column),
+                deleted=sql.SQL("is_deleted" if deleted else "NOT is_deleted")), (obj, start, end)).fetchall()
+        return obj, start, end, rows
+
+    @app.get(base + "/sobjects/<obj>/updated/")
+    @app.get(base + "/sobjects/<obj>/updated")
+    def updated(version, obj):
+        obj, start, end, rows = changed_between(obj, "system_modstamp", deleted=False)
         latest = max([r["at"] for r in rows], default=end)
         return jsonify({"ids": [r["id"] for r in rows], "latestDateCovered": store.format_datetime(latest)})
 
     @app.get(base + "/sobjects/<obj>/deleted/")
     @app.get(base + "/sobjects/<obj>/deleted")
     def deleted(version, obj):
-        obj = store.canonical_object(obj)
-        start, end = window()
+        obj, start, end, rows = changed_between(obj, "deleted_date", deleted=True)
         with org.connection() as conn:
-            rows = conn.execute(sql.SQL(CHANGED_BETWEEN).format(
-                s=sql.Identifier(org.schema), at=sql.Identifier("deleted_date"), deleted=sql.SQL("is_deleted")),
-                (obj, start, end)).fetchall()
             earliest = conn.execute(sql.SQL("SELECT min(deleted_date) AS d FROM {}.records WHERE object = %s").format(
                 sql.Identifier(org.schema)), (obj,)).fetchone()["d"]
         return jsonify({
