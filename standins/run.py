@@ -30,11 +30,13 @@ LOCAL_CONNECT_INFO = "standins.connect.info.LocalConnectInfo"
 
 
 def read_env_file(path=ENV_FILE) -> dict:
-    """KEY=VALUE lines of .env, creating it with a random SECRET_KEY the first time."""
+    """KEY=VALUE lines of .env, creating it with a random SECRET_KEY and operator password the first time."""
     if not path.exists():
         path.write_text(
             "# Local settings for make run (git-ignored). See .env.example for every variable.\n"
             f"SECRET_KEY={secrets.token_hex(32)}\n"
+            "# The operator pages (/ops/sync, /ops/invoicing, /ops/exports) take this HTTP Basic login.\n"
+            f"OPS_USERNAME=ops\nOPS_PASSWORD={secrets.token_urlsafe(18)}\n"
         )
         path.chmod(0o600)
     values = {}
@@ -113,6 +115,9 @@ def main(argv=None) -> int:
     print(f"\n  The app: http://localhost:{env['PORT']}   The local Salesforce org: {env['LOCAL_ORG_URL']}"
           "   (Ctrl-C stops everything)\n", flush=True)
     print(f"{logins_shown}\n  Portal: http://localhost:{env['PORT']}/login\n", flush=True)
+    if env.get("OPS_USERNAME"):
+        print(f"  Operator pages: http://localhost:{env['PORT']}/ops/sync  ({env['OPS_USERNAME']} / the "
+              "OPS_PASSWORD in .env)\n", flush=True)
     manager.loop()
     # Ctrl-C (130) or a SIGTERM (143) is how a developer stops it: not an error.
     return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode
