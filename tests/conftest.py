@@ -1,4 +1,8 @@
-"""Shared fixtures: a real Postgres and a real Redis, an app, a client.
+"""Shared fixtures: a real Postgres and a real Redis, the app and its clients, the demo customer, Connect's writes.
+
+`app`, `client` (a visitor) and `ops` (an operator, HTTP Basic on every request); `portal_world`
+(tests/portal_rows.py) and `ann`, its customer logged in; `as_connect` to write as Connect does;
+`run_jobs` to run queued jobs in-process; `env` for code that reads its configuration itself.
 
 Servers come from TEST_DATABASE_URL / TEST_REDIS_URL when set (CI with service containers, a
 developer's own servers); otherwise the embedded Postgres and Redis that `make run` uses are
@@ -9,17 +13,25 @@ started under .data/. The test database is created fresh for each session and bu
 import os
 import secrets
 import shutil
+import threading
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+from werkzeug.serving import make_server
 
-from core import config, db
+from core import config, db, queue
 from core.migrate import migrate
 from standins import services
+from standins.connect.engine import Engine
+from standins.org.client import salesforce
+from standins.org.server import Org, create_org_app
 from standins.provision import provision
-from tests import people
+from tests import connect_writes, people, portal_rows
+from web import create_app
 
 TEST_DATABASE = "connectapp_test"
 
@@ -108,8 +120,6 @@ def conn(database_url):
 @pytest.fixture
 def redis(redis_url):
     """A Redis client; the database is flushed afterwards."""
-    from core import queue
-
     client = queue.connect(redis_url)
     yield client
     client.flushdb()
@@ -118,8 +128,6 @@ def redis(redis_url):
 @pytest.fixture
 def app(app_config, conn, redis):
     """The web app, configured for tests, on the test database and Redis."""
-    from web import create_app
-
     return create_app({"APP": app_config, "TESTING": True})
 
 
@@ -129,16 +137,47 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def ops(app):
+    """A test client that sends the operator's HTTP Basic credentials on every request."""
+    return people.as_operator(app.test_client())
+
+
+@pytest.fixture
+def portal_world(conn):
+    """The portal's two accounts, A (Ann's) and B (Bob's), with their rows, as Connect synced them."""
+    portal_rows.load(conn)
+
+
+@pytest.fixture
+def ann(client, conn, portal_world):
+    """Ann (account A) logged in to the portal."""
+    user = portal_rows.make_user(conn)
+    portal_rows.session_for(client, user)
+    return user
+
+
+@pytest.fixture
+def as_connect():
+    """Write as Connect does: `with as_connect(conn): conn.execute(...)` is neither logged nor marked PENDING."""
+    return connect_writes.as_connect
+
+
+@pytest.fixture
+def run_jobs(redis):
+    """Run the jobs queued on the named queues ("default" if none) in this process, as a worker dyno would."""
+
+    def run(*names, connection=redis):
+        queues = [queue.queue(connection, name) for name in names or ("default",)]
+        SimpleWorker(queues, connection=connection, serializer=JSONSerializer).work(burst=True)
+
+    return run
+
+
 class LocalOrg:
     """A running local org (standins.org) on a free loopback port, for tests."""
 
     def __init__(self, database_url):
-        import threading
-
-        from werkzeug.serving import make_server
-
-        from standins.org.server import Org, create_org_app
-
         self.org = Org(database_url, "local_org", daily_api_limit=15000)
         self.server = make_server("127.0.0.1", 0, create_org_app(self.org), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -147,8 +186,6 @@ class LocalOrg:
 
     def salesforce(self):
         """A logged-in simple_salesforce client for this org."""
-        from standins.org.client import salesforce
-
         return salesforce(self.url)
 
     def reset(self):
@@ -189,8 +226,6 @@ def local_org(_local_org_server):
 @pytest.fixture
 def engine(database_url, local_org, conn):
     """The local Connect's sync engine between the test database and the local org, with fresh state."""
-    from standins.connect.engine import Engine
-
     sync = Engine(database_url, "salesforce", salesforce_factory=local_org.salesforce)
     conn.execute("TRUNCATE local_connect.mapping_state, local_connect.connection_state")
     yield sync

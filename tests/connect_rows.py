@@ -1,5 +1,7 @@
 """Rows in the Connect tables, written the way Heroku Connect writes them (xmlbinary = 'hex')."""
 
+from tests.connect_writes import as_connect
+
 # Set-based: accounts 1..n, orders spread over them, invoices for the first accounts.
 _ACCOUNTS = """
 INSERT INTO salesforce.account (sfid, name, accountnumber)
@@ -25,8 +27,7 @@ FROM generate_series(1, %(invoices)s) AS n
 
 def load(conn, *, accounts: int = 3, orders: int = 30, invoices: int = 0) -> None:
     """Insert synced accounts, orders and invoices; order n belongs to account 1 + n % accounts."""
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
+    with as_connect(conn):
         params = {"accounts": accounts, "orders": orders, "invoices": invoices}
         conn.execute(_ACCOUNTS, params)
         conn.execute(_ORDERS, params)

@@ -3,7 +3,20 @@
 import itertools
 from datetime import date
 
+from tests.connect_writes import as_connect
+
 _ids = itertools.count(1)
+ACCOUNTS = (
+    "INSERT INTO salesforce.account (sfid, name, accountnumber, isdeleted, systemmodstamp, createddate) "
+    "VALUES (%s, %s, %s, false, now(), now())"
+)
+ORDERS = (
+    'INSERT INTO salesforce."order" (sfid, accountid, ordernumber, status, statuscode, effectivedate, '
+    "totalamount, isdeleted, systemmodstamp, createddate) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, false, now(), now())"
+)
+STATUS_CODES = {"Draft": "Draft", "Activated": "Activated", "Shipped": "Activated", "Delivered": "Activated",
+                "Cancelled": "Cancelled"}
 
 
 def sfid(prefix: str) -> str:
@@ -14,35 +27,18 @@ def sfid(prefix: str) -> str:
 def add_accounts(conn, n: int, start: int = 1) -> list[str]:
     """Insert n synced accounts with AccountNumbers ACC-000001…; return their sfids in order."""
     ids = [sfid("001") for _ in range(n)]
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO salesforce.account (sfid, name, accountnumber, isdeleted, systemmodstamp, createddate) "
-                "VALUES (%s, %s, %s, false, now(), now())",
-                [(s, f"Account {i}", f"ACC-{i:06d}") for i, s in enumerate(ids, start)],
-            )
+    with as_connect(conn), conn.cursor() as cur:
+        cur.executemany(ACCOUNTS, [(s, f"Account {i}", f"ACC-{i:06d}") for i, s in enumerate(ids, start)])
     return ids
 
 
 def add_orders(conn, rows) -> list[str]:
     """Insert synced orders from (account_sfid, effective_date, amount, status) tuples; return their sfids."""
-    codes = {"Draft": "Draft", "Activated": "Activated", "Shipped": "Activated", "Delivered": "Activated",
-             "Cancelled": "Cancelled"}
-    out = []
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        with conn.cursor() as cur:
-            params = []
-            for account, effective, amount, status in rows:
-                order_id = sfid("801")
-                out.append(order_id)
-                params.append((order_id, account, f"O-{order_id[-8:]}", status, codes[status],
-                               effective if isinstance(effective, date) else date.fromisoformat(effective), amount))
-            cur.executemany(
-                'INSERT INTO salesforce."order" (sfid, accountid, ordernumber, status, statuscode, effectivedate, '
-                "totalamount, isdeleted, systemmodstamp, createddate) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, false, now(), now())",
-                params,
-            )
-    return out
+    params = []
+    for account, effective, amount, status in rows:
+        order_id = sfid("801")
+        params.append((order_id, account, f"O-{order_id[-8:]}", status, STATUS_CODES[status],
+                       effective if isinstance(effective, date) else date.fromisoformat(effective), amount))
+    with as_connect(conn), conn.cursor() as cur:
+        cur.executemany(ORDERS, params)
+    return [p[0] for p in params]

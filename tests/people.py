@@ -14,3 +14,9 @@ def log_in(client, *, user_id: int = 7, account_sfid: str = "001000000000000001"
 def ops_headers() -> dict:
     """The operator's Authorization header (the test config turns ops pages on with these credentials)."""
     return {"Authorization": "Basic " + base64.b64encode(f"{OPS_USER}:{OPS_PASSWORD}".encode()).decode()}
+
+
+def as_operator(client):
+    """The test client, sending the operator's HTTP Basic credentials on every request."""
+    client.environ_base["HTTP_AUTHORIZATION"] = ops_headers()["Authorization"]
+    return client

@@ -5,6 +5,7 @@ made with core.logins, as `python manage.py invite` and the invitation page woul
 """
 
 from core import logins
+from tests.connect_writes import as_connect
 
 ACCOUNT_A, ACCOUNT_B = "001A00000000000AAA", "001B00000000000AAA"
 CONTACT_A, CONTACT_B = "003A00000000000AAA", "003B00000000000AAA"
@@ -77,8 +78,7 @@ def load(conn) -> None:
     """The two accounts' rows, as Connect would have synced them."""
     params = {"a": ACCOUNT_A, "b": ACCOUNT_B, "ca": CONTACT_A, "cb": CONTACT_B, "ea": EMAIL_A, "eb": EMAIL_B,
               "xa": EXT_A, "xb": EXT_B, "orders_a": ORDERS_A, "case_b": CASE_B, "order_b": order_sfid(ACCOUNT_B, 1)}
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
+    with as_connect(conn):
         for statement in (_ACCOUNTS, _CONTACTS, _PRODUCTS, _ORDERS, _ITEMS, _INVOICES, _CASES):
             conn.execute(statement, params)
 

@@ -9,6 +9,8 @@ import json
 
 from psycopg import sql
 
+from tests.connect_writes import as_connect
+
 ARCHIVE_AS_FAILED = """
 WITH refused AS (
     DELETE FROM salesforce._trigger_log WHERE table_name = %(table)s AND state = 'NEW'
@@ -27,9 +29,8 @@ MARK_FAILED = "UPDATE {} SET _hc_lastop = 'FAILED', _hc_err = %(err)s WHERE id =
 def refuse(conn, table: str, message: str, err: str | None = None) -> list[int]:
     """Refuse every waiting write of `table` as Connect records it; the refused rows' ids."""
     err = err if err is not None else json.dumps({"src": "SFDC", "msg": message})
-    with conn.transaction():
+    with as_connect(conn):
         ids = [r["record_id"] for r in conn.execute(ARCHIVE_AS_FAILED, {"table": table, "message": message})]
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
         conn.execute(sql.SQL(MARK_FAILED).format(sql.Identifier("salesforce", table)), {"err": err, "ids": ids})
     return ids
 

@@ -12,9 +12,8 @@ ORDER = order_sfid(ACCOUNT_A, 3)
 
 
 @pytest.fixture
-def token(conn):
+def token(conn, portal_world):
     """An API token for Ann (account A)."""
-    portal_rows.load(conn)
     user = portal_rows.make_user(conn)
     return logins.create_api_token(conn, "app", user["id"], "tests")
 
@@ -47,9 +46,7 @@ def test_filing_a_case_by_token_needs_no_csrf_token(client, token, conn):
     assert client.get(body["status_url"], headers=_auth(token)).get_json()["label"] == "Sending to Salesforce…"
 
 
-def test_api_write_with_a_session_cookie_needs_the_csrf_header(client, conn):
-    portal_rows.load(conn)
-    portal_rows.session_for(client, portal_rows.make_user(conn))
+def test_api_write_with_a_session_cookie_needs_the_csrf_header(client, ann):
     refused = client.post(f"/api/v1/orders/{ORDER}/cases", json={"subject": "x"})
     assert refused.status_code == 400 and refused.mimetype == "application/problem+json"
     accepted = client.post(f"/api/v1/orders/{ORDER}/cases", json={"subject": "x"},
@@ -114,9 +111,7 @@ def test_unknown_api_path_is_a_404_problem(client, token):
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
 
 
-def test_profile_page_creates_a_token_shown_once(client, conn):
-    portal_rows.load(conn)
-    portal_rows.session_for(client, portal_rows.make_user(conn))
+def test_profile_page_creates_a_token_shown_once(client, ann):
     page = client.post("/profile/api-tokens", data={"name": "script", "csrf_token": portal_rows.csrf(client)})
     token = page.get_data(as_text=True).split('<code class="token">')[1].split("<")[0]
     fresh = client.application.test_client()

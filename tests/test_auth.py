@@ -5,13 +5,14 @@ import re
 
 import pytest
 
+from core import logins
 from tests import portal_rows
 from tests.portal_rows import EMAIL_A, PASSWORD
 
 
 @pytest.fixture
-def user(conn):
-    portal_rows.load(conn)
+def user(conn, portal_world):
+    """Ann's portal login (account A), not logged in."""
     return portal_rows.make_user(conn)
 
 
@@ -97,10 +98,7 @@ def test_logins_per_client_address_are_rate_limited(client, user):
     assert statuses[-1] == 429 and statuses[-2] == 401
 
 
-def test_accepting_an_invitation_sets_the_password_and_logs_in(client, conn):
-    from core import logins
-
-    portal_rows.load(conn)
+def test_accepting_an_invitation_sets_the_password_and_logs_in(client, conn, portal_world):
     _, token = logins.invite(conn, "salesforce", "app", EMAIL_A)
     page = client.get(f"/invitation/{token}").get_data(as_text=True)
     assert EMAIL_A in page
@@ -111,10 +109,7 @@ def test_accepting_an_invitation_sets_the_password_and_logs_in(client, conn):
     assert logins.authenticate(conn, "salesforce", "app", EMAIL_A, "my new password")
 
 
-def test_invitation_refuses_a_short_password(client, conn):
-    from core import logins
-
-    portal_rows.load(conn)
+def test_invitation_refuses_a_short_password(client, conn, portal_world):
     _, token = logins.invite(conn, "salesforce", "app", EMAIL_A)
     response = client.post(f"/invitation/{token}", data={"password": "short", "confirm": "short",
                                                          "csrf_token": portal_rows.csrf(client)})

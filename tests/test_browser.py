@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from core.paths import ROOT
@@ -47,8 +48,6 @@ def server(app):
 @pytest.fixture
 def page(tmp_path):
     """A page in a fresh headless Chromium profile."""
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=ARGS, headless=True,
@@ -61,8 +60,7 @@ def page(tmp_path):
         browser.close()
 
 
-def test_log_in_open_an_order_file_a_case_and_see_it_sending(server, page, conn):
-    portal_rows.load(conn)
+def test_log_in_open_an_order_file_a_case_and_see_it_sending(server, page, conn, portal_world, as_connect):
     portal_rows.make_user(conn)
     IMAGES.mkdir(parents=True, exist_ok=True)
 
@@ -89,8 +87,7 @@ def test_log_in_open_an_order_file_a_case_and_see_it_sending(server, page, conn)
     page.screenshot(path=str(IMAGES / "portal-case.png"))
 
     # The page's script polls the status endpoint; Connect's answer arrives, the badge changes in place.
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
+    with as_connect(conn):
         conn.execute("""UPDATE salesforce."case" SET _hc_lastop = 'INSERTED', sfid = '500A00000000009AAA'
                         WHERE sfid IS NULL""")
     page.wait_for_selector(".sync.saved:has-text('Saved')", timeout=15_000)

@@ -33,22 +33,21 @@ def log_rows(conn, schema="salesforce"):
     return conn.execute(sql.SQL(LOG).format(schema=sql.Identifier(schema))).fetchall()
 
 
-def as_connect(conn, statement, params=None):
-    """Run one statement the way Connect writes (xmlbinary = hex); return its first row, if any."""
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        cur = conn.execute(statement, params)
-        return cur.fetchone() if cur.description else None
+@pytest.fixture
+def synced_contact(conn, as_connect):
+    """The id of a Contact that came from Salesforce: SYNCED, with an sfid, no trigger-log row."""
+    with as_connect(conn):
+        return conn.execute(
+            "INSERT INTO salesforce.contact (sfid, lastname, firstname, email, external_id__c, systemmodstamp,"
+            " createddate, isdeleted) VALUES ('003000000000001AAA', 'Lovelace', 'Ada', 'ada@example.com',"
+            " 'ext-003000000000001AAA', now(), now(), false) RETURNING id"
+        ).fetchone()["id"]
 
 
-def synced_contact(conn, sfid="003000000000001AAA", lastname="Lovelace"):
-    """A Contact that came from Salesforce: SYNCED, with an sfid, no trigger-log row."""
-    return as_connect(
-        conn,
-        "INSERT INTO salesforce.contact (sfid, lastname, firstname, email, external_id__c, systemmodstamp,"
-        " createddate, isdeleted) VALUES (%s, %s, 'Ada', 'ada@example.com', %s, now(), now(), false) RETURNING id",
-        (sfid, lastname, "ext-" + sfid),
-    )["id"]
+@pytest.fixture
+def app_contact(conn):
+    """The id of a Contact the app inserted: PENDING, no sfid yet, one NEW trigger-log row."""
+    return conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
 
 
 def row(conn, table, record_id):
@@ -137,27 +136,24 @@ def test_rows_written_in_one_transaction_share_a_txid(conn):
 # --- UPDATE by the app ------------------------------------------------------------------------
 
 
-def test_app_update_logs_the_old_row_and_only_changed_columns(conn):
-    record_id = synced_contact(conn)
-    before = row(conn, "contact", record_id)
-    conn.execute("UPDATE salesforce.contact SET email = 'ada@analytical.example' WHERE id = %s", (record_id,))
+def test_app_update_logs_the_old_row_and_only_changed_columns(conn, synced_contact):
+    before = row(conn, "contact", synced_contact)
+    conn.execute("UPDATE salesforce.contact SET email = 'ada@analytical.example' WHERE id = %s", (synced_contact,))
     [entry] = log_rows(conn)
-    assert (entry["state"], entry["action"], entry["record_id"]) == ("NEW", "UPDATE", record_id)
+    assert (entry["state"], entry["action"], entry["record_id"]) == ("NEW", "UPDATE", synced_contact)
     assert entry["values"] == {"email": "ada@analytical.example"}
     assert entry["sfid"] == before["sfid"]
     assert set(entry["old"]) == set(before) - {"_hc_lastop", "_hc_err"}
     assert entry["old"]["email"] == "ada@example.com" and entry["old"]["sfid"] == before["sfid"]
 
 
-def test_app_update_marks_the_row_pending(conn):
-    record_id = synced_contact(conn)
-    conn.execute("UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
-    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.PENDING
+def test_app_update_marks_the_row_pending(conn, synced_contact):
+    conn.execute("UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (synced_contact,))
+    assert row(conn, "contact", synced_contact)["_hc_lastop"] == connect.PENDING
 
 
-def test_app_update_that_changes_nothing_is_ignored(conn):
-    record_id = synced_contact(conn)
-    conn.execute("UPDATE salesforce.contact SET email = email WHERE id = %s", (record_id,))
+def test_app_update_that_changes_nothing_is_ignored(conn, synced_contact):
+    conn.execute("UPDATE salesforce.contact SET email = email WHERE id = %s", (synced_contact,))
     [entry] = log_rows(conn)
     assert entry["state"] == connect.LOG_IGNORE
     assert entry["values"] == {}
@@ -166,25 +162,22 @@ def test_app_update_that_changes_nothing_is_ignored(conn):
 # --- DELETE by the app ------------------------------------------------------------------------
 
 
-def test_app_delete_of_a_synced_row_is_sent_with_its_sfid(conn):
-    record_id = synced_contact(conn)
-    before = row(conn, "contact", record_id)
-    conn.execute("DELETE FROM salesforce.contact WHERE id = %s", (record_id,))
+def test_app_delete_of_a_synced_row_is_sent_with_its_sfid(conn, synced_contact):
+    before = row(conn, "contact", synced_contact)
+    conn.execute("DELETE FROM salesforce.contact WHERE id = %s", (synced_contact,))
     [entry] = log_rows(conn)
-    assert (entry["state"], entry["action"], entry["record_id"]) == ("NEW", "DELETE", record_id)
+    assert (entry["state"], entry["action"], entry["record_id"]) == ("NEW", "DELETE", synced_contact)
     assert entry["sfid"] == before["sfid"]
     assert entry["old"]["lastname"] == "Lovelace" and entry["values"] is None
 
 
-def test_app_delete_of_a_row_that_never_reached_salesforce_is_ignored(conn):
-    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
-    conn.execute("DELETE FROM salesforce.contact WHERE id = %s", (record_id,))
+def test_app_delete_of_a_row_that_never_reached_salesforce_is_ignored(conn, app_contact):
+    conn.execute("DELETE FROM salesforce.contact WHERE id = %s", (app_contact,))
     insert, delete = log_rows(conn)
     assert delete["action"] == "DELETE" and delete["state"] == connect.LOG_IGNORE and delete["sfid"] is None
 
 
-def test_truncate_is_not_captured(conn):
-    synced_contact(conn)
+def test_truncate_is_not_captured(conn, synced_contact):
     conn.execute("TRUNCATE salesforce.contact")
     assert log_rows(conn) == []
 
@@ -200,9 +193,10 @@ def test_app_insert_on_a_read_only_mapping_is_logged_readonly(conn, table):
     assert entry["state"] == connect.LOG_READONLY and entry["table_name"] == table
 
 
-def test_app_update_on_a_read_only_mapping_is_logged_readonly(conn):
-    record_id = as_connect(conn, "INSERT INTO salesforce.order (sfid, status) VALUES ('801000000000001AAA', 'Draft')"
-                                 " RETURNING id")["id"]
+def test_app_update_on_a_read_only_mapping_is_logged_readonly(conn, as_connect):
+    with as_connect(conn):
+        record_id = conn.execute("INSERT INTO salesforce.order (sfid, status) VALUES ('801000000000001AAA', 'Draft')"
+                                 " RETURNING id").fetchone()["id"]
     conn.execute("UPDATE salesforce.order SET status = 'Activated' WHERE id = %s", (record_id,))
     [entry] = log_rows(conn)
     assert (entry["state"], entry["action"]) == ("READONLY", "UPDATE")
@@ -211,65 +205,73 @@ def test_app_update_on_a_read_only_mapping_is_logged_readonly(conn):
 # --- writes by Connect (xmlbinary = hex) ------------------------------------------------------
 
 
-def test_connect_writes_leave_no_trigger_log_rows(conn):
-    record_id = synced_contact(conn)
-    as_connect(conn, "UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
-    as_connect(conn, "DELETE FROM salesforce.contact WHERE id = %s", (record_id,))
+def test_connect_writes_leave_no_trigger_log_rows(conn, synced_contact, as_connect):
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (synced_contact,))
+    with as_connect(conn):
+        conn.execute("DELETE FROM salesforce.contact WHERE id = %s", (synced_contact,))
     assert log_rows(conn) == []
 
 
-def test_connect_write_marks_the_row_synced(conn):
-    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
-    as_connect(conn, "UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
-    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.SYNCED
+def test_connect_write_marks_the_row_synced(conn, app_contact, as_connect):
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (app_contact,))
+    assert row(conn, "contact", app_contact)["_hc_lastop"] == connect.SYNCED
 
 
 @pytest.mark.parametrize("state", [connect.INSERTED, connect.UPDATED])
-def test_connect_write_keeps_the_state_it_sets(conn, state):
-    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
-    as_connect(conn, "UPDATE salesforce.contact SET sfid = '003000000000009AAA', _hc_lastop = %s WHERE id = %s",
-               (state, record_id))
-    assert row(conn, "contact", record_id)["_hc_lastop"] == state
+def test_connect_write_keeps_the_state_it_sets(conn, app_contact, as_connect, state):
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET sfid = '003000000000009AAA', _hc_lastop = %s WHERE id = %s",
+                     (state, app_contact))
+    assert row(conn, "contact", app_contact)["_hc_lastop"] == state
 
 
-def test_a_later_read_from_salesforce_turns_an_inserted_row_synced(conn):
+def test_a_later_read_from_salesforce_turns_an_inserted_row_synced(conn, app_contact, as_connect):
     """INSERTED describes Connect's write, not the row forever: the next poll's copy is SYNCED."""
-    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
-    as_connect(conn, "UPDATE salesforce.contact SET sfid = '003000000000009AAA', _hc_lastop = 'INSERTED' WHERE id = %s",
-               (record_id,))
-    as_connect(conn, "UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (record_id,))
-    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.SYNCED
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET sfid = '003000000000009AAA', _hc_lastop = 'INSERTED' "
+                     "WHERE id = %s", (app_contact,))
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET phone = '555-0100' WHERE id = %s", (app_contact,))
+    assert row(conn, "contact", app_contact)["_hc_lastop"] == connect.SYNCED
 
 
-def test_connect_write_of_an_unknown_state_is_synced(conn):
-    record_id = synced_contact(conn)
-    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'PENDING' WHERE id = %s", (record_id,))
-    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.SYNCED
+def test_connect_write_of_an_unknown_state_is_synced(conn, synced_contact, as_connect):
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET _hc_lastop = 'PENDING' WHERE id = %s", (synced_contact,))
+    assert row(conn, "contact", synced_contact)["_hc_lastop"] == connect.SYNCED
 
 
-def test_connect_write_keeps_failed_and_the_error(conn):
-    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
+def test_connect_write_keeps_failed_and_the_error(conn, app_contact, as_connect):
     error = '{"message": "REQUIRED_FIELD_MISSING: Account"}'
-    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = %s WHERE id = %s",
-               (error, record_id))
-    failed = row(conn, "contact", record_id)
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = %s WHERE id = %s",
+                     (error, app_contact))
+    failed = row(conn, "contact", app_contact)
     assert (failed["_hc_lastop"], failed["_hc_err"]) == (connect.FAILED, error)
 
 
-def test_app_write_after_a_failure_clears_the_error_and_retries(conn):
-    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
-    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = '{}' WHERE id = %s", (record_id,))
-    conn.execute("UPDATE salesforce.contact SET email = 'grace@example.com' WHERE id = %s", (record_id,))
-    retried = row(conn, "contact", record_id)
+@pytest.fixture
+def failed_contact(conn, app_contact, as_connect):
+    """The id of a Contact the app inserted and Salesforce refused: FAILED, with Connect's error."""
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = '{}' WHERE id = %s",
+                     (app_contact,))
+    return app_contact
+
+
+def test_app_write_after_a_failure_clears_the_error_and_retries(conn, failed_contact):
+    conn.execute("UPDATE salesforce.contact SET email = 'grace@example.com' WHERE id = %s", (failed_contact,))
+    retried = row(conn, "contact", failed_contact)
     assert (retried["_hc_lastop"], retried["_hc_err"]) == (connect.PENDING, None)
 
 
-def test_connect_read_after_a_failure_clears_the_error(conn):
+def test_connect_read_after_a_failure_clears_the_error(conn, failed_contact, as_connect):
     """A fresh copy from Salesforce (no state set by Connect) replaces the failed one."""
-    record_id = conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1")).fetchone()["id"]
-    as_connect(conn, "UPDATE salesforce.contact SET _hc_lastop = 'FAILED', _hc_err = '{}' WHERE id = %s", (record_id,))
-    as_connect(conn, "UPDATE salesforce.contact SET lastname = 'Hopper-Murray' WHERE id = %s", (record_id,))
-    synced = row(conn, "contact", record_id)
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET lastname = 'Hopper-Murray' WHERE id = %s", (failed_contact,))
+    synced = row(conn, "contact", failed_contact)
     assert (synced["_hc_lastop"], synced["_hc_err"]) == (connect.SYNCED, None)
 
 
@@ -507,25 +509,24 @@ def test_hstore_is_installed(conn):
 # --- Functions Connect installs ----------------------------------------------------------------
 
 
-def test_hc_capture_update_from_row_logs_the_named_columns_as_an_update(conn):
-    record_id = synced_contact(conn)
-    as_connect(conn, "UPDATE salesforce.contact SET phone = '+1 555 0100', _hc_lastop = 'FAILED', _hc_err = 'x' "
-               "WHERE id = %s", (record_id,))
+def test_hc_capture_update_from_row_logs_the_named_columns_as_an_update(conn, synced_contact, as_connect):
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET phone = '+1 555 0100', _hc_lastop = 'FAILED', _hc_err = 'x' "
+                     "WHERE id = %s", (synced_contact,))
     logged = conn.execute(
         "SELECT salesforce.hc_capture_update_from_row(hstore(c.*), 'contact', ARRAY['phone', 'email', '_hc_err']) "
-        "AS id FROM salesforce.contact c WHERE c.id = %s", (record_id,)).fetchone()["id"]
+        "AS id FROM salesforce.contact c WHERE c.id = %s", (synced_contact,)).fetchone()["id"]
     (entry,) = log_rows(conn)
     assert entry["id"] == logged and (entry["state"], entry["action"]) == (connect.LOG_NEW, "UPDATE")
-    assert (entry["table_name"], entry["record_id"], entry["sfid"]) == ("contact", record_id, "003000000000001AAA")
+    assert (entry["table_name"], entry["record_id"], entry["sfid"]) == ("contact", synced_contact, "003000000000001AAA")
     assert entry["old"] is None and entry["values"] == {"phone": "+1 555 0100", "email": "ada@example.com"}
-    assert row(conn, "contact", record_id)["_hc_lastop"] == connect.FAILED  # the row itself is not written
+    assert row(conn, "contact", synced_contact)["_hc_lastop"] == connect.FAILED  # the row itself is not written
 
 
-def test_hc_capture_update_from_row_logs_the_whole_row_when_no_column_is_named(conn):
-    record_id = synced_contact(conn)
+def test_hc_capture_update_from_row_logs_the_whole_row_when_no_column_is_named(conn, synced_contact):
     conn.execute("SELECT salesforce.hc_capture_update_from_row(hstore(c.*), 'contact') FROM salesforce.contact c")
     (entry,) = log_rows(conn)
-    assert entry["values"]["lastname"] == "Lovelace" and entry["values"]["id"] == str(record_id)
+    assert entry["values"]["lastname"] == "Lovelace" and entry["values"]["id"] == str(synced_contact)
     assert "_hc_lastop" not in entry["values"] and "_hc_err" not in entry["values"]
 
 

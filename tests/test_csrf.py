@@ -16,13 +16,10 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @pytest.fixture
-def ann(client, conn):
-    """Ann logged in (with a CSRF token in her session); her contact's phone is +1 555 0100."""
-    portal_rows.load(conn)
-    user = portal_rows.make_user(conn)
-    portal_rows.session_for(client, user)
+def ann(ann, client):
+    """Ann logged in, with a CSRF token in her session; her contact's phone is +1 555 0100."""
     portal_rows.csrf(client)
-    return user
+    return ann
 
 
 def _writes(conn) -> dict:
@@ -41,15 +38,16 @@ def _phone(conn) -> str:
                         (portal_rows.EMAIL_A,)).fetchone()["phone"]
 
 
-def test_every_unsafe_route_is_refused_without_the_token(app, client, conn, ann, monkeypatch):
-    ops = ops_headers()
+def test_every_unsafe_route_is_refused_without_the_token(app, client, conn, ann):
+    # Ann's session and the operator's credentials, so that every route gets as far as the guard.
+    operator = ops_headers()
     before = _writes(conn)
     tried = 0
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods & UNSAFE):
             with app.test_request_context():
                 path = url_for(rule.endpoint, **{name: 1 for name in rule.arguments})
-            response = client.open(path, method=method, headers=ops, data={"subject": "x", "period": "2026-01"})
+            response = client.open(path, method=method, headers=operator, data={"subject": "x", "period": "2026-01"})
             assert response.status_code == 400, f"{method} {path} answered {response.status_code} without a token"
             tried += 1
     assert tried >= 19 and _writes(conn) == before and _phone(conn) == "+1 555 0100"
@@ -62,14 +60,12 @@ def test_a_cross_site_origin_is_refused_even_with_a_valid_token(client, conn, an
     assert _phone(conn) == "+1 555 0100"
 
 
-def test_a_post_the_browser_marks_cross_site_is_refused_for_operators(client, conn, monkeypatch):
-    ops = ops_headers()
-    page = client.get("/ops/exports", headers=ops)
+def test_a_post_the_browser_marks_cross_site_is_refused_for_operators(ops, conn):
+    page = ops.get("/ops/exports")
     assert page.status_code == 200
-    with client.session_transaction() as session:
+    with ops.session_transaction() as session:
         token = session["csrf_token"]
-    response = client.post("/ops/exports/orders", data={"csrf_token": token},
-                           headers={**ops, "Sec-Fetch-Site": "cross-site"})
+    response = ops.post("/ops/exports/orders", data={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 403 and _writes(conn)["jobs"] == 0
 
 
@@ -80,8 +76,7 @@ def test_a_post_from_the_apps_own_page_is_accepted(client, conn, ann):
     assert response.status_code == 302 and _phone(conn) == "+1 555 0199"
 
 
-def test_a_bearer_token_call_needs_no_csrf_token(client, conn):
-    portal_rows.load(conn)
+def test_a_bearer_token_call_needs_no_csrf_token(client, conn, portal_world):
     token = logins.create_api_token(conn, "app", portal_rows.make_user(conn)["id"], "script")
     response = client.patch("/api/v1/profile", json={"phone": "+1 555 0199"},
                             headers={"Authorization": f"Bearer {token}"})

@@ -168,21 +168,20 @@ def test_every_order_total_is_the_sum_of_its_items(db_conn, demo):
     assert bad_items == 0
 
 
+# Orders without their account or billing another account's contact; items without their order or product.
+ORPHANS = """
+SELECT (SELECT count(*) FROM {order} o LEFT JOIN {account} a ON a.sfid = o.accountid
+               LEFT JOIN {contact} c ON c.sfid = o.billtocontactid
+         WHERE a.sfid IS NULL OR c.accountid IS DISTINCT FROM o.accountid) AS orders,
+       (SELECT count(*) FROM {orderitem} i LEFT JOIN {order} o ON o.sfid = i.orderid
+               LEFT JOIN {product2} p ON p.sfid = i.product2id
+         WHERE o.sfid IS NULL OR p.sfid IS NULL) AS items
+"""
+
+
 def test_orders_belong_to_accounts_and_bill_one_of_their_contacts(db_conn, demo):
-    orphans = _scalar(
-        db_conn,
-        "SELECT count(*) FROM {} o LEFT JOIN {} a ON a.sfid = o.accountid LEFT JOIN {} c ON c.sfid = o.billtocontactid"
-        " WHERE a.sfid IS NULL OR c.accountid IS DISTINCT FROM o.accountid",
-        _table("order"), _table("account"), _table("contact"),
-    )
-    assert orphans == 0
-    item_orphans = _scalar(
-        db_conn,
-        "SELECT count(*) FROM {} i LEFT JOIN {} o ON o.sfid = i.orderid LEFT JOIN {} p ON p.sfid = i.product2id"
-        " WHERE o.sfid IS NULL OR p.sfid IS NULL",
-        _table("orderitem"), _table("order"), _table("product2"),
-    )
-    assert item_orphans == 0
+    tables = {name: _table(name) for name in ("account", "contact", "order", "orderitem", "product2")}
+    assert db_conn.execute(sql.SQL(ORPHANS).format(**tables)).fetchone() == {"orders": 0, "items": 0}
 
 
 def test_first_account_is_the_biggest_customer(db_conn, demo):

@@ -6,17 +6,14 @@ import io
 import re
 import threading
 
-import connect_rows
-import processes
 import pytest
 from click.testing import CliRunner
-from people import log_in, ops_headers
-from portal_rows import csrf
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 from core import db, exports, jobs, queue
 from manage import cli
+from tests import connect_rows, processes
+from tests.people import log_in, ops_headers
+from tests.portal_rows import csrf
 from web import create_app, streams
 from worker import exports as export_jobs
 
@@ -41,16 +38,6 @@ def _jobs(conn) -> int:
     return conn.execute("SELECT count(*) AS n FROM app.jobs").fetchone()["n"]
 
 
-def _work(redis):
-    SimpleWorker([queue.queue(redis, "default")], connection=redis, serializer=JSONSerializer).work(burst=True)
-
-
-@pytest.fixture
-def ops():
-    """Operator credentials, as HTTP Basic headers."""
-    return ops_headers()
-
-
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of 7 rows, so a few dozen rows cross several chunk boundaries."""
@@ -69,50 +56,49 @@ def test_customer_stream_has_the_header_then_only_their_accounts_orders(client, 
     assert {r[2] for r in rows[1:]} == {"ACC-00000001"}
 
 
-def test_ops_stream_has_every_order_exactly_once_across_chunks(client, conn, ops, small_chunks):
+def test_ops_stream_has_every_order_exactly_once_across_chunks(ops, conn, small_chunks):
     connect_rows.load(conn, accounts=3, orders=50)
-    rows = _rows(client.get("/ops/exports/orders.csv", headers=ops, buffered=True).get_data())
+    rows = _rows(ops.get("/ops/exports/orders.csv", buffered=True).get_data())
     numbers = [r[0] for r in rows[1:]]
     assert sorted(numbers) == sorted(f"{n:08d}" for n in range(1, 51))
     assert len(set(numbers)) == 50
 
 
-def test_ops_stream_of_invoices(client, conn, ops):
+def test_ops_stream_of_invoices(ops, conn):
     connect_rows.load(conn, accounts=2, orders=0, invoices=4)
-    rows = _rows(client.get("/ops/exports/invoices.csv", headers=ops, buffered=True).get_data())
+    rows = _rows(ops.get("/ops/exports/invoices.csv", buffered=True).get_data())
     assert rows[0] == list(exports.INVOICE_HEADERS)
     assert [r[0] for r in rows[1:]] == ["INV-1", "INV-2", "INV-3", "INV-4"]
 
 
-def test_ops_exports_need_operator_credentials(client, conn, ops):
+def test_ops_exports_need_operator_credentials(client, conn):
     assert client.get("/ops/exports/orders.csv").status_code == 401
 
 
-def test_unknown_ops_export_is_404(client, ops):
-    assert client.get("/ops/exports/account-orders.csv", headers=ops).status_code == 404
+def test_unknown_ops_export_is_404(ops):
+    assert ops.get("/ops/exports/account-orders.csv").status_code == 404
 
 
-def test_spreadsheet_formulas_in_names_are_neutralised(client, conn, ops):
+def test_spreadsheet_formulas_in_names_are_neutralised(ops, conn, as_connect):
     connect_rows.load(conn, accounts=1, orders=1)
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
+    with as_connect(conn):
         conn.execute("UPDATE salesforce.account SET name = '=HYPERLINK(\"http://evil\")'")
-    rows = _rows(client.get("/ops/exports/orders.csv", headers=ops, buffered=True).get_data())
+    rows = _rows(ops.get("/ops/exports/orders.csv", buffered=True).get_data())
     assert rows[1][3] == "'=HYPERLINK(\"http://evil\")"
 
 
-def test_a_third_simultaneous_stream_is_refused_with_retry_after(client, conn, ops):
+def test_a_third_simultaneous_stream_is_refused_with_retry_after(ops, conn):
     connect_rows.load(conn, accounts=1, orders=3)
-    running = [client.get("/ops/exports/orders.csv", headers=ops) for _ in range(streams.STREAMS_PER_PROCESS)]
-    refused = client.get("/ops/exports/orders.csv", headers=ops, buffered=True)
+    running = [ops.get("/ops/exports/orders.csv") for _ in range(streams.STREAMS_PER_PROCESS)]
+    refused = ops.get("/ops/exports/orders.csv", buffered=True)
     for response in running:
         response.close()
     assert refused.status_code == 503 and refused.headers["Retry-After"]
-    assert client.get("/ops/exports/orders.csv", headers=ops, buffered=True).status_code == 200
+    assert ops.get("/ops/exports/orders.csv", buffered=True).status_code == 200
 
 
-def test_ops_export_page_offers_both_ways(client, ops):
-    page = client.get("/ops/exports", headers=ops).get_data(as_text=True)
+def test_ops_export_page_offers_both_ways(ops):
+    page = ops.get("/ops/exports").get_data(as_text=True)
     assert "/ops/exports/orders.csv" in page and 'action="/ops/exports/invoices"' in page
 
 
@@ -182,11 +168,11 @@ def test_cross_site_post_is_refused_even_with_the_token(client, conn, redis):
     assert _jobs(conn) == 0 and queue.queue(redis).count == 0
 
 
-def test_background_export_file_downloads_from_the_result_link(client, conn, redis, env, small_chunks):
+def test_background_export_file_downloads_from_the_result_link(client, conn, env, run_jobs, small_chunks):
     connect_rows.load(conn, accounts=3, orders=30)
     log_in(client, account_sfid=ACCOUNT)
     location = _start(client).headers["Location"]
-    _work(redis)
+    run_jobs()
     status = client.get(location + ".json").get_json()
     assert status["state"] == "finished" and status["done"] == status["total"] == 10
     download = client.get(status["result_url"], buffered=True)
@@ -221,26 +207,27 @@ def test_background_export_resumes_after_an_interruption_without_duplicates(conn
     assert jobs.get(conn, "app", record["id"])["attempts"] == 2
 
 
-def test_expired_file_is_gone(client, conn, redis, env):
+@pytest.fixture
+def expired_export(client, conn, env, run_jobs):
+    """The status page of a customer's finished export whose file has expired."""
     connect_rows.load(conn, accounts=1, orders=2)
     log_in(client, account_sfid=ACCOUNT)
     location = _start(client).headers["Location"]
-    _work(redis)
+    run_jobs()
     conn.execute("UPDATE app.export_files SET expires_at = now() - interval '1 minute'")
-    assert client.get(location + "/file").status_code == 410
-    assert client.get(location + ".json").get_json()["expired"] is True
+    return location
 
 
-def test_cleanup_deletes_expired_files_and_downloads_then_answer_410(client, conn, redis, env):
-    connect_rows.load(conn, accounts=1, orders=2)
-    log_in(client, account_sfid=ACCOUNT)
-    location = _start(client).headers["Location"]
-    _work(redis)
-    conn.execute("UPDATE app.export_files SET expires_at = now() - interval '1 minute'")
+def test_expired_file_is_gone(client, expired_export):
+    assert client.get(expired_export + "/file").status_code == 410
+    assert client.get(expired_export + ".json").get_json()["expired"] is True
+
+
+def test_cleanup_deletes_expired_files_and_downloads_then_answer_410(client, conn, expired_export):
     result = CliRunner().invoke(cli, ["exports", "cleanup"])
     assert "1 expired export file(s) deleted" in result.output
     assert conn.execute("SELECT count(*) AS n FROM app.export_file_chunks").fetchone()["n"] == 0
-    assert client.get(location + "/file").status_code == 410
+    assert client.get(expired_export + "/file").status_code == 410
 
 
 def test_file_of_an_unfinished_job_is_not_offered(client, conn, redis):
@@ -257,28 +244,23 @@ def test_cli_writes_an_export_to_a_file(conn, env, tmp_path):
     assert len(_rows(out.read_bytes())) == 7
 
 
-def test_ops_background_export_points_at_the_ops_status_page(client, conn, redis, ops):
-    page = client.get("/ops/exports", headers=ops).get_data(as_text=True)
+def test_ops_background_export_points_at_the_ops_status_page(ops, conn, redis):
+    page = ops.get("/ops/exports").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    response = client.post("/ops/exports/invoices", data={"csrf_token": token},
-                           headers={**ops, "Accept": "application/json"})
+    response = ops.post("/ops/exports/invoices", data={"csrf_token": token}, headers={"Accept": "application/json"})
     assert response.status_code == 202
     assert response.headers["Location"].startswith("/ops/jobs/export-invoices-")
     assert response.get_json()["state"] == "queued"
 
 
-def test_ops_background_export_without_the_csrf_token_is_refused_and_starts_no_job(client, conn, redis, ops):
-    client.get("/ops/exports", headers=ops)
-    response = client.post("/ops/exports/invoices", headers={**ops, "Accept": "application/json"})
+def test_ops_background_export_without_the_csrf_token_is_refused_and_starts_no_job(ops, conn, redis):
+    ops.get("/ops/exports")
+    response = ops.post("/ops/exports/invoices", headers={"Accept": "application/json"})
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
     assert _jobs(conn) == 0 and queue.queue(redis).count == 0
 
 
 def test_background_export_is_a_503_when_redis_is_down(app_config, conn):
-    import dataclasses
-
-    from web import create_app
-
     broken = dataclasses.replace(app_config, redis_url="unix:///nonexistent/redis.sock")
     client = create_app({"APP": broken, "TESTING": True}).test_client()
     log_in(client, account_sfid=ACCOUNT)

@@ -24,12 +24,6 @@ def app(app_config, conn, redis):
     return create_app({"APP": dataclasses.replace(app_config, read_database_url=follower), "TESTING": True})
 
 
-@pytest.fixture
-def ann(client, conn):
-    portal_rows.load(conn)
-    portal_rows.session_for(client, portal_rows.make_user(conn))
-
-
 def _reads_from(client) -> str:
     """Which server a read in this client's session goes to."""
     with client.application.test_request_context():
@@ -81,9 +75,8 @@ def test_reads_return_to_the_follower_when_the_marker_expires(client, ann):
     assert _reads_from(client) == "follower"
 
 
-def test_without_a_follower_no_marker_is_set(app_config, conn, redis):
+def test_without_a_follower_no_marker_is_set(app_config, conn, redis, portal_world):
     client = create_app({"APP": app_config, "TESTING": True}).test_client()
-    portal_rows.load(conn)
     portal_rows.session_for(client, portal_rows.make_user(conn))
     _file_case(client)
     with client.session_transaction() as session:

@@ -6,8 +6,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 from core import config, db, invoicing, queue
 from tests.invoicing_rows import add_accounts, add_orders
@@ -17,21 +15,21 @@ PERIOD = "2026-10"
 CENT = Decimal("0.01")  # Postgres rounds numeric halves away from zero
 
 
-def work(redis):
-    """Run every queued job in this process, as a worker dyno would."""
-    SimpleWorker([queue.queue(redis)], connection=redis, serializer=JSONSerializer).work(burst=True)
-
-
 def few_chunks(cfg: config.Config) -> config.Config:
     """The configuration with runs split into 3 chunks, its other invoicing settings kept."""
     return dataclasses.replace(cfg, invoicing=dataclasses.replace(cfg.invoicing, chunks=3))
 
 
-def start(conn, redis, cfg, period=PERIOD, **kwargs):
-    """Start a run with small chunks and let a worker finish it; return the run's progress."""
-    run_id, _ = invoicing.start_run(conn, redis, period, few_chunks(cfg), **kwargs)
-    work(redis)
-    return invoicing.progress(conn, run_id, cfg)
+@pytest.fixture
+def run_invoicing(conn, redis, run_jobs):
+    """`run_invoicing(cfg)` starts a run with small chunks, lets a worker finish it and returns its progress."""
+
+    def run(cfg, period=PERIOD, **kwargs):
+        run_id, _ = invoicing.start_run(conn, redis, period, few_chunks(cfg), **kwargs)
+        run_jobs()
+        return invoicing.progress(conn, run_id, cfg)
+
+    return run
 
 
 def invoices(conn):
@@ -68,8 +66,8 @@ def billed_world(conn):
     return accounts
 
 
-def test_invoice_totals_match_eligible_orders_per_account_and_overall(conn, redis, env, billed_world):
-    p = start(conn, redis, env)
+def test_invoice_totals_match_eligible_orders_per_account_and_overall(conn, env, billed_world, run_invoicing):
+    p = run_invoicing(env)
     expected = eligible_totals(conn)
     found = invoices(conn)
     assert p["state"] == "finished" and p["chunks_done"] == p["chunks_total"] == 3
@@ -87,20 +85,20 @@ def test_invoice_totals_match_eligible_orders_per_account_and_overall(conn, redi
     assert p["invoices_created"] == 12 and p["invoices_amended"] == 0
 
 
-def test_invoice_names_carry_period_and_account_number(conn, redis, env, billed_world):
-    start(conn, redis, env)
+def test_invoice_names_carry_period_and_account_number(conn, env, billed_world, run_invoicing):
+    run_invoicing(env)
     names = {r["name"] for r in invoices(conn).values()}
     assert "INV-2026-10-ACC-000001" in names
 
 
-def test_ledger_holds_each_billed_order_once(conn, redis, env, billed_world):
-    p = start(conn, redis, env)
+def test_ledger_holds_each_billed_order_once(conn, env, billed_world, run_invoicing):
+    p = run_invoicing(env)
     lines = conn.execute("SELECT count(*) AS n, count(DISTINCT order_sfid) AS d FROM app.invoice_lines").fetchone()
     assert lines["n"] == lines["d"] == p["orders_invoiced"]
 
 
-def test_invoices_wait_for_connect_and_nothing_read_only_is_written(conn, redis, env, billed_world):
-    start(conn, redis, env)
+def test_invoices_wait_for_connect_and_nothing_read_only_is_written(conn, env, billed_world, run_invoicing):
+    run_invoicing(env)
     lastops = {r["_hc_lastop"] for r in invoices(conn).values()}
     log = conn.execute("SELECT table_name, state, count(*) AS n FROM salesforce._trigger_log "
                        "GROUP BY table_name, state").fetchall()
@@ -108,33 +106,33 @@ def test_invoices_wait_for_connect_and_nothing_read_only_is_written(conn, redis,
     assert [(r["table_name"], r["state"], r["n"]) for r in log] == [("invoice__c", "NEW", 12)]
 
 
-def test_rerun_changes_nothing(conn, redis, env, billed_world):
-    start(conn, redis, env)
+def test_rerun_changes_nothing(conn, env, billed_world, run_invoicing):
+    run_invoicing(env)
     before = invoices(conn)
     log_rows = conn.execute("SELECT count(*) AS n FROM salesforce._trigger_log").fetchone()["n"]
-    p = start(conn, redis, env)
+    p = run_invoicing(env)
     assert p["state"] == "finished" and p["orders_invoiced"] == 0 and p["chunks_total"] == 0
     assert invoices(conn) == before
     assert conn.execute("SELECT count(*) AS n FROM salesforce._trigger_log").fetchone()["n"] == log_rows
 
 
-def test_chunk_run_twice_bills_once(conn, redis, env, billed_world):
+def test_chunk_run_twice_bills_once(conn, redis, env, billed_world, run_jobs):
     run_id, _ = invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     first = jobs.run_chunk(run_id, 0)
     again = jobs.run_chunk(run_id, 0)
     assert first["orders"] > 0 and again == {"skipped": "already done"}
-    work(redis)  # the queued copy of chunk 0 also finds it done
+    run_jobs()  # the queued copy of chunk 0 also finds it done
     p = invoicing.progress(conn, run_id, env)
     assert p["chunks_done"] == 3 and p["orders_invoiced"] == sum(n for _, n in eligible_totals(conn).values())
 
 
-def test_late_order_amends_the_open_invoice_once(conn, redis, env, billed_world):
-    start(conn, redis, env)
+def test_late_order_amends_the_open_invoice_once(conn, env, billed_world, run_invoicing):
+    run_invoicing(env)
     account = billed_world[0]
     old = invoices(conn)[f"inv-{account}-{PERIOD}"]
     add_orders(conn, [(account, "2026-10-02", 50.25, "Activated")])
-    p = start(conn, redis, env)
-    third = start(conn, redis, env)
+    p = run_invoicing(env)
+    third = run_invoicing(env)
     new = invoices(conn)[f"inv-{account}-{PERIOD}"]
     assert p["orders_invoiced"] == 1 and p["invoices_amended"] == 1 and p["invoices_created"] == 0
     assert third["orders_invoiced"] == 0
@@ -145,16 +143,16 @@ def test_late_order_amends_the_open_invoice_once(conn, redis, env, billed_world)
     assert len(invoices(conn)) == 12
 
 
-def test_late_order_for_a_paid_invoice_gets_a_supplementary_invoice(conn, redis, env, billed_world):
-    start(conn, redis, env)
+def test_late_order_for_a_paid_invoice_gets_a_supplementary_invoice(conn, env, billed_world, run_invoicing,
+                                                                    as_connect):
+    run_invoicing(env)
     account = billed_world[1]
-    with conn.transaction():  # Salesforce marked it Paid; Connect syncs that back
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
+    with as_connect(conn):  # Salesforce marked it Paid; Connect syncs that back
         conn.execute("UPDATE salesforce.invoice__c SET status__c = 'Paid' WHERE external_id__c = %s",
                      (f"inv-{account}-{PERIOD}",))
     paid = invoices(conn)[f"inv-{account}-{PERIOD}"]
     add_orders(conn, [(account, "2026-10-03", 12.5, "Delivered")])
-    p = start(conn, redis, env)
+    p = run_invoicing(env)
     found = invoices(conn)
     supplement = found[f"inv-{account}-{PERIOD}-r{p['id']}"]
     assert found[f"inv-{account}-{PERIOD}"] == paid
@@ -163,7 +161,8 @@ def test_late_order_for_a_paid_invoice_gets_a_supplementary_invoice(conn, redis,
     assert p["invoices_created"] == 1 and p["invoices_amended"] == 0
 
 
-def test_two_runs_racing_for_a_period_one_is_refused_totals_exact(conn, redis, env, billed_world, database_url):
+def test_two_runs_racing_for_a_period_one_is_refused_totals_exact(conn, redis, env, billed_world, database_url,
+                                                                  run_jobs):
     results, barrier = [], threading.Barrier(2)
 
     def racer():
@@ -183,17 +182,17 @@ def test_two_runs_racing_for_a_period_one_is_refused_totals_exact(conn, redis, e
     refused = [r for r in results if isinstance(r, invoicing.RunAlreadyActive)]
     assert len(started) == 1 and len(refused) == 1
     assert f"#{started[0]}" in str(refused[0]) and "already running" in str(refused[0])
-    work(redis)
+    run_jobs()
     expected = eligible_totals(conn)
     assert {r["account__c"]: Decimal(str(r["amount__c"])) for r in invoices(conn).values()} == {
         a: amount for a, (amount, _) in expected.items()}
 
 
-def test_run_for_a_running_period_is_refused_until_it_finishes(conn, redis, env, billed_world):
+def test_run_for_a_running_period_is_refused_until_it_finishes(conn, redis, env, billed_world, run_jobs):
     run_id, _ = invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     with pytest.raises(invoicing.RunAlreadyActive, match=f"Run #{run_id} for {PERIOD} is already running"):
         invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
-    work(redis)
+    run_jobs()
     second, _ = invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     assert second != run_id
 
@@ -209,12 +208,12 @@ def test_a_chunk_out_of_retries_fails_the_run_and_frees_the_period(conn, redis, 
     invoicing.start_run(conn, redis, PERIOD, few_chunks(env))  # not refused
 
 
-def test_over_budget_is_refused_unless_forced(conn, redis, env, billed_world):
+def test_over_budget_is_refused_unless_forced(conn, redis, env, billed_world, run_invoicing):
     one_call_left = dataclasses.replace(env, api_budget=config.ApiBudget(remaining=1))
     with pytest.raises(invoicing.OverBudget, match="--force"):
         invoicing.start_run(conn, redis, PERIOD, few_chunks(one_call_left))
     assert conn.execute("SELECT count(*) AS n FROM app.invoice_runs").fetchone()["n"] == 0
-    p = start(conn, redis, one_call_left, force=True)
+    p = run_invoicing(one_call_left, force=True)
     assert p["forced"] and p["api_estimate"] == 1 and p["api_budget"] == 1 and p["state"] == "finished"
 
 
@@ -254,8 +253,8 @@ def test_previous_period_crosses_the_year():
     assert invoicing.parse_period("previous", today=date(2027, 1, 1)) == "2026-12"
 
 
-def test_tax_rate_comes_from_the_configuration(conn, redis, env, billed_world):
-    start(conn, redis, dataclasses.replace(env, invoicing=config.Invoicing(tax_rate=Decimal("0.075"))))
+def test_tax_rate_comes_from_the_configuration(conn, env, billed_world, run_invoicing):
+    run_invoicing(dataclasses.replace(env, invoicing=config.Invoicing(tax_rate=Decimal("0.075"))))
     invoice = invoices(conn)[f"inv-{billed_world[0]}-{PERIOD}"]
     assert Decimal(str(invoice["tax__c"])) == (Decimal(str(invoice["amount__c"])) * Decimal("0.075")).quantize(
         CENT, ROUND_HALF_UP)

@@ -2,8 +2,6 @@
 
 import pytest
 from click.testing import CliRunner
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 import manage
 from commands import invoices as invoice_commands
@@ -71,11 +69,9 @@ def test_second_run_while_one_is_running_is_refused(runner, conn, redis, env, or
     assert runs(conn) == 1
 
 
-def test_wait_prints_the_summary_once_workers_finish(runner, conn, redis, env, orders, monkeypatch):
-    def work_then_sleep(_seconds):
-        SimpleWorker([queue.queue(redis)], connection=redis, serializer=JSONSerializer).work(burst=True)
-
-    monkeypatch.setattr(invoice_commands.time, "sleep", work_then_sleep)
+def test_wait_prints_the_summary_once_workers_finish(runner, conn, env, orders, run_jobs, monkeypatch):
+    # Where the command would sleep waiting for the worker dynos, the jobs run.
+    monkeypatch.setattr(invoice_commands.time, "sleep", lambda _seconds: run_jobs())
     result = runner.invoke(manage.cli, ["invoices", "run", "--period", "2026-10", "--wait"])
     assert result.exit_code == 0, result.output
     assert "run #1 for 2026-10: finished" in result.output

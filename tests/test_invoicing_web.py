@@ -4,27 +4,17 @@ import dataclasses
 import re
 
 import pytest
-from people import ops_headers
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 from core import config, queue
 from tests.invoicing_rows import add_accounts, add_orders
+from tests.people import as_operator
 from web import create_app
-
-AUTH = ops_headers()
-
-
-@pytest.fixture
-def ops(client):
-    """A client for the web app, whose test config turns the ops pages on."""
-    return client
 
 
 def ops_knowing_api_calls_left(app_config, remaining: int):
-    """A client for an app configured with SF_API_REMAINING."""
+    """An operator's client for an app configured with SF_API_REMAINING."""
     cfg = dataclasses.replace(app_config, api_budget=config.ApiBudget(remaining=remaining))
-    return create_app({"APP": cfg, "TESTING": True}).test_client()
+    return as_operator(create_app({"APP": cfg, "TESTING": True}).test_client())
 
 
 @pytest.fixture
@@ -37,7 +27,7 @@ def orders(conn):
 
 def token(client) -> str:
     """The CSRF token from the start form."""
-    page = client.get("/ops/invoicing", headers=AUTH).get_data(as_text=True)
+    page = client.get("/ops/invoicing").get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
 
 
@@ -46,38 +36,38 @@ def runs(conn):
     return conn.execute("SELECT count(*) AS n FROM app.invoice_runs").fetchone()["n"]
 
 
-def test_ops_page_needs_operator_credentials(ops):
-    assert ops.get("/ops/invoicing").status_code == 401
+def test_ops_page_needs_operator_credentials(client):
+    assert client.get("/ops/invoicing").status_code == 401
 
 
 def test_start_answers_202_with_the_status_page(ops, conn, env, orders):
-    response = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    response = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"})
     assert response.status_code == 202
     assert response.headers["Location"] == "/ops/invoicing/runs/1"
     assert "Invoice run #1 for 2026-10" in response.get_data(as_text=True)
 
 
-def test_status_json_shows_progress_then_results(ops, conn, redis, env, orders):
-    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
-    before = ops.get("/ops/invoicing/runs/1.json", headers=AUTH).get_json()
-    SimpleWorker([queue.queue(redis)], connection=redis, serializer=JSONSerializer).work(burst=True)
-    after = ops.get("/ops/invoicing/runs/1.json", headers=AUTH).get_json()
+def test_status_json_shows_progress_then_results(ops, conn, env, orders, run_jobs):
+    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"})
+    before = ops.get("/ops/invoicing/runs/1.json").get_json()
+    run_jobs()
+    after = ops.get("/ops/invoicing/runs/1.json").get_json()
     assert before["state"] == "running" and before["chunks_done"] == 0 and before["orders_estimate"] == 3
     assert after["state"] == "finished" and after["final"] and after["chunks_done"] == after["chunks_total"]
     assert after["orders_invoiced"] == 3 and after["invoices_created"] == 3 and after["amount_total"] == "303.00"
-    page = ops.get("/ops/invoicing/runs/1", headers=AUTH).get_data(as_text=True)
+    page = ops.get("/ops/invoicing/runs/1").get_data(as_text=True)
     assert "finished" in page and "_hc_lastop = PENDING" in page
 
 
 def test_json_client_gets_202_json(ops, conn, env, orders):
     response = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"},
-                        headers={**AUTH, "Accept": "application/json"})
+                        headers={"Accept": "application/json"})
     assert response.status_code == 202 and response.get_json()["id"] == 1
 
 
 def test_estimate_shows_the_api_bill_next_to_the_budget(app_config, conn, env, orders):
     ops = ops_knowing_api_calls_left(app_config, 14000)
-    page = ops.get("/ops/invoicing?period=2026-10", headers=AUTH).get_data(as_text=True)
+    page = ops.get("/ops/invoicing?period=2026-10").get_data(as_text=True)
     assert "about 1 (⌈invoices / 200⌉" in page and "14,000" in page
     assert runs(conn) == 0
 
@@ -91,7 +81,7 @@ def test_estimate_shows_the_api_bill_next_to_the_budget(app_config, conn, env, o
     ],
 )
 def test_bad_input_is_400_with_the_form_error_and_starts_nothing(ops, conn, redis, env, orders, form, message):
-    response = ops.post("/ops/invoicing", data={"csrf_token": token(ops), **form}, headers=AUTH)
+    response = ops.post("/ops/invoicing", data={"csrf_token": token(ops), **form})
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert runs(conn) == 0 and queue.queue(redis).count == 0
@@ -99,22 +89,22 @@ def test_bad_input_is_400_with_the_form_error_and_starts_nothing(ops, conn, redi
 
 def test_start_without_the_csrf_token_starts_no_run(ops, conn, redis, env, orders):
     token(ops)
-    response = ops.post("/ops/invoicing", data={"period": "2026-10"}, headers=AUTH)
+    response = ops.post("/ops/invoicing", data={"period": "2026-10"})
     assert response.status_code == 400 and "submit it again" in response.get_data(as_text=True)
     assert runs(conn) == 0 and queue.queue(redis).count == 0
 
 
 def test_second_start_links_the_running_run(ops, conn, env, orders):
-    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
-    again = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"})
+    again = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"})
     assert again.status_code == 409
     assert "already running" in again.get_data(as_text=True) and "/ops/invoicing/runs/1" in again.get_data(as_text=True)
 
 
 def test_json_client_gets_a_refused_start_as_problem_details_naming_the_run(ops, conn, env, orders):
-    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"})
     again = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"},
-                     headers={**AUTH, "Accept": "application/json"})
+                     headers={"Accept": "application/json"})
     assert again.status_code == 409 and again.mimetype == "application/problem+json"
     body = again.get_json()
     assert body["type"] == "about:blank" and body["title"] == "Invoice run not started" and body["status"] == 409
@@ -123,13 +113,12 @@ def test_json_client_gets_a_refused_start_as_problem_details_naming_the_run(ops,
 
 def test_over_budget_is_409_until_forced(app_config, conn, redis, env, orders):
     ops = ops_knowing_api_calls_left(app_config, 1)
-    refused = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}, headers=AUTH)
+    refused = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"})
     assert refused.status_code == 409 and "force" in refused.get_data(as_text=True) and runs(conn) == 0
-    forced = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10", "force": "on"},
-                      headers=AUTH)
+    forced = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10", "force": "on"})
     assert forced.status_code == 202
 
 
 def test_unknown_run_is_404(ops, conn):
-    assert ops.get("/ops/invoicing/runs/42", headers=AUTH).status_code == 404
-    assert ops.get("/ops/invoicing/runs/42.json", headers=AUTH).status_code == 404
+    assert ops.get("/ops/invoicing/runs/42").status_code == 404
+    assert ops.get("/ops/invoicing/runs/42.json").status_code == 404

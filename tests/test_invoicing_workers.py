@@ -5,12 +5,12 @@ import signal
 import time
 from decimal import Decimal
 
-import processes
 import pytest
 from rq.registry import StartedJobRegistry
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 
 from core import config, db, invoicing, queue
+from tests import processes
 from tests.invoicing_rows import add_accounts, add_orders
 
 pytestmark = pytest.mark.slow

@@ -13,29 +13,30 @@ from tests.portal_rows import ACCOUNT_B, CASE_B, order_sfid
 
 B_ORDER = order_sfid(ACCOUNT_B, 1)
 B_INVOICE = "a0IB00000000001AAA"
-B_CASE_EXTERNAL_ID = "case-b-1"
+# Account B's ids, by the name the paths below give them (its API token's id comes from the `world` fixture).
+B_IDS = {"order": B_ORDER, "case": CASE_B, "case_key": "case-b-1", "invoice": B_INVOICE, "invoice_key": "inv-b-1"}
 
-# (endpoint, method, path) with account B's ids.
+# (endpoint, method, path): a case or an invoice is tried by its sfid and by its external id.
 ROUTES = [
-    ("portal.order", "GET", f"/orders/{B_ORDER}"),
-    ("portal.file_case", "POST", f"/orders/{B_ORDER}/cases"),
-    ("portal.case", "GET", f"/cases/{CASE_B}"),
-    ("portal.case", "GET", f"/cases/{B_CASE_EXTERNAL_ID}"),
-    ("portal.case_status", "GET", f"/cases/{CASE_B}/status.json"),
-    ("portal.retry_case", "POST", f"/cases/{CASE_B}/retry"),
-    ("portal.retry_case", "POST", f"/cases/{B_CASE_EXTERNAL_ID}/retry"),
-    ("portal.invoice", "GET", f"/invoices/{B_INVOICE}"),
-    ("portal.invoice", "GET", "/invoices/inv-b-1"),
-    ("portal.invoice_status", "GET", f"/invoices/{B_INVOICE}/status.json"),
-    ("portal.invoice_status", "GET", "/invoices/inv-b-1/status.json"),
+    ("portal.order", "GET", "/orders/{order}"),
+    ("portal.file_case", "POST", "/orders/{order}/cases"),
+    ("portal.case", "GET", "/cases/{case}"),
+    ("portal.case", "GET", "/cases/{case_key}"),
+    ("portal.case_status", "GET", "/cases/{case}/status.json"),
+    ("portal.retry_case", "POST", "/cases/{case}/retry"),
+    ("portal.retry_case", "POST", "/cases/{case_key}/retry"),
+    ("portal.invoice", "GET", "/invoices/{invoice}"),
+    ("portal.invoice", "GET", "/invoices/{invoice_key}"),
+    ("portal.invoice_status", "GET", "/invoices/{invoice}/status.json"),
+    ("portal.invoice_status", "GET", "/invoices/{invoice_key}/status.json"),
     ("portal.revoke_api_token", "POST", "/profile/api-tokens/{b_token}/delete"),
-    ("api.get_order", "GET", f"/api/v1/orders/{B_ORDER}"),
-    ("api.file_case", "POST", f"/api/v1/orders/{B_ORDER}/cases"),
-    ("api.case", "GET", f"/api/v1/cases/{CASE_B}"),
-    ("api.case", "GET", f"/api/v1/cases/{B_CASE_EXTERNAL_ID}"),
-    ("api.case_status", "GET", f"/api/v1/cases/{CASE_B}/status"),
-    ("api.retry_case", "POST", f"/api/v1/cases/{CASE_B}/retry"),
-    ("api.invoice", "GET", f"/api/v1/invoices/{B_INVOICE}"),
+    ("api.get_order", "GET", "/api/v1/orders/{order}"),
+    ("api.file_case", "POST", "/api/v1/orders/{order}/cases"),
+    ("api.case", "GET", "/api/v1/cases/{case}"),
+    ("api.case", "GET", "/api/v1/cases/{case_key}"),
+    ("api.case_status", "GET", "/api/v1/cases/{case}/status"),
+    ("api.retry_case", "POST", "/api/v1/cases/{case}/retry"),
+    ("api.invoice", "GET", "/api/v1/invoices/{invoice}"),
 ]
 # Routes without an id: they list, so what matters is that B's rows are not in the list.
 LISTS = ["/orders", "/cases", "/invoices", "/profile", "/api/v1/orders", "/api/v1/cases", "/api/v1/invoices",
@@ -44,18 +45,14 @@ B_MARKERS = ("Globex", "00001001", "INV-B", "Bob", B_ORDER, CASE_B, B_INVOICE)
 
 
 @pytest.fixture
-def world(client, conn):
-    """Ann (A) logged in; B has a token and a FAILED case a retry would resend."""
-    portal_rows.load(conn)
-    ann = portal_rows.make_user(conn)
+def world(conn, ann, as_connect):
+    """Ann (A) logged in; B has a token and a FAILED case a retry would resend. B's ids, by name."""
     bob = portal_rows.make_user(conn, portal_rows.EMAIL_B)
     logins.create_api_token(conn, "app", bob["id"], "bob's")
     b_token = conn.execute("SELECT id FROM app.portal_tokens WHERE purpose = 'api'").fetchone()["id"]
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
+    with as_connect(conn):
         conn.execute("""UPDATE salesforce."case" SET sfid = NULL, _hc_lastop = 'FAILED' WHERE sfid = %s""", (CASE_B,))
-    portal_rows.session_for(client, ann)
-    return {"b_token": b_token}
+    return {**B_IDS, "b_token": b_token}
 
 
 def _snapshot(conn):

@@ -1,30 +1,17 @@
 """The job mechanism: one run per request however often it is clicked, status every dyno can read."""
 
-import pytest
-from people import log_in, ops_headers
-from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from core import jobs, queue
+from tests.people import log_in
 
 SCHEMA = "app"
 
 
 def _submit(conn, redis, func="sample_jobs.count_to", owner="7", params=None, kind="count"):
     return jobs.submit(conn, redis, SCHEMA, kind=kind, owner=owner, params=params or {"n": 5}, func=func)
-
-
-def _work(redis):
-    """Run every queued job in this process, as a worker dyno would."""
-    SimpleWorker([queue.queue(redis, "default")], connection=redis, serializer=JSONSerializer).work(burst=True)
-
-
-@pytest.fixture
-def ops():
-    """Operator credentials, as HTTP Basic headers."""
-    return ops_headers()
 
 
 def test_same_request_twice_joins_the_first_run(conn, redis):
@@ -47,12 +34,12 @@ def test_job_id_is_a_valid_rq_id_derived_from_owner_and_parameters():
     assert jobs.job_id("export-orders", "7", {"a": 1}).startswith("export-orders-")
 
 
-def test_finished_job_can_be_started_again(conn, redis, env):
+def test_finished_job_can_be_started_again(conn, redis, env, run_jobs):
     _submit(conn, redis)
-    _work(redis)
+    run_jobs()
     record, started = _submit(conn, redis)
     assert started and record["state"] == "queued" and record["done"] == 0
-    _work(redis)
+    run_jobs()
     assert jobs.get(conn, SCHEMA, record["id"])["state"] == "finished"
 
 
@@ -63,9 +50,9 @@ def test_queued_job_that_redis_lost_is_queued_again(conn, redis):
     assert started and Job.exists(record["id"], connection=redis)
 
 
-def test_worker_runs_job_to_finished_with_progress_and_result(conn, redis, env):
+def test_worker_runs_job_to_finished_with_progress_and_result(conn, redis, env, run_jobs):
     record, _ = _submit(conn, redis, params={"n": 50})
-    _work(redis)
+    run_jobs()
     done = jobs.get(conn, SCHEMA, record["id"])
     assert done["state"] == "finished"
     assert (done["done"], done["total"]) == (50, 50)
@@ -83,9 +70,9 @@ def test_progress_writes_are_throttled(conn, redis, env):
         assert jobs.get(conn, SCHEMA, record["id"])["done"] == 3
 
 
-def test_job_failure_shows_the_users_message_after_the_last_retry(conn, redis, env):
+def test_job_failure_shows_the_users_message_after_the_last_retry(conn, redis, env, run_jobs):
     record, _ = _submit(conn, redis, func="sample_jobs.fail_with_message")
-    _work(redis)
+    run_jobs()
     first = jobs.get(conn, SCHEMA, record["id"])
     assert first["state"] == "queued"
     assert first["error"] == "The account has no orders to export.; it will be retried shortly."
@@ -93,20 +80,20 @@ def test_job_failure_shows_the_users_message_after_the_last_retry(conn, redis, e
     rq_job.retries_left = 0
     rq_job.save()
     queue.queue(redis).enqueue_job(rq_job)
-    _work(redis)
+    run_jobs()
     final = jobs.get(conn, SCHEMA, record["id"])
     assert final["state"] == "failed" and final["error"] == "The account has no orders to export."
 
 
-def test_a_bug_in_a_job_shows_no_internal_details(conn, redis, env):
+def test_a_bug_in_a_job_shows_no_internal_details(conn, redis, env, run_jobs):
     record, _ = _submit(conn, redis, func="sample_jobs.crash")
-    _work(redis)
+    run_jobs()
     assert "secret" not in jobs.get(conn, SCHEMA, record["id"])["error"]
 
 
-def test_interrupted_job_goes_back_to_queued_and_is_scheduled_for_retry(conn, redis, env):
+def test_interrupted_job_goes_back_to_queued_and_is_scheduled_for_retry(conn, redis, env, run_jobs):
     record, _ = _submit(conn, redis, func="sample_jobs.interrupted")
-    _work(redis)
+    run_jobs()
     after = jobs.get(conn, SCHEMA, record["id"])
     assert after["state"] == "queued"
     assert after["error"].startswith("Interrupted by a restart")
@@ -148,14 +135,14 @@ def test_anonymous_visitor_gets_404(client, conn, redis):
     assert client.get(f"/jobs/{record['id']}.json").status_code == 404
 
 
-def test_operator_sees_any_job_under_ops(client, conn, redis, ops):
+def test_operator_sees_any_job_under_ops(client, ops, conn, redis):
     record, _ = _submit(conn, redis, owner="7")
-    assert client.get(f"/ops/jobs/{record['id']}.json", headers=ops).get_json()["id"] == record["id"]
+    assert ops.get(f"/ops/jobs/{record['id']}.json").get_json()["id"] == record["id"]
     assert client.get(f"/ops/jobs/{record['id']}.json").status_code == 401
 
 
-def test_unknown_job_is_404(client, ops):
-    assert client.get("/ops/jobs/export-orders-0123456789abcdef01234567.json", headers=ops).status_code == 404
+def test_unknown_job_is_404(ops):
+    assert ops.get("/ops/jobs/export-orders-0123456789abcdef01234567.json").status_code == 404
 
 
 def test_failed_job_page_shows_the_error(client, conn, redis, env):

@@ -6,12 +6,12 @@ from click.testing import CliRunner
 
 import manage
 from core import logins, passwords
+from standins import demo_data
 from tests import portal_rows
 from tests.portal_rows import EMAIL_A
 
 
-def test_invite_command_prints_a_working_invitation_link(conn, env, client):
-    portal_rows.load(conn)
+def test_invite_command_prints_a_working_invitation_link(conn, env, client, portal_world):
     result = CliRunner().invoke(manage.cli, ["invite", EMAIL_A, "--base-url", "https://portal.example"])
     assert result.exit_code == 0, result.output
     link = re.search(r"https://portal\.example(/invitation/\S+)", result.output)
@@ -19,8 +19,7 @@ def test_invite_command_prints_a_working_invitation_link(conn, env, client):
     assert "Choose a password" in client.get(link[1]).get_data(as_text=True)
 
 
-def test_invite_by_salesforce_id_works_too(conn, env):
-    portal_rows.load(conn)
+def test_invite_by_salesforce_id_works_too(conn, env, portal_world):
     result = CliRunner().invoke(manage.cli, ["invite", portal_rows.CONTACT_B])
     assert result.exit_code == 0 and portal_rows.EMAIL_B in result.output
 
@@ -31,8 +30,7 @@ def test_invite_of_an_unknown_contact_is_a_clear_error(conn, env):
     assert "No contact" in result.output
 
 
-def test_tokens_and_passwords_are_stored_hashed(conn):
-    portal_rows.load(conn)
+def test_tokens_and_passwords_are_stored_hashed(conn, portal_world):
     user, token = logins.invite(conn, "salesforce", "app", EMAIL_A)
     stored = conn.execute("SELECT token_hash FROM app.portal_tokens").fetchone()["token_hash"]
     assert bytes(stored) == passwords.token_hash(token) and token.encode() not in bytes(stored)
@@ -41,30 +39,26 @@ def test_tokens_and_passwords_are_stored_hashed(conn):
     assert row["password_hash"].startswith("$argon2id$")
 
 
-def test_invitation_token_works_once(conn):
-    portal_rows.load(conn)
+def test_invitation_token_works_once(conn, portal_world):
     _, token = logins.invite(conn, "salesforce", "app", EMAIL_A)
     assert logins.set_password_with_token(conn, "app", token, "invitation", "first password!") is not None
     assert logins.set_password_with_token(conn, "app", token, "invitation", "second password") is None
 
 
-def test_expired_invitation_is_refused(conn):
-    portal_rows.load(conn)
+def test_expired_invitation_is_refused(conn, portal_world):
     _, token = logins.invite(conn, "salesforce", "app", EMAIL_A)
     conn.execute("UPDATE app.portal_tokens SET expires_at = now() - interval '1 second'")
     assert logins.set_password_with_token(conn, "app", token, "invitation", "a long new password") is None
 
 
-def test_inviting_again_replaces_the_earlier_invitation(conn):
-    portal_rows.load(conn)
+def test_inviting_again_replaces_the_earlier_invitation(conn, portal_world):
     _, first = logins.invite(conn, "salesforce", "app", EMAIL_A)
     _, second = logins.invite(conn, "salesforce", "app", EMAIL_A)
     assert logins.token_user(conn, "app", first, "invitation") is None
     assert logins.token_user(conn, "app", second, "invitation") is not None
 
 
-def test_authenticate_needs_the_right_password(conn):
-    portal_rows.load(conn)
+def test_authenticate_needs_the_right_password(conn, portal_world):
     portal_rows.make_user(conn)
     assert logins.authenticate(conn, "salesforce", "app", EMAIL_A.upper(), portal_rows.PASSWORD)["account_sfid"] == (
         portal_rows.ACCOUNT_A
@@ -74,8 +68,6 @@ def test_authenticate_needs_the_right_password(conn):
 
 
 def test_demo_users_start_with_the_biggest_account(conn, env):
-    from standins import demo_data
-
     demo_data.load(conn, accounts=20, orders=400)
     result = CliRunner().invoke(manage.cli, ["create-demo-users"])
     assert result.exit_code == 0, result.output
@@ -94,8 +86,7 @@ def test_demo_users_are_refused_in_production(conn, env, monkeypatch):
     assert result.exit_code == 1 and "not in production" in result.output
 
 
-def test_api_token_command_prints_a_token_that_authenticates(conn, env, client):
-    portal_rows.load(conn)
+def test_api_token_command_prints_a_token_that_authenticates(conn, env, client, portal_world):
     portal_rows.make_user(conn)
     result = CliRunner().invoke(manage.cli, ["api-token", EMAIL_A])
     assert result.exit_code == 0

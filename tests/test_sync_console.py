@@ -7,22 +7,13 @@ import re
 from xml.etree import ElementTree
 
 import pytest
-from people import ops_headers
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 from core import config, connect, queue, sync_health, sync_sampler
 from standins.connect import state
+from tests.people import as_operator, log_in
 from web import create_app
 
-AUTH = ops_headers()
 SVG = "http://www.w3.org/2000/svg"
-
-
-@pytest.fixture
-def ops(client):
-    """A client for the web app, whose test config turns the ops pages on."""
-    return client
 
 
 def mapping(body, name):
@@ -37,20 +28,20 @@ def failed_archive_row(conn, message="REQUIRED_FIELD_MISSING: Required fields ar
         "'contact', 1, '\"lastname\"=>NULL', %s) RETURNING id", (message,)).fetchone()["id"]
 
 
-def test_operators_only(client, app_config):
+def test_operators_only(client, ops, app_config):
     off = create_app({"APP": dataclasses.replace(app_config, ops=config.Ops()), "TESTING": True}).test_client()
     assert off.get("/ops/sync").status_code == 404  # no ops credentials configured: the console is off
     anonymous = client.get("/ops/sync")
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic")
     wrong = {"Authorization": "Basic " + base64.b64encode(b"ops:wrong").decode()}
     assert client.get("/ops/sync", headers=wrong).status_code == 401
-    assert client.get("/ops/sync.json", headers=AUTH).status_code == 200
+    assert ops.get("/ops/sync.json").status_code == 200
 
 
 def test_backlog_and_its_age_come_from_the_trigger_log(ops, conn):
     conn.execute("INSERT INTO salesforce.contact (lastname, external_id__c) VALUES ('A', 'a'), ('B', 'b')")
     conn.execute("UPDATE salesforce._trigger_log SET created_at = now() - interval '90 seconds'")
-    body = ops.get("/ops/sync.json", headers=AUTH).get_json()
+    body = ops.get("/ops/sync.json").get_json()
     contact = mapping(body, "Contact")
     assert contact["backlog"] == 2 and contact["health"] == "backlog"
     assert contact["oldest_pending_age_s"] >= 90
@@ -58,23 +49,22 @@ def test_backlog_and_its_age_come_from_the_trigger_log(ops, conn):
     assert contact["rows"] == 2 and contact["rows_exact"] is True
 
 
-def test_failed_rows_show_their_readable_reason(ops, conn):
-    conn.execute("SET xmlbinary = 'hex'")
-    conn.execute("INSERT INTO salesforce.case (subject, external_id__c, _hc_lastop, _hc_err) VALUES "
-                 "('x', 'c1', 'FAILED', %s)", (json.dumps({"op": "INSERT", "msg": "A case from the web needs a "
-                                                          "subject."}),))
-    conn.execute("RESET xmlbinary")
-    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+def test_failed_rows_show_their_readable_reason(ops, conn, as_connect):
+    refused = json.dumps({"op": "INSERT", "msg": "A case from the web needs a subject."})
+    with as_connect(conn):
+        conn.execute("INSERT INTO salesforce.case (subject, external_id__c, _hc_lastop, _hc_err) VALUES "
+                     "('x', 'c1', 'FAILED', %s)", (refused,))
+    page = ops.get("/ops/sync").get_data(as_text=True)
     assert "A case from the web needs a subject." in page
-    assert mapping(ops.get("/ops/sync.json", headers=AUTH).get_json(), "Case")["health"] == "errors"
+    assert mapping(ops.get("/ops/sync.json").get_json(), "Case")["health"] == "errors"
 
 
 def test_retry_requeues_archived_failed_writes_the_way_connect_does(ops, conn):
     archived = failed_archive_row(conn)
-    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    page = ops.get("/ops/sync").get_data(as_text=True)
     assert "Required fields are missing" in page
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    response = ops.post("/ops/sync/retry", headers=AUTH, data={"csrf_token": csrf, "archive_id": [archived]})
+    response = ops.post("/ops/sync/retry", data={"csrf_token": csrf, "archive_id": [archived]})
     assert response.status_code == 302
     assert conn.execute("SELECT state FROM salesforce._trigger_log_archive WHERE id = %s",
                         (archived,)).fetchone()["state"] == "REQUEUE"
@@ -82,28 +72,28 @@ def test_retry_requeues_archived_failed_writes_the_way_connect_does(ops, conn):
 
 def test_retry_without_the_csrf_token_is_refused(ops, conn):
     archived = failed_archive_row(conn)
-    response = ops.post("/ops/sync/retry", headers=AUTH, data={"archive_id": [archived]})
+    response = ops.post("/ops/sync/retry", data={"archive_id": [archived]})
     assert response.status_code == 400
     assert conn.execute("SELECT state FROM salesforce._trigger_log_archive").fetchone()["state"] == "FAILED"
 
 
 def test_retry_with_nothing_chosen_is_a_clear_400(ops, conn):
     failed_archive_row(conn)
-    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    page = ops.get("/ops/sync").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
     for chosen in ({}, {"archive_id": "not-a-number"}):
-        response = ops.post("/ops/sync/retry", headers=AUTH, data={"csrf_token": csrf, **chosen})
+        response = ops.post("/ops/sync/retry", data={"csrf_token": csrf, **chosen})
         assert response.status_code == 400 and "Choose the failed writes" in response.get_data(as_text=True)
     assert conn.execute("SELECT state FROM salesforce._trigger_log_archive").fetchone()["state"] == "FAILED"
 
 
-def test_sample_job_feeds_the_chart(ops, conn, redis, env):
+def test_sample_job_feeds_the_chart(ops, conn, redis, env, run_jobs):
     conn.execute("INSERT INTO salesforce.contact (lastname, external_id__c) VALUES ('A', 'a')")
     queue.queue(redis, "low").enqueue("worker.sync_health.sample")
-    SimpleWorker([queue.queue(redis, "low")], connection=redis, serializer=JSONSerializer).work(burst=True)
+    run_jobs("low")
     rows = conn.execute("SELECT object_name, backlog FROM app.sync_health_samples ORDER BY object_name").fetchall()
     assert {"object_name": "Contact", "backlog": 1} in rows
-    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    page = ops.get("/ops/sync").get_data(as_text=True)
     assert '<polyline class="backlog"' in page and "No samples yet" not in page
 
 
@@ -113,7 +103,7 @@ def test_sampler_starts_one_chain_only(redis, env):
 
 
 def test_chart_says_so_when_there_are_no_samples(ops, conn):
-    assert "No samples yet" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert "No samples yet" in ops.get("/ops/sync").get_data(as_text=True)
 
 
 def test_chart_is_well_formed_svg_labelled_with_its_units(ops, conn):
@@ -122,7 +112,7 @@ def test_chart_is_well_formed_svg_labelled_with_its_units(ops, conn):
         "SELECT date_trunc('minute', now()) - m * interval '1 minute', 'Contact', b, a, 0 "
         "FROM (VALUES (30, 1234, 90.0), (0, 0, NULL)) AS v(m, b, a) "
         "RETURNING to_char(taken_at AT TIME ZONE 'UTC', 'HH24:MI') AS hhmm").fetchall()
-    page = ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    page = ops.get("/ops/sync").get_data(as_text=True)
     svg = ElementTree.fromstring(re.search(r"<svg\b.*?</svg>", page, re.DOTALL)[0])
     labels = [t.text for t in svg.iter(f"{{{SVG}}}text")]
     assert labels == ["backlog (max 1,234 rows)", "oldest waiting change (max 90 s)", times[0]["hhmm"],
@@ -132,25 +122,25 @@ def test_chart_is_well_formed_svg_labelled_with_its_units(ops, conn):
 
 
 def heroku_console(app_config, **changes):
-    """A client for the app as Heroku runs it: no CONNECT_INFO, so Connect's own state is unknown."""
+    """An operator's client for the app as Heroku runs it: no CONNECT_INFO, so Connect's own state is unknown."""
     cfg = dataclasses.replace(app_config, connect_info=None, **changes)
-    return create_app({"APP": cfg, "TESTING": True}).test_client()
+    return as_operator(create_app({"APP": cfg, "TESTING": True}).test_client())
 
 
 def test_connection_state_and_api_use_are_unknown_on_heroku(app_config, conn):
     console = heroku_console(app_config)
-    body = console.get("/ops/sync.json", headers=AUTH).get_json()
+    body = console.get("/ops/sync.json").get_json()
     assert body["connection"]["state"] is None and body["connection"]["api_used"] is None
     assert body["connection"]["source"] == "unknown" and "heroku connect:info" in body["connection"]["detail"]
     assert all(m["state"] is None and m["api_calls_today"] is None for m in body["mappings"])
-    page = console.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    page = console.get("/ops/sync").get_data(as_text=True)
     assert "unknown on Heroku: see the Connect dashboard (heroku connect:info)" in page
 
 
 def test_the_daily_api_limit_still_shows_on_heroku(app_config, conn):
     console = heroku_console(app_config, api_budget=config.ApiBudget(daily_limit=15000))
-    assert console.get("/ops/sync.json", headers=AUTH).get_json()["connection"]["api_max"] == 15000
-    assert "15,000 (SF_DAILY_API_LIMIT)" in console.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert console.get("/ops/sync.json").get_json()["connection"]["api_max"] == 15000
+    assert "15,000 (SF_DAILY_API_LIMIT)" in console.get("/ops/sync").get_data(as_text=True)
 
 
 @pytest.fixture
@@ -166,19 +156,19 @@ def test_local_engine_state_and_api_use_are_shown_when_present(ops, conn, local_
     state.mapping_row(conn, "Contact")
     state.set_mapping_state(conn, "Contact", "DATA_SYNCED")
     state.count_api_calls(conn, "Contact", 7, usage=(1234, 15000))
-    body = ops.get("/ops/sync.json", headers=AUTH).get_json()
+    body = ops.get("/ops/sync.json").get_json()
     assert body["connection"]["state"] == "IDLE" and body["connection"]["api_used"] == 1234
     assert body["connection"]["source"] == "local Connect"
     contact = mapping(body, "Contact")
     assert (contact["state"], contact["api_calls_today"]) == ("DATA_SYNCED", 7)
-    assert "1,234" in ops.get("/ops/sync", headers=AUTH).get_data(as_text=True)
+    assert "1,234" in ops.get("/ops/sync").get_data(as_text=True)
 
 
 def test_api_calls_counted_on_an_earlier_day_read_zero_today(ops, conn, local_connect):
     state.mapping_row(conn, "Contact")
     state.count_api_calls(conn, "Contact", 7)
     conn.execute("UPDATE local_connect.mapping_state SET api_calls_day = api_calls_day - 1")
-    assert mapping(ops.get("/ops/sync.json", headers=AUTH).get_json(), "Contact")["api_calls_today"] == 0
+    assert mapping(ops.get("/ops/sync.json").get_json(), "Contact")["api_calls_today"] == 0
 
 
 def test_large_tables_show_estimates_rather_than_counting(conn, monkeypatch):
@@ -188,19 +178,8 @@ def test_large_tables_show_estimates_rather_than_counting(conn, monkeypatch):
     assert exact is False
 
 
-def failed_contact(conn, message="INVALID_EMAIL_ADDRESS: Email: invalid email address", email="ada@example"):
-    """A Postgres-born contact Salesforce refused, as the engine leaves it (its log rows long archived and pruned)."""
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
-        return conn.execute(
-            "INSERT INTO salesforce.contact (lastname, email, external_id__c, _hc_lastop, _hc_err) "
-            "VALUES ('Lovelace', %s, 'ext-ada', 'FAILED', %s) RETURNING id",
-            (email, json.dumps({"op": "INSERT", "msg": message}))).fetchone()["id"]
-
-
-def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn, env):
-    with conn.transaction():
-        conn.execute("SET LOCAL xmlbinary = 'hex'")
+def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn, env, as_connect):
+    with as_connect(conn):
         conn.execute("INSERT INTO salesforce.account (sfid, name, systemmodstamp) VALUES "
                      "('001000000000001AAA', 'Acme', (now() AT TIME ZONE 'UTC') - interval '15 minutes')")
     sync_sampler.sample(env)
@@ -210,7 +189,7 @@ def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn,
 
 
 def test_json_endpoint_shape(ops, conn):
-    body = ops.get("/ops/sync.json", headers=AUTH).get_json()
+    body = ops.get("/ops/sync.json").get_json()
     assert set(body) == {"connection", "mappings", "write_errors"}
     assert {m["object_name"] for m in body["mappings"]} == set(connect.mappings())
     assert {"rows", "rows_exact", "last_change", "last_write", "lag_s", "backlog", "oldest_pending_age_s", "failed",
@@ -218,10 +197,9 @@ def test_json_endpoint_shape(ops, conn):
     assert {"state", "api_used", "api_max", "source"} <= set(body["connection"])
 
 
-def test_a_logged_in_customer_cannot_see_the_console(ops):
-    with ops.session_transaction() as session:
-        session["customer"] = {"user_id": 1, "contact_sfid": "003000000000001AAA", "account_sfid": "001000000000001AAA"}
-    assert ops.get("/ops/sync").status_code == 401
+def test_a_logged_in_customer_cannot_see_the_console(client):
+    log_in(client)
+    assert client.get("/ops/sync").status_code == 401
 
 
 def test_failed_rows_of_every_read_write_table_are_found_by_a_partial_index(conn):

@@ -59,14 +59,13 @@ def test_a_delete_in_the_org_deletes_the_row(conn, engine, sf):
     assert conn.execute("SELECT count(*) AS n FROM salesforce._trigger_log").fetchone()["n"] == 0
 
 
-def test_a_postgres_born_row_is_matched_by_its_external_id_not_duplicated(conn, engine, sf):
+def test_a_postgres_born_row_is_matched_by_its_external_id_not_duplicated(conn, engine, sf, as_connect):
     conn.execute("INSERT INTO salesforce.contact (lastname, external_id__c) VALUES ('Born here', 'pg-1')")
     sfid = sf.Contact.create({"LastName": "Born here", "External_ID__c": "pg-1", "Phone": "42"})["id"]
     # Salesforce took the insert but the sfid never came back (a crash in between): no sfid, not pending.
     conn.execute("DELETE FROM salesforce._trigger_log")
-    conn.execute("SET xmlbinary = 'hex'")
-    conn.execute("UPDATE salesforce.contact SET _hc_lastop = 'INSERTED'")
-    conn.execute("RESET xmlbinary")
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET _hc_lastop = 'INSERTED'")
     engine.pull_once("Contact")
     rows = conn.execute("SELECT sfid, phone FROM salesforce.contact").fetchall()
     assert rows == [{"sfid": sfid, "phone": "42"}]

@@ -112,25 +112,23 @@ def test_a_delete_in_postgres_deletes_the_record(conn, engine, local_org):
     assert [r["Id"] for r in deleted["records"]] == [sfid]
 
 
-def test_a_resend_after_a_crash_does_not_duplicate(conn, engine, local_org):
+def test_a_resend_after_a_crash_does_not_duplicate(conn, engine, local_org, as_connect):
     insert_contact(conn)
     engine.push_once()
     # A crash after Salesforce took the insert but before the write-back: the row is sent again.
     conn.execute("UPDATE salesforce._trigger_log_archive SET state = 'REQUEUE'")
-    conn.execute("SET xmlbinary = 'hex'")
-    conn.execute("UPDATE salesforce.contact SET sfid = NULL")
-    conn.execute("RESET xmlbinary")
+    with as_connect(conn):
+        conn.execute("UPDATE salesforce.contact SET sfid = NULL")
     engine.push_once()
     assert local_org.salesforce().query("SELECT Id FROM Contact")["totalSize"] == 1
     assert conn.execute("SELECT sfid FROM salesforce.contact").fetchone()["sfid"] is not None
 
 
-def test_requeued_archive_rows_are_sent_again(conn, engine, local_org):
+def test_requeued_archive_rows_are_sent_again(conn, engine, local_org, as_connect):
     conn.execute("INSERT INTO salesforce.case (origin, external_id__c) VALUES ('Web', 'c-1')")
     engine.push_once()
-    conn.execute("SET xmlbinary = 'hex'")  # fix the data the way a person would, without a new log row
-    conn.execute("UPDATE salesforce.case SET subject = 'Now with a subject'")
-    conn.execute("RESET xmlbinary")
+    with as_connect(conn):  # fix the data the way a person would, without a new log row
+        conn.execute("UPDATE salesforce.case SET subject = 'Now with a subject'")
     conn.execute("UPDATE salesforce._trigger_log_archive SET state = 'REQUEUE' WHERE state = 'FAILED'")
     engine.push_once()
     # The requeued row carries the values logged at the time, so it fails the same way: as on Heroku,

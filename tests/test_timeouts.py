@@ -4,9 +4,8 @@ import dataclasses
 import runpy
 import threading
 
-from people import ops_headers
-
 from core import db, jobs
+from tests.people import ops_headers
 from web import create_app
 
 ROUTER_LIMIT_S = 30

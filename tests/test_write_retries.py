@@ -9,7 +9,6 @@ it back, the org accepts it and the badge says "Saved".
 import re
 
 import pytest
-from people import ops_headers
 
 from core import cases, db, logins
 from standins.org import seed, store
@@ -18,13 +17,11 @@ from tests.portal_rows import ACCOUNT_A, ACCOUNT_B, CONTACT_A, EXT_A, order_sfid
 from web.identity import customer_for
 
 ORDER = order_sfid(ACCOUNT_A, 3)
-OPS = ops_headers()
 
 
 @pytest.fixture
-def org(conn, local_org, engine):
+def org(portal_world, local_org, engine):
     """The portal's two accounts in Postgres and, with the same Ids and values, in the local org."""
-    portal_rows.load(conn)
     seed.from_connect_schema(local_org.org)
     return local_org
 
@@ -45,14 +42,6 @@ def switch(org):
     yield turn
     for obj, field in switched:
         turn(obj, field)
-
-
-@pytest.fixture
-def ann(client, conn, org):
-    """Ann (account A) logged in to the portal."""
-    user = portal_rows.make_user(conn)
-    portal_rows.session_for(client, user)
-    return user
 
 
 @pytest.fixture
@@ -144,29 +133,20 @@ def test_a_case_the_org_refused_is_saved_after_send_again_through_the_api(client
 
 
 @pytest.fixture
-def bobs_refused_case(conn):
+def bobs_refused_case(conn, portal_world):
     """A case Bob (account B) filed, refused by Salesforce: its archived entry a requeue would resend."""
-    portal_rows.load(conn)
     bob = customer_for(portal_rows.make_user(conn, portal_rows.EMAIL_B))
     key = cases.file_case(conn, "salesforce", bob, {"subject": "Globex's own"}, order_sfid(ACCOUNT_B, 1))
     refusals.refuse(conn, "case", "refused")
     return key
 
 
-def test_a_customer_cannot_send_another_accounts_refused_case_again(client, conn, bobs_refused_case):
-    ann = portal_rows.make_user(conn)
-    portal_rows.session_for(client, ann)
+def test_a_customer_cannot_send_another_accounts_refused_case_again(client, conn, bobs_refused_case, ann):
     assert client.post(f"/cases/{bobs_refused_case}/retry", data=_csrf(client)).status_code == 404
     token = {"Authorization": "Bearer " + logins.create_api_token(conn, "app", ann["id"], "t")}
     assert client.post(f"/api/v1/cases/{bobs_refused_case}/retry", headers=token).status_code == 404
     assert refusals.archive_states(conn, "case") == ["FAILED"]
     assert _case(conn, bobs_refused_case)["_hc_lastop"] == "FAILED"
-
-
-@pytest.fixture
-def ops(client):
-    """A client for the web app, whose test config turns the ops pages on."""
-    return client
 
 
 def test_an_operator_sends_an_invoice_the_org_refused_again_from_the_console(ops, conn, engine, org, switch):
@@ -175,14 +155,14 @@ def test_an_operator_sends_an_invoice_the_org_refused_again_from_the_console(ops
     conn.execute("INSERT INTO salesforce.invoice__c (name, account__c, period__c, amount__c, external_id__c) "
                  "VALUES ('INV-A-2026-02', %s, '2026-02', 120, 'inv-a-2')", (ACCOUNT_A,))
     engine.push_once()
-    page = ops.get("/ops/sync", headers=OPS).get_data(as_text=True)
+    page = ops.get("/ops/sync").get_data(as_text=True)
     assert "Invoices are frozen during the audit." in page
     row_id = conn.execute("SELECT id FROM salesforce.invoice__c WHERE external_id__c = 'inv-a-2'").fetchone()["id"]
     switch("Invoice__c", "Amount__c")
     form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page)[1], "table": "invoice__c",
             "row_id": str(row_id)}
-    assert ops.post("/ops/sync/rows/retry", headers=OPS, data=form).status_code == 302
-    page = ops.get("/ops/sync", headers=OPS).get_data(as_text=True)
+    assert ops.post("/ops/sync/rows/retry", data=form).status_code == 302
+    page = ops.get("/ops/sync").get_data(as_text=True)
     assert "1 failed write(s) of invoice__c row" in page and "sending again…" in page
     engine.push_once()
     assert refusals.archive_states(conn, "invoice__c") == ["REQUEUED", "SUCCESS"]
@@ -194,8 +174,7 @@ def test_an_operator_sends_an_invoice_the_org_refused_again_from_the_console(ops
 def test_the_console_answers_404_for_a_row_it_cannot_send_again(ops, conn):
     token = portal_rows.csrf(ops)
     for table in ("invoice__c", "account", "nothing"):
-        response = ops.post("/ops/sync/rows/retry", headers=OPS, data={"csrf_token": token, "table": table,
-                                                                       "row_id": "12345"})
+        response = ops.post("/ops/sync/rows/retry", data={"csrf_token": token, "table": table, "row_id": "12345"})
         assert response.status_code == 404, table
-    bad = ops.post("/ops/sync/rows/retry", headers=OPS, data={"csrf_token": token, "table": "case", "row_id": "x"})
+    bad = ops.post("/ops/sync/rows/retry", data={"csrf_token": token, "table": "case", "row_id": "x"})
     assert bad.status_code == 400
