@@ -18,6 +18,7 @@ import base64
 import http.client
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -98,8 +99,6 @@ def copy_baseline(url: str) -> dict:
 
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -25,14 +25,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
+from rq import Worker
+
 from core import config, db, invoicing, queue
 from core.migrate import migrate
 from core.paths import ROOT
-from standins import services
+from standins import demo_data, services
 from standins.provision import provision
 
 DATABASE = "connectapp_bench"
@@ -97,8 +100,6 @@ TOTALS = "SELECT count(*) AS invoices, coalesce(sum(amount__c::numeric), 0) AS a
 
 def prepare(accounts: int, orders: int, log=print) -> str:
     """The bench database, loaded once at this scale with every order in the benchmark month; return its URL."""
-    from standins import demo_data
-
     url = services.ensure_database(services.embedded_postgres().get_uri(), DATABASE)
     with db.connect(url) as conn:
         provision(conn, "salesforce", log=lambda *_: None)
@@ -144,8 +145,6 @@ def bare(conn) -> float:
 
 def bare_chunks(url: str, chunks: int, connections: int) -> float:
     """The machine's own scaling: (a)'s two statements per account range, on 1 or more connections at once."""
-    import threading
-
     with db.connect(url) as conn:
         accounts = [r["sfid"] for r in conn.execute("SELECT sfid FROM salesforce.account ORDER BY sfid").fetchall()]
     edges = [accounts[i * len(accounts) // chunks] for i in range(chunks)] + [None]
@@ -180,8 +179,6 @@ def bare_chunks(url: str, chunks: int, connections: int) -> float:
 
 def start_workers(n: int, env: dict, redis_conn) -> list[subprocess.Popen]:
     """Start n real worker processes and wait until each has registered with Redis."""
-    from rq import Worker
-
     before = len(Worker.all(connection=redis_conn))
     procs = [
         subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

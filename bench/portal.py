@@ -24,10 +24,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 from bench import setup
 from core import db, logins
@@ -54,8 +56,6 @@ def log_in(port: int, email: str, password: str) -> str:
     page = response.read().decode()
     cookie = _cookie(response)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    from urllib.parse import urlencode
-
     body = urlencode({"email": email, "password": password, "csrf_token": token, "next": ""})
     connection.request("POST", "/login", body=body, headers={
         "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
@@ -208,8 +208,6 @@ def main(argv=None) -> int:
 
 def _free_port() -> int:
     """A free TCP port on the loopback interface."""
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

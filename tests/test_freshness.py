@@ -8,6 +8,7 @@ import dataclasses
 import time
 
 import pytest
+from flask import session as request_session
 from psycopg.conninfo import make_conninfo
 
 from tests import portal_rows
@@ -27,10 +28,8 @@ def app(app_config, conn, redis):
 def _reads_from(client) -> str:
     """Which server a read in this client's session goes to."""
     with client.application.test_request_context():
-        from flask import session
-
         with client.session_transaction() as stored:
-            session.update(stored)
+            request_session.update(stored)
         with freshness.reading() as conn:
             return conn.execute("SELECT current_setting('application_name') AS name").fetchone()["name"]
 

@@ -21,7 +21,7 @@ from flask import Flask, Response, g, jsonify, request
 from psycopg import sql
 
 from core import db
-from standins.org import soql, store
+from standins.org import metadata, soql, store, views
 from standins.org.store import SalesforceError
 
 API_VERSION = "59.0"
@@ -477,8 +477,6 @@ def create_org_app(org: Org) -> Flask:
             return {"id": record_id, "created": created}
 
         return jsonify(run_collection(records, all_or_none, apply))
-
-    from standins.org import metadata, views
 
     views.init_app(app, org)
     metadata.init_app(app, org)
