@@ -67,6 +67,16 @@ RETRYING = """({row}._hc_lastop = {failed_op} AND (
     OR EXISTS (SELECT 1 FROM {s}._trigger_log w
                WHERE w.record_id = {row}.id AND w.table_name = {table_name} AND w.state IN ({new}, {pending}))))"""
 
+# Connect's own function for re-logging a row by hand (real Connect schemas have it; peer libraries
+# call it to retry under Ordered Writes): one NEW UPDATE entry carrying the columns named.
+HAS_CAPTURE_UPDATE = """
+SELECT to_regprocedure(format('%%I.hc_capture_update_from_row(hstore, varchar, text[])', %(schema)s::text))
+       IS NOT NULL AS ok
+"""
+CAPTURE_UPDATE = """
+SELECT {s}.hc_capture_update_from_row(hstore({row}.*), %(table)s, %(columns)s::text[]) AS entry
+FROM {table} {row} WHERE {row}.id = %(record_id)s
+"""
 
 def _compose(text: str, schema: str, **parts) -> sql.Composed:
     return sql.SQL(text).format(s=sql.Identifier(schema), **parts)
@@ -131,3 +141,14 @@ def requeue_record(conn, schema: str, table: str, row: str, match: str, params: 
 def retrying(schema: str, table: str, row: str) -> sql.Composed:
     """A boolean SQL expression: the row (alias `row`) is FAILED and a retry of it is on its way."""
     return sql.SQL(RETRYING).format(**_states(schema, table, row))
+
+
+def can_capture_update(conn, schema: str) -> bool:
+    """Whether the Connect schema has Connect's hc_capture_update_from_row."""
+    return conn.execute(HAS_CAPTURE_UPDATE, {"schema": schema}).fetchone()["ok"]
+
+
+def capture_update(conn, schema: str, table: str, record_id: int, columns) -> int | None:
+    """Re-log one row's `columns` as a change for Connect to send, with Connect's own function; the entry's id."""
+    query = _compose(CAPTURE_UPDATE, schema, table=sql.Identifier(schema, table), row=sql.Identifier("r"))
+    return conn.execute(query, {"table": table, "record_id": record_id, "columns": list(columns)}).fetchone()["entry"]

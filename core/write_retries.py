@@ -107,14 +107,6 @@ WITH refused AS (
 )
 INSERT INTO {table} SELECT * FROM refused
 """
-HAS_CAPTURE = """
-SELECT to_regprocedure(format('%%I.hc_capture_update_from_row(hstore, varchar, text[])', %(schema)s::text))
-       IS NOT NULL AS ok
-"""
-CAPTURE = """
-SELECT {s}.hc_capture_update_from_row(hstore({row}.*), %(table)s, %(columns)s::text[]) AS entry
-FROM {table} {row} WHERE {row}.id = %(record_id)s
-"""
 
 
 def retry(conn, schema: str, target: Target) -> Result:
@@ -122,7 +114,7 @@ def retry(conn, schema: str, target: Target) -> Result:
     mapping = connect.mappings().get(target.object_name)
     if mapping is None or not mapping.read_write:
         return Result(Outcome.NOT_FOUND, message=target.missing)
-    parts = {"s": sql.Identifier(schema), "table": sql.Identifier(schema, mapping.table),
+    parts = {"table": sql.Identifier(schema, mapping.table),
              "row": sql.Identifier(target.alias), "match": sql.SQL(target.match),
              "retrying": trigger_log.retrying(schema, mapping.table, target.alias)}
 
@@ -142,8 +134,8 @@ def retry(conn, schema: str, target: Target) -> Result:
         if record["sfid"] is None:
             run(REINSERT, by_id)
             return Result(Outcome.RETRIED, How.RESAVED)
-        if conn.execute(HAS_CAPTURE, {"schema": schema}).fetchone()["ok"]:
-            columns = list(UPDATED_COLUMNS.get(target.object_name, ()))
-            run(CAPTURE, {**by_id, "table": mapping.table, "columns": columns})
+        if trigger_log.can_capture_update(conn, schema):
+            trigger_log.capture_update(conn, schema, mapping.table, record["id"],
+                                       UPDATED_COLUMNS.get(target.object_name, ()))
             return Result(Outcome.RETRIED, How.RESAVED)
         return Result(Outcome.SAVE_AGAIN, message=MESSAGES[Outcome.SAVE_AGAIN])
