@@ -41,7 +41,7 @@ def test_runaway_query_becomes_a_clear_503_page(app_config, conn, redis):
     holder = threading.Thread(target=hold_lock)
     holder.start()
     try:
-        locked.wait(5)
+        assert locked.wait(5), "the lock was never taken"
         page = client.get(f"/ops/jobs/{record['id']}", headers=headers)
         problem = client.get(f"/ops/jobs/{record['id']}.json", headers={**headers, "Accept": "application/json"})
     finally:
