@@ -36,6 +36,7 @@ from core import config, db, invoicing, queue
 from core.migrate import migrate
 from core.paths import ROOT
 from standins import demo_data, services
+from standins.connect.writes import as_connect
 from standins.provision import provision
 
 DATABASE = "connectapp_bench"
@@ -108,8 +109,7 @@ def prepare(accounts: int, orders: int, log=print) -> str:
         if loaded != {"accounts": accounts, "orders": orders}:
             log(f"loading {accounts:,} accounts and {orders:,} orders (once) ...")
             demo_data.load(conn, accounts=accounts, orders=orders, seed=42, replace=True, log=log)
-        with conn.transaction():
-            conn.execute("SET LOCAL xmlbinary = 'hex'")  # Connect's write: no trigger-log rows
+        with as_connect(conn):  # Connect's write: no trigger-log rows
             moved = conn.execute(MOVE_INTO_PERIOD).rowcount
         if moved:
             log(f"moved {moved:,} orders into {PERIOD}")

@@ -34,6 +34,7 @@ import click
 from psycopg import pq, sql
 
 from core import connect, db
+from standins.connect.writes import write_as_connect
 
 TABLES = ("account", "contact", "product2", "order", "orderitem")
 KEY_PREFIXES = {"account": "001", "contact": "003", "product2": "01t", "order": "801", "orderitem": "802"}
@@ -533,7 +534,7 @@ def load(
             # Connect's triggers do not capture TRUNCATE; acceptable for local demo data, never for real data.
             conn.execute(sql.SQL("TRUNCATE {}").format(_table_list(schema)))
         # Connect's own session setting: the status trigger marks rows SYNCED and the log trigger stays quiet.
-        conn.execute(sql.SQL("SET LOCAL xmlbinary = {}").format(sql.Literal(connect.CONNECT_XMLBINARY)))
+        write_as_connect(conn)
         # Generated rows can be generated again, so the commit need not wait for the WAL flush;
         # the planning sorts and hash joins fit in memory.
         conn.execute("SET LOCAL synchronous_commit = off")

@@ -26,11 +26,12 @@ from werkzeug.serving import make_server
 from core import config, db, queue
 from core.migrate import migrate
 from standins import services
+from standins.connect import writes
 from standins.connect.engine import Engine
 from standins.org.client import salesforce
 from standins.org.server import Org, create_org_app
 from standins.provision import provision
-from tests import connect_writes, people, portal_rows
+from tests import people, portal_rows
 from web import create_app
 
 TEST_DATABASE = "connectapp_test"
@@ -160,7 +161,7 @@ def ann(client, conn, portal_world):
 @pytest.fixture
 def as_connect():
     """Write as Connect does: `with as_connect(conn): conn.execute(...)` is neither logged nor marked PENDING."""
-    return connect_writes.as_connect
+    return writes.as_connect
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Rows in the Connect tables, written the way Heroku Connect writes them (xmlbinary = 'hex')."""
 
-from tests.connect_writes import as_connect
+from standins.connect.writes import as_connect
 
 # Set-based: accounts 1..n, orders spread over them, invoices for the first accounts.
 _ACCOUNTS = """

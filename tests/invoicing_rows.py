@@ -3,7 +3,7 @@
 import itertools
 from datetime import date
 
-from tests.connect_writes import as_connect
+from standins.connect.writes import as_connect
 
 _ids = itertools.count(1)
 ACCOUNTS = (

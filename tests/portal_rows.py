@@ -5,7 +5,7 @@ made with core.logins, as `python manage.py invite` and the invitation page woul
 """
 
 from core import logins
-from tests.connect_writes import as_connect
+from standins.connect.writes import as_connect
 
 ACCOUNT_A, ACCOUNT_B = "001A00000000000AAA", "001B00000000000AAA"
 CONTACT_A, CONTACT_B = "003A00000000000AAA", "003B00000000000AAA"

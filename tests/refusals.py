@@ -9,7 +9,7 @@ import json
 
 from psycopg import sql
 
-from tests.connect_writes import as_connect
+from standins.connect.writes import as_connect
 
 ARCHIVE_AS_FAILED = """
 WITH refused AS (

@@ -32,7 +32,7 @@ from simple_salesforce.exceptions import (
 )
 
 from core import connect, db
-from standins.connect import state
+from standins.connect import state, writes
 from standins.provision import external_id_relationship_columns, provision
 
 log = logging.getLogger(__name__)
@@ -363,7 +363,7 @@ class Engine:
             if mapping is not None and o["state"] == "SUCCESS":
                 pushed[mapping.object_name] = pushed.get(mapping.object_name, 0) + 1
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute("SET LOCAL xmlbinary = 'hex'")
+            writes.write_as_connect(cur)
             for table, params in write_backs.items():
                 cur.executemany(sql.SQL(WRITE_BACK).format(table=sql.Identifier(self.schema, table)), params)
             cur.executemany(sql.SQL(FINISH).format(s=self.s), finished)
@@ -399,7 +399,7 @@ class Engine:
         table = sql.Identifier(self.schema, mapping.table)
         ext_column = connect.column_name(mapping.upsert_field) if mapping.upsert_field else None
         with self.conn.transaction():
-            self.conn.execute("SET LOCAL xmlbinary = 'hex'")
+            writes.write_as_connect(self.conn)
             ids = [r["Id"] for r in records]
             ext_values = [r.get(mapping.upsert_field) for r in records if mapping.upsert_field]
             existing = self.conn.execute(sql.SQL(
