@@ -51,30 +51,30 @@ def order(order_sfid: str) -> dict:
     return found(detail, "No such order in your account.")
 
 
+def _account_read(query, *args):
+    """`query(conn, schema, account, *args)` for the logged-in customer's account, on the read connection."""
+    with freshness.reading() as conn:
+        return query(conn, _schema(), current_customer().account_sfid, *args)
+
+
 def list_cases() -> list[dict]:
     """The account's cases, newest first."""
-    with freshness.reading() as conn:
-        return cases.list_cases(conn, _schema(), current_customer().account_sfid)
+    return _account_read(cases.list_cases)
 
 
 def case(key: str) -> dict:
     """One of the account's cases, by Salesforce Id or external id."""
-    with freshness.reading() as conn:
-        return found(cases.get_case(conn, _schema(), current_customer().account_sfid, key),
-                     "No such case in your account.")
+    return found(_account_read(cases.get_case, key), "No such case in your account.")
 
 
 def list_invoices() -> list[dict]:
     """The account's invoices, newest period first."""
-    with freshness.reading() as conn:
-        return account_invoices.list_invoices(conn, _schema(), current_customer().account_sfid)
+    return _account_read(account_invoices.list_invoices)
 
 
 def invoice(key: str) -> dict:
     """One of the account's invoices, by Salesforce Id or external id."""
-    with freshness.reading() as conn:
-        return found(account_invoices.get_invoice(conn, _schema(), current_customer().account_sfid, key),
-                     "No such invoice in your account.")
+    return found(_account_read(account_invoices.get_invoice, key), "No such invoice in your account.")
 
 
 def contact() -> dict:
