@@ -31,7 +31,6 @@ COLLECTION_LIMIT = 200
 log = logging.getLogger(__name__)
 
 
-_SET_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s"
 _ADD_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"
 # What getUpdated / getDeleted list: records changed (or deleted) in [start, end), oldest first.
 CHANGED_BETWEEN = """
@@ -59,7 +58,7 @@ class Org:
     def set_setting(self, conn, key, value, *, overwrite=True) -> str:
         """Store a setting; return the value now in force."""
         s = sql.Identifier(self.schema)
-        statement = _SET_SETTING if overwrite else _ADD_SETTING
+        statement = store.SET_SETTING if overwrite else _ADD_SETTING
         conn.execute(sql.SQL(statement).format(s), (key, value, value) if overwrite else (key, value))
         return conn.execute(sql.SQL("SELECT value FROM {}.settings WHERE key = %s").format(s), (key,)).fetchone()[
             "value"]

@@ -274,8 +274,9 @@ def _validation_rules(obj, r):
 # write and its retry, on demand (docs/local-org.md).
 REFUSE_PREFIX = "refuse:"
 REFUSALS = "SELECT key, value FROM {}.settings WHERE key LIKE %s"
-SET_REFUSAL = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s"
-CLEAR_REFUSAL = "DELETE FROM {}.settings WHERE key = %s"
+# The org's settings table (the server's daily API limit and session secret live there too).
+SET_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s"
+CLEAR_SETTING = "DELETE FROM {}.settings WHERE key = %s"
 
 
 def _refusal_key(obj, field_name) -> str:
@@ -286,12 +287,12 @@ def _refusal_key(obj, field_name) -> str:
 def refuse_writes(conn, schema, obj, field_name, message="Refused by the local org's refusal switch.") -> None:
     """Switch on: refuse every write that sets `obj`.`field_name` (FIELD_CUSTOM_VALIDATION_EXCEPTION)."""
     key = _refusal_key(obj, field_name)
-    conn.execute(sql.SQL(SET_REFUSAL).format(sql.Identifier(schema)), (key, message, message))
+    conn.execute(sql.SQL(SET_SETTING).format(sql.Identifier(schema)), (key, message, message))
 
 
 def accept_writes(conn, schema, obj, field_name) -> None:
     """Switch off what refuse_writes switched on."""
-    conn.execute(sql.SQL(CLEAR_REFUSAL).format(sql.Identifier(schema)), (_refusal_key(obj, field_name),))
+    conn.execute(sql.SQL(CLEAR_SETTING).format(sql.Identifier(schema)), (_refusal_key(obj, field_name),))
 
 
 def _refusals(conn, schema, obj, values):
