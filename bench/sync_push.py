@@ -28,6 +28,7 @@ from core.migrate import migrate
 from core.paths import ROOT
 from standins import services
 from standins.connect.engine import Engine
+from standins.org import limits
 from standins.provision import provision
 
 
@@ -40,8 +41,7 @@ def free_port() -> int:
 
 def api_used(conn) -> int:
     """API requests the org counted today."""
-    row = conn.execute("SELECT coalesce(sum(used), 0) AS n FROM local_org.api_usage").fetchone()
-    return row["n"]
+    return limits.used(conn, "local_org", "DailyApiRequests")
 
 
 def main(argv=None) -> int:

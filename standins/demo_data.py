@@ -35,6 +35,7 @@ from psycopg import pq, sql
 
 from core import connect, db
 from standins.connect.writes import write_as_connect
+from standins.org import ids
 
 TABLES = ("account", "contact", "product2", "order", "orderitem")
 KEY_PREFIXES = {"account": "001", "contact": "003", "product2": "01t", "order": "801", "orderitem": "802"}
@@ -42,32 +43,7 @@ BIG_ACCOUNT_ORDERS = 10_000
 # AccountNumber and OrderNumber carry 8 digits.
 MAX_ROWS = 99_999_999
 
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-
-
-def salesforce_id(prefix: str, n: int) -> str:
-    """The 18-character Id of record number `n`: key prefix, 12 base-62 digits, case-safe checksum."""
-    if len(prefix) != 3:
-        raise ValueError(f"a key prefix has 3 characters, not {prefix!r}")
-    if not 0 <= n < 62**12:
-        raise ValueError(f"record number out of range: {n}")
-    digits = ""
-    for _ in range(12):
-        n, d = divmod(n, 62)
-        digits = _BASE62[d] + digits
-    return prefix + digits + case_safe_suffix(prefix + digits)
-
-
-def case_safe_suffix(id15: str) -> str:
-    """The 3 characters Salesforce appends so an Id survives case-insensitive comparison."""
-    return "".join(
-        _CHECKSUM[sum(1 << i for i, c in enumerate(id15[start : start + 5]) if "A" <= c <= "Z")]
-        for start in (0, 5, 10)
-    )
-
-
-# Seeded hash functions and the Id function, in pg_temp so they vanish with the session.
+# Seeded hash functions, in pg_temp so they vanish with the session.
 # Hashing (seed, n, field) with Postgres's built-in integer hash makes every value a pure function of
 # the row, independent of plan and row order, which random() and setseed() are not.
 # They are one-expression SQL functions, which Postgres inlines into each statement at no cost per
@@ -93,35 +69,6 @@ CREATE OR REPLACE FUNCTION pg_temp.demo_pick(n bigint, field text, choices text[
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT choices[1 + (pg_temp.demo_hash(n, field) & 2147483647) % cardinality(choices)] $$;
 
--- base-62 digit k (0 = last) of n as a character: digits 0-9, A-Z, a-z are ASCII 48-57, 65-90, 97-122
--- (chr() of a code is several times cheaper than substr() of the alphabet, and this runs 11 times an Id)
-CREATE OR REPLACE FUNCTION pg_temp.sf_char(d bigint) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT chr((d + CASE WHEN d < 10 THEN 48 WHEN d < 36 THEN 55 ELSE 61 END)::integer) $$;
-CREATE OR REPLACE FUNCTION pg_temp.sf_digit(n bigint, k integer) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT pg_temp.sf_char(n / (62::numeric ^ k)::bigint % 62) $$;
-CREATE OR REPLACE FUNCTION pg_temp.sf_upper(n bigint, k integer) RETURNS integer
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT (n / (62::numeric ^ k)::bigint % 62 BETWEEN 10 AND 35)::integer $$;
-CREATE OR REPLACE FUNCTION pg_temp.sf_prefix_upper(prefix text, i integer) RETURNS integer
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT (ascii(substr(prefix, i, 1)) BETWEEN 65 AND 90)::integer $$;
-
--- The same Id as salesforce_id() in Python. The 12 digits are digit 11 (always 0: a bigint is below
--- 62^11) down to digit 0; each checksum character encodes which of 5 characters are uppercase.
-CREATE OR REPLACE FUNCTION pg_temp.salesforce_id(prefix text, n bigint) RETURNS varchar
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT prefix || '0'
-    || pg_temp.sf_digit(n, 10) || pg_temp.sf_digit(n, 9) || pg_temp.sf_digit(n, 8) || pg_temp.sf_digit(n, 7)
-    || pg_temp.sf_digit(n, 6) || pg_temp.sf_digit(n, 5) || pg_temp.sf_digit(n, 4) || pg_temp.sf_digit(n, 3)
-    || pg_temp.sf_digit(n, 2) || pg_temp.sf_digit(n, 1) || pg_temp.sf_digit(n, 0)
-    || substr('{checksum}', 1 + pg_temp.sf_prefix_upper(prefix, 1) + 2 * pg_temp.sf_prefix_upper(prefix, 2)
-        + 4 * pg_temp.sf_prefix_upper(prefix, 3) + 16 * pg_temp.sf_upper(n, 10), 1)
-    || substr('{checksum}', 1 + pg_temp.sf_upper(n, 9) + 2 * pg_temp.sf_upper(n, 8) + 4 * pg_temp.sf_upper(n, 7)
-        + 8 * pg_temp.sf_upper(n, 6) + 16 * pg_temp.sf_upper(n, 5), 1)
-    || substr('{checksum}', 1 + pg_temp.sf_upper(n, 4) + 2 * pg_temp.sf_upper(n, 3) + 4 * pg_temp.sf_upper(n, 2)
-        + 8 * pg_temp.sf_upper(n, 1) + 16 * pg_temp.sf_upper(n, 0), 1) $$;
 """
 
 # Per account: its attributes, how many contacts and orders it gets, and where its contacts and
@@ -450,7 +397,8 @@ def _sql(template: str, **values) -> sql.Composed:
 
 def create_sql_functions(conn, seed: int) -> None:
     """Create the seeded hash functions and `pg_temp.salesforce_id(prefix, n)` for this session."""
-    conn.execute(_sql(FUNCTIONS, seed=seed, checksum=sql.SQL(_CHECKSUM)))
+    conn.execute(_sql(FUNCTIONS, seed=seed))
+    ids.create_sql_functions(conn)
 
 
 def loaded(conn, app_schema: str = "app") -> bool:

@@ -28,6 +28,7 @@ from core.migrate import migrate
 from standins import services
 from standins.connect import writes
 from standins.connect.engine import Engine
+from standins.org import limits
 from standins.org.client import salesforce
 from standins.org.server import Org, create_org_app
 from standins.provision import provision
@@ -192,19 +193,18 @@ class LocalOrg:
     def reset(self):
         """No records, no API usage, the default daily limit."""
         with db.connect(self.org.database_url) as c:
-            c.execute("TRUNCATE local_org.records, local_org.counters, local_org.api_usage")
-            c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%'")
-            self.org.set_setting(c, "daily_api_limit", "15000")
+            c.execute("TRUNCATE local_org.records, local_org.counters, local_org.usage")
+            c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%' OR key LIKE 'limit:%%'")
 
     def set_api_usage(self, used: int):
         """Pretend `used` API requests were already made today."""
         with db.connect(self.org.database_url) as c:
-            self.org.set_usage(c, used)
+            limits.set_used(c, self.org.schema, "DailyApiRequests", used)
 
     def set_api_limit(self, limit: int):
         """Change the org's daily API request limit."""
         with db.connect(self.org.database_url) as c:
-            self.org.set_setting(c, "daily_api_limit", str(limit))
+            limits.set_maximum(c, self.org.schema, "DailyApiRequests", limit)
 
     def stop(self):
         self.server.shutdown()

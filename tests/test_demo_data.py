@@ -10,6 +10,7 @@ from psycopg import sql
 from core import connect, db
 from core.migrate import migrate
 from standins import demo_data, services
+from standins.org import ids
 from standins.provision import provision
 
 # Schemas of this module's own, so nothing here touches (or is touched by) other tests' data.
@@ -127,13 +128,13 @@ def test_data_does_not_depend_on_the_query_plan(db_conn, demo):
 
 def test_ids_are_unique_salesforce_ids_with_valid_checksums(db_conn, demo):
     for table, prefix in demo_data.KEY_PREFIXES.items():
-        ids = [r["sfid"] for r in db_conn.execute(sql.SQL("SELECT sfid FROM {}").format(_table(table)))]
-        assert len(set(ids)) == len(ids), table
-        for sfid in ids:
+        sfids = [r["sfid"] for r in db_conn.execute(sql.SQL("SELECT sfid FROM {}").format(_table(table)))]
+        assert len(set(sfids)) == len(sfids), table
+        for sfid in sfids:
             assert re.fullmatch(r"[0-9A-Za-z]{18}", sfid) and sfid.startswith(prefix), sfid
-            assert sfid[15:] == demo_data.case_safe_suffix(sfid[:15]), sfid
+            assert sfid[15:] == ids.case_safe_suffix(sfid[:15]), sfid
     first = _scalar(db_conn, "SELECT min(sfid) FROM {}", _table("account"))
-    assert first == demo_data.salesforce_id("001", 1)
+    assert first == ids.salesforce_id("001", 1)
 
 
 def test_sql_and_python_build_the_same_ids(db_conn):
@@ -142,13 +143,13 @@ def test_sql_and_python_build_the_same_ids(db_conn):
     for prefix in ("001", "01t", "a0I", "XYZ"):
         rows = db_conn.execute("SELECT n, pg_temp.salesforce_id(%s, n) AS id FROM unnest(%s::bigint[]) AS n",
                                (prefix, numbers)).fetchall()
-        assert {r["n"]: r["id"] for r in rows} == {n: demo_data.salesforce_id(prefix, n) for n in numbers}
+        assert {r["n"]: r["id"] for r in rows} == {n: ids.salesforce_id(prefix, n) for n in numbers}
 
 
 def test_python_ids_match_a_known_salesforce_checksum():
     # Worked out by hand: "00Q30" has Q at 2 (4 -> E), "00000" none (A), "AbCdE" A, C, E at 0, 2, 4 (21 -> V).
-    assert demo_data.case_safe_suffix("00Q3000000AbCdE") == "EAV"
-    assert demo_data.salesforce_id("003", 62) == "003000000000010AAA"
+    assert ids.case_safe_suffix("00Q3000000AbCdE") == "EAV"
+    assert ids.salesforce_id("003", 62) == "003000000000010AAA"
 
 
 def test_every_order_total_is_the_sum_of_its_items(db_conn, demo):

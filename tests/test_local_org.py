@@ -14,9 +14,9 @@ from simple_salesforce.exceptions import (
 )
 
 from core import db
-from standins.demo_data import case_safe_suffix
 from standins.org import store
 from standins.org.client import session
+from standins.org.ids import case_safe_suffix
 from standins.org.server import Org
 
 

@@ -143,12 +143,17 @@ def test_the_daily_api_limit_still_shows_on_heroku(app_config, conn):
     assert "15,000 (SF_DAILY_API_LIMIT)" in console.get("/ops/sync").get_data(as_text=True)
 
 
+EMPTY_LOCAL_CONNECT = "TRUNCATE local_connect.connection_state, local_connect.mapping_state, local_connect.api_usage"
+
+
 @pytest.fixture
 def local_connect(conn):
-    """The local Connect's own tables, as the engine creates them; emptied afterwards."""
+    """The local Connect's own tables, as the engine creates them; empty before and after (engines in other tests
+    leave their counts behind)."""
     state.ensure(conn)
+    conn.execute(EMPTY_LOCAL_CONNECT)
     yield
-    conn.execute("TRUNCATE local_connect.connection_state, local_connect.mapping_state, local_connect.api_usage")
+    conn.execute(EMPTY_LOCAL_CONNECT)
 
 
 def test_local_engine_state_and_api_use_are_shown_when_present(ops, conn, local_connect):

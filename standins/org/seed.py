@@ -9,6 +9,7 @@ from psycopg import sql
 
 from core import connect, db
 from core.db import compose
+from standins.org import describe as schema
 from standins.org import store
 
 _DATETIME = "to_char({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+0000\"')"
@@ -35,7 +36,7 @@ def from_connect_schema(org, connect_schema: str = "salesforce") -> int:
                                  (connect_schema, mapping.table)).fetchone()["t"]
             if found is None:
                 continue
-            described = {f["name"]: f for f in store.describe(mapping.object_name)["fields"]}
+            described = {f["name"]: f for f in schema.describe(mapping.object_name)["fields"]}
             pairs = []
             for name in mapping.fields:
                 if name in store.SYSTEM_COLUMNS:

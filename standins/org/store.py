@@ -14,10 +14,11 @@ from datetime import UTC, date, datetime
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from core import connect
 from core.db import compose
-from standins.demo_data import case_safe_suffix, salesforce_id
 from standins.org import soql
+from standins.org.describe import canonical_object, describe, field_of, key_prefix_object
+from standins.org.errors import SalesforceError
+from standins.org.ids import full_id, looks_like_id, salesforce_id
 
 # Ids the org hands out start above any demo-data record number, so they never collide.
 FIRST_NEW_RECORD = 100_000_000
@@ -33,18 +34,6 @@ DEFAULTS = {"Case": {"Status": "New", "Priority": "Medium"}, "Product2": {"IsAct
 # Salesforce keeps timestamps to the millisecond: so must the org, or a poller's watermark (which it
 # reads back at millisecond precision) would sit below records written in the same millisecond.
 NOW = sql.SQL("date_trunc('milliseconds', now() AT TIME ZONE 'UTC')")
-
-
-class SalesforceError(Exception):
-    """An error Salesforce would answer with: HTTP status, errorCode, message, fields."""
-
-    def __init__(self, status, code, message, fields=()):
-        super().__init__(message)
-        self.status, self.code, self.message, self.fields = status, code, message, list(fields)
-
-    def body(self):
-        """The JSON list Salesforce's REST API answers errors with."""
-        return [{"message": self.message, "errorCode": self.code, "fields": self.fields}]
 
 
 SCHEMA_DDL = """
@@ -64,7 +53,10 @@ CREATE INDEX IF NOT EXISTS records_object_modstamp ON {schema}.records (object, 
 CREATE INDEX IF NOT EXISTS records_external_id ON {schema}.records (object, (fields->>'External_ID__c'))
     WHERE fields ? 'External_ID__c';
 CREATE TABLE IF NOT EXISTS {schema}.counters (name text PRIMARY KEY, value bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS {schema}.api_usage (day date PRIMARY KEY, used integer NOT NULL DEFAULT 0);
+-- Limits spent, per limit and hour (standins/org/limits.py); api_usage was its daily predecessor.
+CREATE TABLE IF NOT EXISTS {schema}.usage (
+    name text NOT NULL, hour timestamp NOT NULL, used bigint NOT NULL, PRIMARY KEY (name, hour));
+DROP TABLE IF EXISTS {schema}.api_usage;
 CREATE TABLE IF NOT EXISTS {schema}.settings (key text PRIMARY KEY, value text NOT NULL);
 """
 
@@ -75,47 +67,6 @@ def ensure_schema(conn, schema: str) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"local-org:{schema}",))
         conn.execute(compose(SCHEMA_DDL, schema=s))
-
-
-def objects() -> dict:
-    """The org's objects: the same definitions the local Connect schema is built from."""
-    return connect.object_definitions()
-
-
-def describe(name: str) -> dict:
-    """An object's describe, or NOT_FOUND."""
-    canonical = canonical_object(name)
-    return objects()[canonical]
-
-
-def canonical_object(name: str) -> str:
-    """The object's API name whatever the case it was given in; NOT_FOUND / INVALID_TYPE otherwise."""
-    for key in objects():
-        if key.lower() == (name or "").lower():
-            return key
-    raise SalesforceError(404, "NOT_FOUND", f"The requested resource does not exist: sObject type '{name}'")
-
-
-def fields_by_lower(obj: str) -> dict:
-    """Field API names by lowercased name."""
-    return {f["name"].lower(): f for f in describe(obj)["fields"]}
-
-
-def field_of(obj: str, name: str) -> dict:
-    """One field's describe entry, or INVALID_FIELD."""
-    f = fields_by_lower(obj).get(name.lower())
-    if f is None:
-        raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj}'. If you are attempting "
-                              "to use a custom field, be sure to append the '__c' after the custom field name.", [name])
-    return f
-
-
-def key_prefix_object(record_id: str) -> str | None:
-    """Which object an Id belongs to, by its key prefix."""
-    for name, o in objects().items():
-        if record_id[:3] == o["keyPrefix"]:
-            return name
-    return None
 
 
 def format_datetime(value: datetime) -> str:
@@ -163,7 +114,7 @@ def coerce(obj: str, f: dict, value):
                                   f"{f['label']}: bad value for restricted picklist field: {value}", [name])
         if kind == "email" and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
             raise SalesforceError(400, "INVALID_EMAIL_ADDRESS", f"{f['label']}: invalid email address: {value}", [name])
-        if kind == "reference" and not re.match(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$", value):
+        if kind == "reference" and not looks_like_id(value):
             raise SalesforceError(400, "MALFORMED_ID", f"{f['label']}: id value of incorrect type: {value}", [name])
         return value
     if kind in ("double", "currency", "percent", "int"):
@@ -276,6 +227,8 @@ REFUSE_PREFIX = "refuse:"
 REFUSALS = "SELECT key, value FROM {}.settings WHERE key LIKE %s"
 # The org's settings table (the server's daily API limit and session secret live there too).
 SET_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s"
+ADD_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"
+GET_SETTING = "SELECT value FROM {}.settings WHERE key = %s"
 CLEAR_SETTING = "DELETE FROM {}.settings WHERE key = %s"
 
 
@@ -325,13 +278,6 @@ def _computed(conn, schema, obj, r, creating) -> dict:
 def _exists(conn, schema, record_id) -> bool:
     return conn.execute(sql.SQL("SELECT 1 FROM {}.records WHERE id = %s AND NOT is_deleted").format(
         sql.Identifier(schema)), (full_id(record_id),)).fetchone() is not None
-
-
-def full_id(record_id: str) -> str:
-    """Accept 15- or 18-character Ids, as Salesforce does."""
-    if len(record_id) == 15:
-        return record_id + case_safe_suffix(record_id)
-    return record_id
 
 
 def get(conn, schema, obj, record_id, *, include_deleted=False) -> dict:
@@ -409,105 +355,6 @@ def upsert(conn, schema, obj, ext_field, ext_value, values) -> tuple[str, bool]:
         update(conn, schema, obj, rows[0]["id"], values)
         return rows[0]["id"], False
     return create(conn, schema, obj, {**values, f["name"]: ext_value}), True
-
-
-# ---- SOQL ---------------------------------------------------------------------------------------
-
-_CASTS = {"date": "date", "datetime": "timestamptz", "double": "float8", "currency": "float8", "percent": "float8",
-          "int": "float8", "boolean": "boolean"}
-
-
-def _column(obj, name) -> tuple[sql.Composable, dict]:
-    f = field_of(obj, name)
-    if f["name"] in SYSTEM_COLUMNS:
-        col = sql.Identifier(SYSTEM_COLUMNS[f["name"]])
-        if f["type"] == "datetime":
-            col = sql.SQL("({} AT TIME ZONE 'UTC')").format(col)
-        return col, f
-    cast = _CASTS.get(f["type"])
-    expr = sql.SQL("(fields->>{})").format(sql.Literal(f["name"]))
-    return (sql.SQL("{}::{}").format(expr, sql.SQL(cast)) if cast else expr), f
-
-
-def _literal(f, value):
-    kind = f["type"]
-    if value is None:
-        return None
-    if kind == "datetime":
-        if isinstance(value, datetime):
-            return value
-        if isinstance(value, date):
-            raise soql.SoqlError(f"value of filter criterion for field '{f['name']}' must be of type dateTime and "
-                                 "should not be enclosed in quotes", "INVALID_FIELD")
-    elif kind == "date":
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-    elif kind in ("double", "currency", "percent", "int"):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif kind == "boolean":
-        if isinstance(value, bool):
-            return value
-    elif isinstance(value, str):
-        return value
-    raise soql.SoqlError(f"value of filter criterion for field '{f['name']}' must be of type {kind}", "INVALID_FIELD")
-
-
-def _condition(obj, node) -> sql.Composable:
-    if isinstance(node, soql.BoolOp):
-        if node.op == "not":
-            return sql.SQL("NOT ({})").format(_condition(obj, node.parts[0]))
-        joiner = sql.SQL(" AND " if node.op == "and" else " OR ")
-        return sql.SQL("({})").format(joiner.join(_condition(obj, p) for p in node.parts))
-    col, f = _column(obj, node.field)
-    textual = f["type"] in ("string", "textarea", "picklist", "email", "phone", "url")
-    if node.op in ("in", "notin"):
-        values = [_literal(f, v) for v in node.value]
-        if textual:
-            col, values = sql.SQL("lower({})").format(col), [v.lower() if v is not None else v for v in values]
-        neg = sql.SQL("NOT " if node.op == "notin" else "")
-        return sql.SQL("{}({} = ANY({}))").format(neg, col, sql.Literal(values))
-    if node.op == "like":
-        return sql.SQL("({} ILIKE {})").format(col, sql.Literal(node.value))
-    value = _literal(f, node.value)
-    if value is None:
-        if node.op not in ("=", "!="):
-            raise soql.SoqlError("null can only be compared with = or !=")
-        return sql.SQL("({} IS {}NULL)").format(col, sql.SQL("NOT " if node.op == "!=" else ""))
-    if textual:
-        # SOQL compares text case-insensitively.
-        col, value = sql.SQL("lower({})").format(col), value.lower()
-    op = sql.SQL({"=": "=", "!=": "IS DISTINCT FROM", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[node.op])
-    return sql.SQL("({} {} {})").format(col, op, sql.Literal(value))
-
-
-def compile_query(q: soql.Query, schema: str, *, include_deleted: bool) -> tuple[str, sql.Composed, list]:
-    """The object name, the SQL that answers the query, and the canonical names of the selected fields."""
-    obj = canonical_object_for_query(q.sobject)
-    names = [field_of(obj, n)["name"] for n in q.fields]
-    where = [sql.SQL("object = {}").format(sql.Literal(obj))]
-    if not include_deleted:
-        where.append(sql.SQL("NOT is_deleted"))
-    if q.where is not None:
-        where.append(_condition(obj, q.where))
-    order = []
-    for name, desc, nulls_last in q.order_by:
-        col, _ = _column(obj, name)
-        nulls = "" if nulls_last is None else (" NULLS LAST" if nulls_last else " NULLS FIRST")
-        order.append(sql.SQL("{} {}{}").format(col, sql.SQL("DESC" if desc else "ASC"), sql.SQL(nulls)))
-    statement = sql.SQL("SELECT * FROM {}.records WHERE {}").format(
-        sql.Identifier(schema), sql.SQL(" AND ").join(where))
-    if order:
-        statement += sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(order))
-    return obj, statement, names
-
-
-def canonical_object_for_query(name):
-    """The object a FROM clause names; an unknown one is INVALID_TYPE, as Salesforce answers it."""
-    try:
-        return canonical_object(name)
-    except SalesforceError:
-        raise soql.SoqlError(f"sObject type '{name}' is not supported.", "INVALID_TYPE") from None
 
 
 def dumps(value) -> str:

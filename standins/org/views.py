@@ -11,8 +11,9 @@ import secrets
 from flask import abort, make_response, redirect, render_template, request, url_for
 from psycopg import sql
 
-from standins.org import store
-from standins.org.store import SalesforceError
+from standins.org import describe as schema
+from standins.org import limits, store
+from standins.org.errors import SalesforceError
 
 PAGE = 50
 
@@ -31,7 +32,7 @@ def init_app(app, org):
 
     def page(template, **context):
         token = csrf_token()
-        response = make_response(render_template(template, csrf=token, objects=store.objects(), **context))
+        response = make_response(render_template(template, csrf=token, objects=schema.objects(), **context))
         response.set_cookie("org_csrf", token, httponly=True, samesite="Strict")
         return response
 
@@ -41,13 +42,14 @@ def init_app(app, org):
             counts = {r["object"]: r["n"] for r in conn.execute(sql.SQL(
                 "SELECT object, count(*) AS n FROM {}.records WHERE NOT is_deleted GROUP BY object").format(
                 sql.Identifier(org.schema)))}
-            used, limit = org.usage(conn)
+            used = limits.used(conn, org.schema, "DailyApiRequests")
+            limit = limits.maximum(conn, org.schema, "DailyApiRequests")
         return page("org/home.html", counts=counts, used=used, limit=limit)
 
     @app.get("/o/<obj>")
     def org_list(obj):
         try:
-            obj = store.canonical_object(obj)
+            obj = schema.canonical_object(obj)
         except SalesforceError:
             abort(404)
         term = request.args.get("q", "").strip()[:100]
@@ -57,18 +59,18 @@ def init_app(app, org):
                 "AND (%(term)s = '' OR id = %(term)s OR fields::text ILIKE '%%' || %(term)s || '%%') "
                 "ORDER BY system_modstamp DESC, id DESC LIMIT %(limit)s").format(sql.Identifier(org.schema)),
                 {"obj": obj, "term": term, "limit": PAGE}).fetchall()
-        columns = [f["name"] for f in store.describe(obj)["fields"]
+        columns = [f["name"] for f in schema.describe(obj)["fields"]
                    if f["type"] in ("string", "picklist", "email", "currency", "date")][:5]
         return page("org/list.html", obj=obj, rows=rows, term=term, columns=columns)
 
     @app.route("/o/<obj>/<record_id>", methods=["GET", "POST"])
     def org_edit(obj, record_id):
         try:
-            obj = store.canonical_object(obj)
+            obj = schema.canonical_object(obj)
         except SalesforceError:
             abort(404)
         error = None
-        editable = [f for f in store.describe(obj)["fields"] if f["updateable"]]
+        editable = [f for f in schema.describe(obj)["fields"] if f["updateable"]]
         if request.method == "POST":
             check_csrf()
             values = {}
@@ -92,4 +94,4 @@ def init_app(app, org):
                 abort(404)
         record = store.to_json(obj, row)
         return page("org/edit.html", obj=obj, record=record, editable=editable, error=error,
-                    saved=request.args.get("saved"), fields=store.describe(obj)["fields"])
+                    saved=request.args.get("saved"), fields=schema.describe(obj)["fields"])

@@ -13,6 +13,8 @@ from xml.sax.saxutils import escape
 from flask import Response, request
 from psycopg import sql
 
+from standins.org import store
+
 NS = {"soapenv": "http://schemas.xmlsoap.org/soap/envelope/", "md": "http://soap.sforce.com/2006/04/metadata",
       "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 _ENVELOPE = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{soapenv}" xmlns="{md}" '
@@ -63,7 +65,7 @@ def init_app(app, org):
         return f"metadata:{kind}:{name}"
 
     def load(conn, kind, name):
-        row = conn.execute(sql.SQL("SELECT value FROM {}.settings WHERE key = %s").format(
+        row = conn.execute(sql.SQL(store.GET_SETTING).format(
             sql.Identifier(org.schema)), (key(kind, name),)).fetchone()
         return json.loads(row["value"]) if row else None
 

@@ -1,0 +1,132 @@
+"""REST data: org-wide resources (limits, describeGlobal), describe, one record, and the changes windows."""
+
+from urllib.parse import unquote_plus
+
+from flask import Response, jsonify, request
+from psycopg import sql
+
+from standins.org import describe as schema
+from standins.org import limits, soql, store
+from standins.org.api.common import BASE, COLLECTION_LIMIT, record_body
+from standins.org.errors import SalesforceError
+
+# What getUpdated / getDeleted list: records changed (or deleted) in [start, end), oldest first.
+CHANGED_BETWEEN = """
+SELECT id, {at} AS at FROM {s}.records
+ WHERE object = %s AND {deleted} AND {at} >= %s AND {at} < %s
+ ORDER BY {at}, id
+"""
+EARLIEST_DELETE = "SELECT min(deleted_date) AS d FROM {}.records WHERE object = %s"
+
+
+def init_app(app, org):
+    """Register the sObject routes."""
+    base = BASE
+
+    @app.get(base + "/limits/")
+    @app.get(base + "/limits")
+    def org_limits(version):
+        with org.connection() as conn:
+            return jsonify(limits.report(conn, org.schema))
+
+    @app.get(base + "/sobjects/")
+    @app.get(base + "/sobjects")
+    def describe_global(version):
+        keys = ("name", "label", "labelPlural", "keyPrefix", "custom", "createable", "updateable", "deletable",
+                "queryable")
+        return jsonify({"encoding": "UTF-8", "maxBatchSize": COLLECTION_LIMIT,
+                        "sobjects": [{k: o[k] for k in keys} for o in schema.objects().values()]})
+
+    @app.get(base + "/sobjects/<obj>/describe/")
+    @app.get(base + "/sobjects/<obj>/describe")
+    def describe(version, obj):
+        return jsonify(schema.describe(obj))
+
+    @app.post(base + "/sobjects/<obj>/")
+    @app.post(base + "/sobjects/<obj>")
+    def create(version, obj):
+        obj = schema.canonical_object(obj)
+        with org.connection() as conn, conn.transaction():
+            record_id = store.create(conn, org.schema, obj, record_body())
+        response = jsonify({"id": record_id, "success": True, "errors": []})
+        response.status_code = 201
+        return response
+
+    @app.route(base + "/sobjects/<obj>/<record_id>", methods=["GET", "PATCH", "DELETE"])
+    def one(version, obj, record_id):
+        obj = schema.canonical_object(obj)
+        with org.connection() as conn, conn.transaction():
+            if request.method == "GET":
+                row = store.get(conn, org.schema, obj, record_id)
+                fields = request.args.get("fields")
+                names = [schema.field_of(obj, f.strip())["name"] for f in fields.split(",")] if fields else None
+                return jsonify(store.to_json(obj, row, names))
+            if request.method == "PATCH":
+                store.update(conn, org.schema, obj, record_id, record_body())
+            else:
+                store.delete(conn, org.schema, obj, record_id)
+        return Response(status=204)
+
+    @app.route(base + "/sobjects/<obj>/<field>/<path:value>", methods=["GET", "PATCH"])
+    def by_external_id(version, obj, field, value):
+        obj = schema.canonical_object(obj)
+        if field in ("updated", "deleted"):
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+        if raw:
+            # simple-salesforce encodes the value with quote_plus ('+' for a space): decode it the same way.
+            value = unquote_plus(raw.split("?", 1)[0].split(f"/{field}/", 1)[1])
+        with org.connection() as conn, conn.transaction():
+            if request.method == "GET":
+                f = schema.field_of(obj, field)
+                rows = store.find_by(conn, org.schema, obj, f["name"], value)
+                if not rows:
+                    raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+                if len(rows) > 1:
+                    response = jsonify([f"/services/data/v{version}/sobjects/{obj}/{r['id']}" for r in rows])
+                    response.status_code = 300
+                    return response
+                return jsonify(store.to_json(obj, rows[0]))
+            record_id, created = store.upsert(conn, org.schema, obj, field, value, record_body())
+        response = jsonify({"id": record_id, "success": True, "errors": [], "created": created})
+        response.status_code = 201 if created else 200
+        return response
+
+    def window():
+        try:
+            start = soql._datetime(request.args["start"])
+            end = soql._datetime(request.args["end"])
+        except (KeyError, ValueError):
+            raise SalesforceError(400, "INVALID_INPUT", "start and end must be ISO 8601 datetimes") from None
+        if end < start:
+            raise SalesforceError(400, "INVALID_REPLICATION_DATE", "end date is before start date")
+        return start.replace(tzinfo=None), end.replace(tzinfo=None)
+
+    def changed_between(obj, column, *, deleted):
+        """(object, start, end, records changed or deleted in the request's window) for getUpdated/getDeleted."""
+        obj = schema.canonical_object(obj)
+        start, end = window()
+        with org.connection() as conn:
+            rows = conn.execute(sql.SQL(CHANGED_BETWEEN).format(
+                s=sql.Identifier(org.schema), at=sql.Identifier(column),
+                deleted=sql.SQL("is_deleted" if deleted else "NOT is_deleted")), (obj, start, end)).fetchall()
+        return obj, start, end, rows
+
+    @app.get(base + "/sobjects/<obj>/updated/")
+    @app.get(base + "/sobjects/<obj>/updated")
+    def updated(version, obj):
+        obj, start, end, rows = changed_between(obj, "system_modstamp", deleted=False)
+        latest = max([r["at"] for r in rows], default=end)
+        return jsonify({"ids": [r["id"] for r in rows], "latestDateCovered": store.format_datetime(latest)})
+
+    @app.get(base + "/sobjects/<obj>/deleted/")
+    @app.get(base + "/sobjects/<obj>/deleted")
+    def deleted(version, obj):
+        obj, start, end, rows = changed_between(obj, "deleted_date", deleted=True)
+        with org.connection() as conn:
+            earliest = conn.execute(sql.SQL(EARLIEST_DELETE).format(sql.Identifier(org.schema)), (obj,)).fetchone()["d"]
+        return jsonify({
+            "deletedRecords": [{"id": r["id"], "deletedDate": store.format_datetime(r["at"])} for r in rows],
+            "earliestDateAvailable": store.format_datetime(earliest or start),
+            "latestDateCovered": store.format_datetime(end),
+        })
