@@ -48,3 +48,16 @@ def key_prefix_object(record_id: str) -> str | None:
         if record_id[:3] == o["keyPrefix"]:
             return name
     return None
+
+
+def child_relationships(obj: str) -> list[dict]:
+    """The object's child relationships as describe lists them (childSObject, field, relationshipName, …)."""
+    return describe(obj).get("childRelationships", [])
+
+
+def child_relationship(obj: str, name: str) -> dict | None:
+    """The child relationship a subquery names (`Contacts` on Account), whatever its case."""
+    for rel in child_relationships(obj):
+        if (rel["relationshipName"] or "").lower() == name.lower():
+            return rel
+    return None
