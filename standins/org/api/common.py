@@ -18,6 +18,8 @@ API_VERSION = "59.0"
 # The org's own Id and its one user, the integration user every session belongs to.
 ORG_ID = "00D000000000001EAA"
 USER_ID = "005000000000001AAA"
+# The org's time zone (Organization.TimeZoneSidKey): SOQL date literals such as TODAY are days here.
+TIME_ZONE = "America/Los_Angeles"
 # sObject Collections take at most this many records a call.
 COLLECTION_LIMIT = 200
 # The REST base every data route hangs off: /services/data/vNN.N
