@@ -175,7 +175,8 @@ CREATE OR REPLACE TRIGGER tlog_insert_trigger AFTER INSERT ON {schema}._trigger_
 -- Connect's two functions that log a row by hand, without writing it: one NEW trigger-log row stamped
 -- like the log trigger's, never _hc_lastop or _hc_err; NULL, and nothing logged, for a row without an
 -- id. Peer libraries call them to retry a write (django-heroku-connect under Ordered Writes); the app
--- calls the UPDATE one where the archived entry of a refused update is gone.
+-- calls the UPDATE one where the archived entry of a refused update is gone. (Connect's are plpgsql;
+-- one SQL statement each does the same.)
 -- INSERT: the whole row but the excluded columns (id and sfid are never excluded).
 CREATE OR REPLACE FUNCTION {schema}.hc_capture_insert_from_row(
     source_row hstore, table_name varchar, excluded_cols text[] DEFAULT '{}') RETURNS integer
