@@ -4,8 +4,8 @@ On Heroku, Connect creates and alters these tables itself; the app never does. L
 would, so this module plays that part: from the object definitions (what Salesforce's describe
 says) and the mapping file it creates the schema, the `hstore` extension, the system tables
 (`_hcmeta`, `_trigger_log`, `_trigger_log_archive`, `_sf_event_log`), the NOTIFY trigger, Connect's
-function `hc_capture_update_from_row`, and for each mapping the table with Connect's column types,
-system columns, index names and triggers.
+functions (`public.get_xmlbinary`, `hc_capture_insert_from_row`, `hc_capture_update_from_row`), and
+for each mapping the table with Connect's column types, system columns, index names and triggers.
 
 Applying it again changes nothing; a field added to the mapping is added to the table in place.
 """
@@ -161,10 +161,6 @@ CREATE TABLE IF NOT EXISTS {schema}._sf_event_log (
     processed boolean
 );
 
--- Which writer is this? Connect sets xmlbinary = 'hex' on its sessions; everyone else has 'base64'.
-CREATE OR REPLACE FUNCTION {schema}.get_xmlbinary() RETURNS varchar
-    LANGUAGE sql STABLE AS $$ SELECT current_setting('xmlbinary') $$;
-
 -- Wakes the writer as soon as there is something to send.
 CREATE OR REPLACE FUNCTION {schema}.tlog_notify_trigger() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -176,30 +172,60 @@ $$;
 CREATE OR REPLACE TRIGGER tlog_insert_trigger AFTER INSERT ON {schema}._trigger_log
     FOR EACH ROW EXECUTE FUNCTION {schema}.tlog_notify_trigger();
 
--- Re-logs a row as an UPDATE Connect will send, as Connect's own function of this name does: one NEW
--- trigger-log row with the row's sfid and only the columns named (the whole row when none are),
--- never _hc_lastop or _hc_err, old NULL; NULL when the row has no id. Peer libraries call it to
--- retry a write by hand; the app calls it where the archived entry of a refused update is gone.
+-- Connect's two functions that log a row by hand, without writing it: one NEW trigger-log row stamped
+-- like the log trigger's, never _hc_lastop or _hc_err; NULL, and nothing logged, for a row without an
+-- id. Peer libraries call them to retry a write (django-heroku-connect under Ordered Writes); the app
+-- calls the UPDATE one where the archived entry of a refused update is gone. (Connect's are plpgsql;
+-- one SQL statement each does the same.)
+-- INSERT: the whole row but the excluded columns (id and sfid are never excluded).
+CREATE OR REPLACE FUNCTION {schema}.hc_capture_insert_from_row(
+    source_row hstore, table_name varchar, excluded_cols text[] DEFAULT '{}') RETURNS integer
+    LANGUAGE sql AS $$
+INSERT INTO {schema}._trigger_log (txid, created_at, updated_at, state, action, table_name, record_id, "values")
+SELECT txid_current(), clock_timestamp(), clock_timestamp(), 'NEW', 'INSERT', hc_capture_insert_from_row.table_name,
+       (source_row -> 'id')::integer,
+       source_row - array_remove(array_remove(excluded_cols, 'id'), 'sfid') - ARRAY['_hc_lastop', '_hc_err']
+WHERE (source_row -> 'id') IS NOT NULL
+RETURNING id
+$$;
+-- UPDATE: the row's sfid, only the columns named (the whole row when none are), old NULL.
 CREATE OR REPLACE FUNCTION {schema}.hc_capture_update_from_row(
     source_row hstore, table_name varchar, columns_to_include text[] DEFAULT '{}') RETURNS integer
+    LANGUAGE sql AS $$
+INSERT INTO {schema}._trigger_log (txid, created_at, updated_at, state, action, table_name, record_id, sfid, old,
+                                   "values")
+SELECT txid_current(), clock_timestamp(), clock_timestamp(), 'NEW', 'UPDATE', hc_capture_update_from_row.table_name,
+       (source_row -> 'id')::integer, source_row -> 'sfid', NULL,
+       CASE WHEN cardinality(columns_to_include) > 0 THEN slice(source_row, columns_to_include)
+            ELSE source_row END - ARRAY['_hc_lastop', '_hc_err']
+WHERE (source_row -> 'id') IS NOT NULL
+RETURNING id
+$$;
+"""
+
+# Which writer is this? Connect sets xmlbinary = 'hex' on its sessions; everyone else has 'base64'.
+# Connect installs this function in public, not in its schema, so every Connect schema in a database
+# shares it. The log triggers name it public.get_xmlbinary(); the status triggers call it unqualified,
+# as Connect's do, so a session writing a mapped table needs public on its search_path (the default).
+XMLBINARY_FUNCTION = """
+CREATE OR REPLACE FUNCTION public.get_xmlbinary() RETURNS varchar
     LANGUAGE plpgsql AS $$
 DECLARE
-    excluded_cols text[] = ARRAY['_hc_lastop', '_hc_err']::text[];
-    logged_id integer;
+    xmlbin varchar;
 BEGIN
-    IF (source_row -> 'id') IS NULL THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO {schema}._trigger_log (txid, created_at, updated_at, state, action, table_name, record_id, sfid,
-                                       old, "values")
-    VALUES (txid_current(), clock_timestamp(), clock_timestamp(), 'NEW', 'UPDATE',
-            hc_capture_update_from_row.table_name, (source_row -> 'id')::integer, source_row -> 'sfid', NULL,
-            CASE WHEN cardinality(columns_to_include) > 0 THEN slice(source_row, columns_to_include)
-                 ELSE source_row END - excluded_cols)
-    RETURNING id INTO logged_id;
-    RETURN logged_id;
+    SELECT INTO xmlbin setting FROM pg_settings WHERE name = 'xmlbinary';
+    RETURN xmlbin;
 END;
 $$;
+"""
+
+# Schemas provisioned before get_xmlbinary() moved to public have their own copy. Once every log trigger
+# has been re-created on public's, nothing depends on that copy any more: it can go.
+OLD_XMLBINARY = """
+SELECT p.oid::regprocedure::text AS function FROM pg_proc p
+ WHERE p.oid = to_regprocedure(format('%%I.get_xmlbinary()', %(schema)s::text))
+   AND p.pronamespace <> 'public'::regnamespace
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid)
 """
 
 # BEFORE INSERT/UPDATE: who wrote the row decides its _hc_lastop.
@@ -207,7 +233,7 @@ STATUS_FUNCTION = """
 CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
-    IF {schema}.get_xmlbinary() = 'base64' THEN
+    IF get_xmlbinary() = 'base64' THEN
         -- the app wrote it: Connect has to send it
         NEW._hc_lastop = 'PENDING';
         NEW._hc_err = NULL;
@@ -285,8 +311,10 @@ def provision(conn, schema: str = "salesforce", mappings=None, objects=None, org
     changes = []
     s = sql.Identifier(schema)
     with conn.transaction():
-        # Two processes provisioning at once (make run and make test) must not interleave DDL.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"provision:{schema}",))
+        # Two processes provisioning at once must not interleave DDL, even for two schemas: they share
+        # the hstore extension and public.get_xmlbinary().
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('provision'))")
+        conn.execute(XMLBINARY_FUNCTION)
         conn.execute(compose(SYSTEM_TABLES, schema=s, channel=sql.Literal(connect.notify_channel(schema))))
         conn.execute(
             compose(
@@ -299,9 +327,20 @@ def provision(conn, schema: str = "salesforce", mappings=None, objects=None, org
         )
         for mapping in mappings.values():
             changes += _provision_table(conn, schema, mapping, mappings, objects)
+        changes += _drop_old_xmlbinary(conn, schema)
     for change in changes:
         log(change)
     return changes
+
+
+def _drop_old_xmlbinary(conn, schema) -> list[str]:
+    """Drop the schema's own get_xmlbinary() once no trigger uses it (public's serves every schema)."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        old = cur.execute(OLD_XMLBINARY, {"schema": schema}).fetchone()
+    if old is None:
+        return []
+    conn.execute(sql.SQL("DROP FUNCTION {}.get_xmlbinary()").format(sql.Identifier(schema)))
+    return [f"dropped function {old[0]} (the triggers use public.get_xmlbinary())"]
 
 
 def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
@@ -349,8 +388,8 @@ def _provision_table(conn, schema, mapping, mappings, objects) -> list[str]:
     ).format(sql.Identifier(f"hc_{table}_status_trigger"), t, s, sql.Identifier(status_fn)))
     conn.execute(sql.SQL(
         "CREATE OR REPLACE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW "
-        "WHEN ({}.get_xmlbinary()::text = 'base64'::text) EXECUTE FUNCTION {}.{}()"
-    ).format(sql.Identifier(f"hc_{table}_logtrigger"), t, s, s, sql.Identifier(log_fn)))
+        "WHEN (public.get_xmlbinary()::text = 'base64'::text) EXECUTE FUNCTION {}.{}()"
+    ).format(sql.Identifier(f"hc_{table}_logtrigger"), t, s, sql.Identifier(log_fn)))
     return changes
 
 

@@ -533,3 +533,142 @@ def test_hc_capture_update_from_row_logs_the_whole_row_when_no_column_is_named(c
 def test_hc_capture_update_from_row_logs_nothing_for_a_row_without_an_id(conn):
     found = conn.execute("SELECT salesforce.hc_capture_update_from_row('lastname=>x'::hstore, 'contact') AS id")
     assert found.fetchone()["id"] is None and log_rows(conn) == []
+
+
+def test_connects_functions_have_its_signatures(conn):
+    found = conn.execute(
+        "SELECT p::text AS function, pg_get_function_result(p) AS returns FROM unnest(ARRAY["
+        "to_regprocedure('public.get_xmlbinary()'),"
+        " to_regprocedure('salesforce.hc_capture_insert_from_row(hstore, character varying, text[])'),"
+        " to_regprocedure('salesforce.hc_capture_update_from_row(hstore, character varying, text[])')]) AS p"
+    ).fetchall()
+    assert [(f["function"], f["returns"]) for f in found] == [
+        ("get_xmlbinary()", "character varying"),
+        ("salesforce.hc_capture_insert_from_row(hstore,character varying,text[])", "integer"),
+        ("salesforce.hc_capture_update_from_row(hstore,character varying,text[])", "integer"),
+    ]
+    defaults = conn.execute(
+        "SELECT pg_get_function_arguments(p) AS args FROM unnest(ARRAY["
+        "'salesforce.hc_capture_insert_from_row(hstore, varchar, text[])'::regprocedure,"
+        " 'salesforce.hc_capture_update_from_row(hstore, varchar, text[])'::regprocedure]) AS p"
+    ).fetchall()
+    assert [d["args"] for d in defaults] == [
+        "source_row hstore, table_name character varying, excluded_cols text[] DEFAULT '{}'::text[]",
+        "source_row hstore, table_name character varying, columns_to_include text[] DEFAULT '{}'::text[]",
+    ]
+
+
+def test_get_xmlbinary_is_in_public_only(conn):
+    found = conn.execute("SELECT to_regprocedure('salesforce.get_xmlbinary()') AS f").fetchone()
+    assert found["f"] is None
+
+
+def test_get_xmlbinary_returns_the_sessions_setting(conn, as_connect):
+    assert conn.execute("SELECT public.get_xmlbinary() AS x").fetchone()["x"] == "base64"
+    with as_connect(conn):
+        assert conn.execute("SELECT public.get_xmlbinary() AS x").fetchone()["x"] == connect.CONNECT_XMLBINARY
+
+
+@pytest.mark.parametrize("mapping", connect.mappings().values(), ids=lambda m: m.object_name)
+def test_log_triggers_ask_public_get_xmlbinary(conn, mapping):
+    with conn.transaction():
+        # pg_get_triggerdef leaves out the schemas on the search_path; pg_dump's empty one shows them all.
+        conn.execute("SELECT set_config('search_path', '', true)")
+        definition = conn.execute(
+            "SELECT pg_get_triggerdef(t.oid) AS d FROM pg_trigger t WHERE t.tgname = %s AND t.tgrelid = %s::regclass",
+            (f"hc_{mapping.table}_logtrigger", f'salesforce."{mapping.table}"'),
+        ).fetchone()["d"]
+    assert "AFTER INSERT OR DELETE OR UPDATE" in definition
+    assert "WHEN (((public.get_xmlbinary())::text = 'base64'::text))" in definition
+
+
+def test_a_session_without_public_on_its_search_path_cannot_write_a_mapped_table(conn):
+    """As on Heroku: the status trigger calls get_xmlbinary() unqualified, and it lives in public."""
+    conn.execute("SET search_path = salesforce")
+    with pytest.raises(psycopg.errors.UndefinedFunction, match=r"get_xmlbinary\(\) does not exist"):
+        conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1"))
+
+
+def test_two_connect_schemas_share_public_get_xmlbinary(conn, other_schema, as_connect):
+    schema = other_schema("connect_two")
+    conn.execute(CONTACT, ("Hopper", "Grace", None, "ext-1"))
+    conn.execute("INSERT INTO connect_two.contact (lastname, external_id__c) VALUES ('Lovelace', 'ext-2')")
+    with as_connect(conn):
+        conn.execute("INSERT INTO connect_two.contact (lastname, external_id__c) VALUES ('Babbage', 'ext-3')")
+    assert [e["values"]["lastname"] for e in log_rows(conn)] == ["Hopper"]
+    assert [e["values"]["lastname"] for e in log_rows(conn, schema)] == ["Lovelace"]
+    lastops = conn.execute("SELECT lastname, _hc_lastop FROM connect_two.contact ORDER BY id").fetchall()
+    assert [tuple(r.values()) for r in lastops] == [("Lovelace", connect.PENDING), ("Babbage", connect.SYNCED)]
+
+
+# The layout provisioning built before get_xmlbinary() moved to public: the schema's own copy, which
+# the log trigger depends on.
+OLD_XMLBINARY = """
+CREATE FUNCTION {schema}.get_xmlbinary() RETURNS varchar
+    LANGUAGE sql STABLE AS $$ SELECT current_setting('xmlbinary') $$;
+CREATE OR REPLACE TRIGGER hc_contact_logtrigger AFTER INSERT OR UPDATE OR DELETE ON {schema}.contact FOR EACH ROW
+    WHEN ({schema}.get_xmlbinary()::text = 'base64'::text) EXECUTE FUNCTION {schema}.hc_contact_logger();
+"""
+
+
+def test_provisioning_moves_an_old_schema_onto_public_get_xmlbinary(conn, other_schema):
+    schema = other_schema("connect_old")
+    conn.execute(db.compose(OLD_XMLBINARY, schema=sql.Identifier(schema)))
+
+    changes = provision(conn, schema, log=lambda *_: None)
+
+    assert changes == ["dropped function connect_old.get_xmlbinary() (the triggers use public.get_xmlbinary())"]
+    assert conn.execute("SELECT to_regprocedure('connect_old.get_xmlbinary()') AS f").fetchone()["f"] is None
+    conn.execute("INSERT INTO connect_old.contact (lastname, external_id__c) VALUES ('Hopper', 'ext-1')")
+    assert [e["action"] for e in log_rows(conn, schema)] == ["INSERT"]
+    assert provision(conn, schema, log=lambda *_: None) == []
+
+
+def test_provisioning_keeps_an_old_get_xmlbinary_a_table_no_longer_mapped_still_uses(conn, other_schema):
+    schema = other_schema("connect_old")
+    conn.execute(db.compose(OLD_XMLBINARY, schema=sql.Identifier(schema)))
+    without_contact = {name: m for name, m in connect.mappings().items() if name != "Contact"}
+
+    assert provision(conn, schema, mappings=without_contact, log=lambda *_: None) == []
+
+    assert conn.execute("SELECT to_regprocedure('connect_old.get_xmlbinary()') AS f").fetchone()["f"] is not None
+    conn.execute("INSERT INTO connect_old.contact (lastname, external_id__c) VALUES ('Hopper', 'ext-1')")
+    assert [e["action"] for e in log_rows(conn, schema)] == ["INSERT"]
+
+
+def test_hc_capture_insert_from_row_logs_the_row_as_an_insert(conn, synced_contact):
+    with conn.transaction():
+        logged = conn.execute(
+            "SELECT salesforce.hc_capture_insert_from_row(hstore(c.*), 'contact',"
+            " ARRAY['phone', 'email', 'id', 'sfid']) AS id FROM salesforce.contact c WHERE c.id = %s",
+            (synced_contact,)).fetchone()["id"]
+        txid = conn.execute("SELECT txid_current() AS t").fetchone()["t"]
+    (entry,) = log_rows(conn)
+    assert entry["id"] == logged and (entry["state"], entry["action"]) == (connect.LOG_NEW, "INSERT")
+    assert (entry["table_name"], entry["record_id"], entry["txid"]) == ("contact", synced_contact, txid)
+    assert entry["old"] is None and entry["sfid"] is None
+    assert set(entry["values"]) == set(columns(conn, "contact")) - {"phone", "email", "_hc_lastop", "_hc_err"}
+    assert (entry["values"]["id"], entry["values"]["sfid"]) == (str(synced_contact), "003000000000001AAA")
+    assert row(conn, "contact", synced_contact)["_hc_lastop"] == connect.SYNCED  # the row itself is not written
+
+
+def test_hc_capture_insert_from_row_logs_every_column_when_none_is_excluded(conn, synced_contact):
+    conn.execute("SELECT salesforce.hc_capture_insert_from_row(hstore(c.*), 'contact') FROM salesforce.contact c")
+    (entry,) = log_rows(conn)
+    assert set(entry["values"]) == set(columns(conn, "contact")) - {"_hc_lastop", "_hc_err"}
+
+
+def test_hc_capture_insert_from_row_logs_nothing_for_a_row_without_an_id(conn):
+    found = conn.execute("SELECT salesforce.hc_capture_insert_from_row('lastname=>x'::hstore, 'contact') AS id")
+    assert found.fetchone()["id"] is None and log_rows(conn) == []
+
+
+@pytest.mark.parametrize("function", ["hc_capture_insert_from_row", "hc_capture_update_from_row"])
+def test_hc_capture_functions_log_new_even_for_a_read_only_mapping(conn, as_connect, function):
+    """Connect's functions do not look at the mapping: unlike the log trigger, they never write READONLY."""
+    with as_connect(conn):
+        conn.execute("INSERT INTO salesforce.account (sfid, name) VALUES ('001000000000001AAA', 'Acme')")
+    conn.execute(sql.SQL("SELECT salesforce.{}(hstore(a.*), 'account') FROM salesforce.account a").format(
+        sql.Identifier(function)))
+    (entry,) = log_rows(conn)
+    assert (entry["state"], entry["table_name"]) == (connect.LOG_NEW, "account")
