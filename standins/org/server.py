@@ -1,7 +1,7 @@
 """The local org's process: its state (`Org`, kept in Postgres) and the app that answers as Salesforce would.
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
-(sessions, API-request counting, error shapes), login, discovery (versions
+(sessions, API-request counting, error shapes), login (SOAP and OAuth), identity, discovery (versions
 and resources), REST data (sObjects, describe, changes), SOQL queries, sObject Collections, and the
 Metadata API; plus the HTML view (standins/org/views.py).
 """
@@ -19,7 +19,7 @@ from psycopg import sql
 
 from core import db
 from standins.org import limits, store, views
-from standins.org.api import auth, collections, common, discovery, metadata, query, sobjects
+from standins.org.api import auth, collections, common, discovery, identity, metadata, query, sobjects
 from standins.org.api.common import ORG_ID
 
 # A revoked token (session, refresh token, or spent authorization code) is a settings row under this prefix.
@@ -109,6 +109,7 @@ def create_org_app(org: Org) -> Flask:
     app.config["ORG"] = org
     common.init_app(app, org)
     auth.init_app(app, org)
+    identity.init_app(app, org)
     discovery.init_app(app, org)
     sobjects.init_app(app, org)
     query.init_app(app, org)
