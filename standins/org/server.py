@@ -1,23 +1,30 @@
 """The local org's process: its state (`Org`, kept in Postgres) and the app that answers as Salesforce would.
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
-(sessions, API-request counting, error shapes), login, REST data (sObjects, describe, changes),
-SOQL queries, sObject Collections, and the Metadata API; plus the HTML view (standins/org/views.py).
+(sessions, API-request counting, error shapes), login (SOAP and OAuth), identity, discovery (versions
+and resources), REST data (sObjects, describe, changes), SOQL queries, sObject Collections, and the
+Metadata API; plus the HTML view (standins/org/views.py).
 """
 
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
+import time
 
 from flask import Flask
 from psycopg import sql
 
 from core import db
 from standins.org import limits, store, views
-from standins.org.api import auth, collections, common, metadata, query, sobjects
+from standins.org.api import auth, collections, common, discovery, identity, metadata, query, sobjects
 from standins.org.api.common import ORG_ID
+
+# A revoked token (session, refresh token, or spent authorization code) is a settings row under this prefix.
+REVOKED_PREFIX = "revoked:"
+ANY_REVOKED = "SELECT 1 FROM {}.settings WHERE key = ANY(%s)"
 
 
 class Org:
@@ -42,19 +49,58 @@ class Org:
         conn.execute(sql.SQL(statement).format(s), (key, value, value) if overwrite else (key, value))
         return conn.execute(sql.SQL(store.GET_SETTING).format(s), (key,)).fetchone()["value"]
 
-    def session_id(self, username: str) -> str:
-        """A session id the org can verify after a restart (signed, not stored)."""
-        payload = base64.urlsafe_b64encode(username.encode()).decode().rstrip("=")
-        sig = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"{ORG_ID}!{payload}.{sig}"
+    def sign(self, kind: str, claims: dict) -> str:
+        """`claims` as text only this org can have written: base64 JSON and an HMAC of it, per kind of token."""
+        payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode().rstrip("=")
+        return f"{payload}.{self._mac(kind, payload)}"
+
+    def verify(self, kind: str, text: str) -> dict | None:
+        """The claims of a token `sign(kind, …)` made, or None for anything else."""
+        m = re.match(r"^([A-Za-z0-9_-]+)\.([0-9a-f]{32})$", text or "")
+        if not m or not hmac.compare_digest(self._mac(kind, m.group(1)), m.group(2)):
+            return None
+        claims = json.loads(base64.urlsafe_b64decode(m.group(1) + "=" * (-len(m.group(1)) % 4)))
+        return claims if isinstance(claims, dict) else None
+
+    def _mac(self, kind, payload):
+        return hmac.new(self.secret.encode(), f"{kind}:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def session_id(self, username: str, *, grant: str | None = None) -> str:
+        """A new session id the org can verify after a restart (signed, not stored).
+
+        Each session is distinct (issue time and a nonce), so one can be revoked alone; `grant` names
+        the refresh token it was issued from, whose revocation ends it too.
+        """
+        claims = {"u": username, "t": int(time.time() * 1000), "n": secrets.token_urlsafe(9)}
+        if grant:
+            claims["g"] = grant
+        return f"{ORG_ID}!{self.sign('session', claims)}"
+
+    def session_claims(self, token: str) -> dict | None:
+        """The claims of a live session (`u` its username, `t` when it was issued), None if not one."""
+        org_id, _, signed = (token or "").partition("!")
+        claims = self.verify("session", signed) if org_id == ORG_ID else None
+        if claims is None or self.revoked(claims["n"], claims.get("g")):
+            return None
+        return claims
 
     def valid_session(self, token: str) -> bool:
-        """Whether a bearer token is a session this org issued."""
-        m = re.match(r"^" + ORG_ID + r"!([A-Za-z0-9_-]+)\.([0-9a-f]{32})$", token or "")
-        if not m:
-            return False
-        expected = hmac.new(self.secret.encode(), m.group(1).encode(), hashlib.sha256).hexdigest()[:32]
-        return hmac.compare_digest(expected, m.group(2))
+        """Whether a bearer token is a live session this org issued."""
+        return self.session_claims(token) is not None
+
+    def revoked(self, *nonces) -> bool:
+        """Whether any of these tokens (by nonce) was revoked."""
+        keys = [REVOKED_PREFIX + n for n in nonces if n]
+        with self.connection() as conn:
+            row = conn.execute(sql.SQL(ANY_REVOKED).format(sql.Identifier(self.schema)), (keys,)).fetchone()
+        return row is not None
+
+    def revoke(self, nonce: str) -> bool:
+        """Revoke a token for good (sessions, refresh tokens, used authorization codes); False if it already was."""
+        with self.connection() as conn:
+            cur = conn.execute(sql.SQL(store.ADD_SETTING).format(sql.Identifier(self.schema)),
+                               (REVOKED_PREFIX + nonce, str(int(time.time()))))
+            return cur.rowcount == 1
 
 
 def create_org_app(org: Org) -> Flask:
@@ -63,6 +109,8 @@ def create_org_app(org: Org) -> Flask:
     app.config["ORG"] = org
     common.init_app(app, org)
     auth.init_app(app, org)
+    identity.init_app(app, org)
+    discovery.init_app(app, org)
     sobjects.init_app(app, org)
     query.init_app(app, org)
     collections.init_app(app, org)

@@ -7,8 +7,9 @@ once it is spent, as a real org does. Errors are JSON lists shaped like Salesfor
 
 import json
 import logging
+import re
 
-from flask import g, request
+from flask import abort, g, request
 
 from standins.org import limits, soql
 from standins.org.errors import SalesforceError, error_response
@@ -20,15 +21,31 @@ ORG_ID = "00D000000000001EAA"
 USER_ID = "005000000000001AAA"
 # The org's time zone (Organization.TimeZoneSidKey): SOQL date literals such as TODAY are days here.
 TIME_ZONE = "America/Los_Angeles"
+# Who the org and its user are (Organization.Name, the User's names, e-mail and profile), as login,
+# userinfo and the identity URL report them; a session carries its own username.
+ORGANIZATION_NAME = "Local Org"
+USER_FIRST_NAME, USER_LAST_NAME = "Local", "Developer"
+USER_EMAIL = "developer@local.org"
+PROFILE_ID = "00e000000000001AAA"  # System Administrator
+USER_LAST_MODIFIED = "2024-01-01T00:00:00.000+0000"  # User.LastModifiedDate
+# The API versions the org serves: Summer '14 (31.0), the oldest not retired, to Winter '26 (65.0)
+# (raise the top as Salesforce releases). Any other /services/data/vNN.N path is 404 NOT_FOUND.
+API_VERSIONS = tuple(f"{n}.0" for n in range(31, 66))
 # sObject Collections take at most this many records a call.
 COLLECTION_LIMIT = 200
 # The REST base every data route hangs off: /services/data/vNN.N
 BASE = "/services/data/v<version>"
+VERSION_IN_PATH = re.compile(r"^/services/data/v([^/]*)")
 
 
 def bearer_token() -> str:
     """The session id a client sent (`Authorization: Bearer …` or `OAuth …`)."""
     return request.headers.get("Authorization", "").removeprefix("Bearer ").removeprefix("OAuth ").strip()
+
+
+def instance_url() -> str:
+    """The scheme and host the request came to: the org's instance URL, as clients should call it back."""
+    return request.host_url.rstrip("/")
 
 
 def body() -> dict | list:
@@ -48,12 +65,26 @@ def record_body() -> dict:
     return data
 
 
+def single_slashes(wsgi_app):
+    """WSGI middleware reading `//services/data/…` as `/services/data/…`, as Salesforce does.
+
+    The Salesforce CLI joins an instance URL ending in `/` to a path starting with one when it looks
+    the user up after logging in.
+    """
+    def middleware(environ, start_response):
+        environ["PATH_INFO"] = re.sub(r"/{2,}", "/", environ.get("PATH_INFO", ""))
+        return wsgi_app(environ, start_response)
+    return middleware
+
+
 def init_app(app, org):
     """Register the hooks and error handlers every API route relies on."""
+    app.wsgi_app = single_slashes(app.wsgi_app)
 
     @app.before_request
     def _authenticate_and_count():
-        if not request.path.startswith("/services/data/"):
+        # The list of versions (/services/data) is public, as on a real org; everything below it needs a session.
+        if not request.path.startswith("/services/data/") or request.path == "/services/data/":
             return None
         if not org.valid_session(bearer_token()):
             return error_response(SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid"))
@@ -62,6 +93,9 @@ def init_app(app, org):
         g.api_usage = (used, limit)
         if used > limit:
             return error_response(SalesforceError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
+        version = VERSION_IN_PATH.match(request.path)
+        if version and version.group(1) not in API_VERSIONS:
+            abort(404)
         return None
 
     @app.after_request
