@@ -28,7 +28,7 @@ from core.migrate import migrate
 from standins import services
 from standins.connect import writes
 from standins.connect.engine import Engine
-from standins.org import limits
+from standins.org import limits, standard
 from standins.org.client import salesforce
 from standins.org.server import Org, create_org_app
 from standins.provision import provision
@@ -191,9 +191,10 @@ class LocalOrg:
         return salesforce(self.url)
 
     def reset(self):
-        """No records, no API usage, the default daily limit."""
+        """Only the standard records every org has, no API usage, the default daily limit."""
         with db.connect(self.org.database_url) as c:
             c.execute("TRUNCATE local_org.records, local_org.counters, local_org.usage")
+            standard.ensure_records(c, "local_org")  # the Organization, the user, … every org has
             c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%' OR key LIKE 'limit:%%'")
 
     def set_api_usage(self, used: int):

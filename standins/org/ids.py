@@ -9,6 +9,10 @@ import re
 
 from psycopg import sql
 
+# The org's own Id and its one user, the integration user every session belongs to.
+ORG_ID = "00D000000000001EAA"
+USER_ID = "005000000000001AAA"
+
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 

@@ -2,7 +2,9 @@
 
 Demo data is written straight into Postgres as Connect would write it after its initial load, so
 the org must hold the same records (same Ids, same values) for the two sides to start in sync.
-Set-based: one INSERT … SELECT per mapping.
+Set-based: one INSERT … SELECT per mapping. Owned records belong to the integration user, as every
+record the org creates does. The standard records every org has (its User, Organization, …) do not
+make an org "not empty": they are there from its first start.
 """
 
 from psycopg import sql
@@ -11,7 +13,9 @@ from core import connect, db
 from core.db import compose
 from standins.org import describe as schema
 from standins.org import store
+from standins.org.ids import USER_ID
 
+ANY_MAPPED_RECORD = "SELECT 1 FROM {}.records WHERE object = ANY(%s) LIMIT 1"
 _DATETIME = "to_char({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+0000\"')"
 
 
@@ -29,7 +33,8 @@ def from_connect_schema(org, connect_schema: str = "salesforce") -> int:
     copied = 0
     with db.connect(org.database_url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"local-org-seed:{org.schema}",))
-        if conn.execute(sql.SQL("SELECT 1 FROM {}.records LIMIT 1").format(sql.Identifier(org.schema))).fetchone():
+        mapped = list(connect.mappings())
+        if conn.execute(sql.SQL(ANY_MAPPED_RECORD).format(sql.Identifier(org.schema)), (mapped,)).fetchone():
             return 0
         for mapping in connect.mappings().values():
             found = conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) AS t",
@@ -42,6 +47,8 @@ def from_connect_schema(org, connect_schema: str = "salesforce") -> int:
                 if name in store.SYSTEM_COLUMNS:
                     continue
                 pairs += [sql.Literal(name), _value(described[name], connect.column_name(name))]
+            if schema.owned(mapping.object_name):
+                pairs += [sql.Literal("OwnerId"), sql.Literal(USER_ID)]
             statement = sql.SQL(
                 "INSERT INTO {org}.records (id, object, fields, created_date, system_modstamp) "
                 "SELECT sfid, {obj}, jsonb_strip_nulls(jsonb_build_object({pairs})), "

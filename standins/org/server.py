@@ -18,7 +18,7 @@ from flask import Flask
 from psycopg import sql
 
 from core import db
-from standins.org import limits, store, views
+from standins.org import limits, standard, store, views
 from standins.org.api import auth, collections, common, discovery, identity, metadata, query, sobjects
 from standins.org.api.common import ORG_ID
 
@@ -34,6 +34,7 @@ class Org:
         self.database_url, self.schema = database_url, schema
         with db.connect(database_url) as conn:
             store.ensure_schema(conn, schema)
+            standard.ensure_records(conn, schema)
             if daily_api_limit is not None:
                 limits.set_maximum(conn, schema, "DailyApiRequests", daily_api_limit, overwrite=False)
             self.secret = self.set_setting(conn, "session_secret", secrets.token_hex(32), overwrite=False)

@@ -16,14 +16,17 @@ from psycopg.types.json import Jsonb
 
 from core.db import compose
 from standins.org import soql
-from standins.org.describe import canonical_object, describe, field_of, key_prefix_object
+from standins.org.describe import canonical_object, describe, field_of, key_prefix_object, owned
 from standins.org.errors import SalesforceError
-from standins.org.ids import full_id, looks_like_id, salesforce_id
+from standins.org.ids import USER_ID, full_id, looks_like_id, salesforce_id
 
 # Ids the org hands out start above any demo-data record number, so they never collide.
 FIRST_NEW_RECORD = 100_000_000
+# The audit fields, kept as columns. LastModifiedDate is SystemModstamp: the org makes no system-only
+# changes, so every write moves both, as a user's write does in Salesforce.
 SYSTEM_COLUMNS = {"Id": "id", "CreatedDate": "created_date", "SystemModstamp": "system_modstamp",
-                  "IsDeleted": "is_deleted"}
+                  "IsDeleted": "is_deleted", "LastModifiedDate": "system_modstamp", "CreatedById": "created_by_id",
+                  "LastModifiedById": "last_modified_by_id"}
 AUTO_NUMBER_WIDTH = {"CaseNumber": 8, "OrderNumber": 8, "OrderItemNumber": 10}
 ORDER_STATUS_CATEGORY = {"Draft": "Draft", "Activated": "Activated", "Shipped": "Activated",
                          "Delivered": "Activated", "Cancelled": "Cancelled"}
@@ -47,6 +50,10 @@ CREATE TABLE IF NOT EXISTS {schema}.records (
     is_deleted      boolean NOT NULL DEFAULT false,
     deleted_date    timestamp
 );
+-- Who created and last changed a record: every session is the integration user's, so both are it
+-- (added in place, filled for every existing record, in orgs created before they were kept).
+ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS created_by_id varchar(18) NOT NULL DEFAULT {user};
+ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS last_modified_by_id varchar(18) NOT NULL DEFAULT {user};
 -- SystemModstamp polling: WHERE object = … AND system_modstamp > … ORDER BY system_modstamp, id
 CREATE INDEX IF NOT EXISTS records_object_modstamp ON {schema}.records (object, system_modstamp, id);
 -- Upserts and get-by-external-id look records up by External_ID__c.
@@ -66,7 +73,7 @@ def ensure_schema(conn, schema: str) -> None:
     s = sql.Identifier(schema)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"local-org:{schema}",))
-        conn.execute(compose(SCHEMA_DDL, schema=s))
+        conn.execute(compose(SCHEMA_DDL, schema=s, user=sql.Literal(USER_ID)))
 
 
 def format_datetime(value: datetime) -> str:
@@ -192,7 +199,7 @@ def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | 
                                       f"{f['label']}: id value of incorrect type: {value}", [name])
     merged = {**(current or {}), **out}
     if creating:
-        for name, value in DEFAULTS.get(obj, {}).items():
+        for name, value in _defaults(obj).items():
             merged.setdefault(name, value)
             out.setdefault(name, value)
     missing = [f["name"] for f in describe(obj)["fields"] if not f["nillable"] and f["createable"]
@@ -204,6 +211,23 @@ def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | 
     _refusals(conn, schema, obj, out)
     out.update(_computed(conn, schema, obj, merged, creating))
     return out
+
+
+def _defaults(obj) -> dict:
+    """What a new record gets for the fields it was not given: describe's defaults, the org's, its owner."""
+    out = {f["name"]: f["defaultValue"] for f in describe(obj)["fields"]
+           if f["createable"] and f["defaultValue"] is not None}
+    out.update(DEFAULTS.get(obj, {}))
+    if owned(obj):
+        out["OwnerId"] = USER_ID  # the session's user owns what it creates
+    return out
+
+
+def _supports(obj, operation: str) -> None:
+    """Refuse an insert, update or delete of an object that does not allow it (Organization, Profile, …)."""
+    allowed = {"insert": "createable", "update": "updateable", "delete": "deletable"}[operation]
+    if not describe(obj)[allowed]:
+        raise SalesforceError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type {obj} does not support {operation}")
 
 
 def _validation_rules(obj, r):
@@ -258,8 +282,11 @@ def _refusals(conn, schema, obj, values):
 
 def _computed(conn, schema, obj, r, creating) -> dict:
     out = {}
-    if obj == "Contact":
+    if obj in ("Contact", "User"):
         out["Name"] = " ".join(p for p in (r.get("FirstName"), r.get("LastName")) if p)
+    if obj == "PricebookEntry" and creating and r.get("Product2Id"):
+        product = get(conn, schema, "Product2", r["Product2Id"])["fields"]
+        out.update(Name=product.get("Name"), ProductCode=product.get("ProductCode"))
     if obj == "Order" and r.get("Status"):
         out["StatusCode"] = ORDER_STATUS_CATEGORY.get(r["Status"], "Draft")
     if obj == "OrderItem" and r.get("Quantity") is not None and r.get("UnitPrice") is not None:
@@ -312,6 +339,7 @@ def to_json(obj, row, fields=None) -> dict:
 
 def create(conn, schema, obj, values) -> str:
     """Insert a record; return its new Id."""
+    _supports(obj, "insert")
     data = prepare(conn, schema, obj, values, creating=True)
     record_id = new_id(conn, schema, obj)
     conn.execute(sql.SQL(
@@ -323,15 +351,17 @@ def create(conn, schema, obj, values) -> str:
 
 def update(conn, schema, obj, record_id, values) -> None:
     """Update a live record's fields."""
+    _supports(obj, "update")
     row = get(conn, schema, obj, record_id)
     data = prepare(conn, schema, obj, values, creating=False, current=row["fields"])
     conn.execute(sql.SQL(
-        "UPDATE {}.records SET fields = fields || %s, system_modstamp = {now} WHERE id = %s"
-    ).format(sql.Identifier(schema), now=NOW), (Jsonb(data), row["id"]))
+        "UPDATE {}.records SET fields = fields || %s, system_modstamp = {now}, last_modified_by_id = %s WHERE id = %s"
+    ).format(sql.Identifier(schema), now=NOW), (Jsonb(data), USER_ID, row["id"]))
 
 
 def delete(conn, schema, obj, record_id) -> None:
     """Move a record to the recycle bin: IsDeleted, visible to queryAll and deleted/."""
+    _supports(obj, "delete")
     row = get(conn, schema, obj, record_id)
     conn.execute(sql.SQL(
         "UPDATE {}.records SET is_deleted = true, deleted_date = {now}, "

@@ -11,14 +11,13 @@ import re
 
 from flask import abort, g, request
 
-from standins.org import limits, soql
+from standins.org import ids, limits, soql
 from standins.org.errors import SalesforceError, error_response
 
 log = logging.getLogger(__name__)
 API_VERSION = "59.0"
-# The org's own Id and its one user, the integration user every session belongs to.
-ORG_ID = "00D000000000001EAA"
-USER_ID = "005000000000001AAA"
+# ORG_ID (the org's own Id) and USER_ID (its one user) are defined with the Id scheme: the store needs them too.
+ORG_ID, USER_ID = ids.ORG_ID, ids.USER_ID
 # The org's time zone (Organization.TimeZoneSidKey): SOQL date literals such as TODAY are days here.
 TIME_ZONE = "America/Los_Angeles"
 # Who the org and its user are (Organization.Name, the User's names, e-mail and profile), as login,

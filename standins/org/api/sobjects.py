@@ -1,4 +1,8 @@
-"""REST data: org-wide resources (limits, describeGlobal), describe, one record, and the changes windows."""
+"""REST data: org-wide resources (limits, describeGlobal), describe, one record, and the changes windows.
+
+describeGlobal and describe answer `If-Modified-Since` with 304 when the describe data has not
+changed since (it changes only with its files), as Salesforce does for unchanged metadata.
+"""
 
 from urllib.parse import unquote_plus
 
@@ -17,6 +21,19 @@ SELECT id, {at} AS at FROM {s}.records
  ORDER BY {at}, id
 """
 EARLIEST_DELETE = "SELECT min(deleted_date) AS d FROM {}.records WHERE object = %s"
+# `sobjects/<Type>/` lists the user's recent items: here, the few most recently changed records.
+RECENT_ITEMS = """
+SELECT * FROM {}.records WHERE object = %s AND NOT is_deleted
+ ORDER BY system_modstamp DESC, id DESC LIMIT %s
+"""
+RECENT_ITEMS_SHOWN = 5
+
+
+def _metadata_response(data):
+    """A describe answer that a client's If-Modified-Since can turn into 304 Not Modified."""
+    response = jsonify(data)
+    response.last_modified = schema.last_modified()
+    return response.make_conditional(request)
 
 
 def init_app(app, org):
@@ -32,15 +49,26 @@ def init_app(app, org):
     @app.get(base + "/sobjects/")
     @app.get(base + "/sobjects")
     def describe_global(version):
-        keys = ("name", "label", "labelPlural", "keyPrefix", "custom", "createable", "updateable", "deletable",
-                "queryable")
-        return jsonify({"encoding": "UTF-8", "maxBatchSize": COLLECTION_LIMIT,
-                        "sobjects": [{k: o[k] for k in keys} for o in schema.objects().values()]})
+        return _metadata_response({"encoding": "UTF-8", "maxBatchSize": COLLECTION_LIMIT, "sobjects": [
+            schema.basic_info(name, version) for name in sorted(schema.objects())]})
 
     @app.get(base + "/sobjects/<obj>/describe/")
     @app.get(base + "/sobjects/<obj>/describe")
     def describe(version, obj):
-        return jsonify(schema.describe(obj))
+        return _metadata_response(schema.describe_result(obj, version, f"https://{request.host}"))
+
+    @app.get(base + "/sobjects/<obj>/")
+    @app.get(base + "/sobjects/<obj>")
+    def basic_info(version, obj):
+        obj = schema.canonical_object(obj)
+        recent = []
+        if schema.describe(obj)["mruEnabled"]:
+            with org.connection() as conn:
+                rows = conn.execute(sql.SQL(RECENT_ITEMS).format(sql.Identifier(org.schema)),
+                                    (obj, RECENT_ITEMS_SHOWN)).fetchall()
+            shown = [n for n in ("Id", schema.name_field(obj)) if n]
+            recent = [store.to_json(obj, r, shown) for r in rows]
+        return jsonify({"objectDescribe": schema.basic_info(obj, version), "recentItems": recent})
 
     @app.post(base + "/sobjects/<obj>/")
     @app.post(base + "/sobjects/<obj>")
