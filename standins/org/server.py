@@ -2,7 +2,8 @@
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
 (sessions, API-request counting, error shapes), login, REST data (sObjects, describe, changes),
-SOQL queries, sObject Collections, and the Metadata API; plus the HTML view (standins/org/views.py).
+SOQL queries, SOSL searches, sObject Collections, and the Metadata API; plus the HTML view
+(standins/org/views.py).
 """
 
 import base64
@@ -16,7 +17,7 @@ from psycopg import sql
 
 from core import db
 from standins.org import limits, store, views
-from standins.org.api import auth, collections, common, metadata, query, sobjects
+from standins.org.api import auth, collections, common, metadata, query, search, sobjects
 from standins.org.api.common import ORG_ID
 
 
@@ -65,6 +66,7 @@ def create_org_app(org: Org) -> Flask:
     auth.init_app(app, org)
     sobjects.init_app(app, org)
     query.init_app(app, org)
+    search.init_app(app, org)
     collections.init_app(app, org)
     metadata.init_app(app, org)
     views.init_app(app, org)
