@@ -140,33 +140,29 @@ class _TermLexer:
                 out.append(self.word())
         return out
 
-    def escaped(self):
-        if self.pos + 1 >= len(self.text):
-            raise self.fail(self.pos, "a backslash must be followed by the character it escapes")
-        self.pos += 2
-        return ("c", self.text[self.pos - 1])
-
-    def wildcard(self, c, items):
-        if not any(item[0] == "c" and item[1].isalnum() for item in items):
-            raise self.fail(self.pos, f"a wildcard ({c}) cannot begin a search term")
+    def item(self, items):
+        """One character of a term: an escaped one, a wildcard, or a plain one (a reserved one is refused)."""
+        c = self.text[self.pos]
+        if c == "\\":
+            if self.pos + 1 >= len(self.text):
+                raise self.fail(self.pos, "a backslash must be followed by the character it escapes")
+            self.pos += 2
+            return ("c", self.text[self.pos - 1])
+        if c in "*?":
+            if not any(item[0] == "c" and item[1].isalnum() for item in items):
+                raise self.fail(self.pos, f"a wildcard ({c}) cannot begin a search term")
+            self.pos += 1
+            return (c,)
+        if c in RESERVED:
+            raise self.fail(self.pos, f"mismatched character '{c}': escape it as \\{c}")
         self.pos += 1
-        return (c,)
+        return ("c", c)
 
     def phrase(self):
-        start = self.pos
+        start, items = self.pos, []
         self.pos += 1
-        items = []
         while self.pos < len(self.text) and self.text[self.pos] != '"':
-            c = self.text[self.pos]
-            if c == "\\":
-                items.append(self.escaped())
-            elif c in "*?":
-                items.append(self.wildcard(c, items))
-            elif c in RESERVED:
-                raise self.fail(self.pos, f"mismatched character '{c}': escape it as \\{c}")
-            else:
-                items.append(("c", c))
-                self.pos += 1
+            items.append(self.item(items))
         if self.pos >= len(self.text):
             raise self.fail(start, "unterminated quoted phrase")
         self.pos += 1
@@ -174,19 +170,8 @@ class _TermLexer:
 
     def word(self):
         start, items = self.pos, []
-        while self.pos < len(self.text):
-            c = self.text[self.pos]
-            if c.isspace() or c in '()"':
-                break
-            if c == "\\":
-                items.append(self.escaped())
-            elif c in "*?":
-                items.append(self.wildcard(c, items))
-            elif c in RESERVED:
-                raise self.fail(self.pos, f"mismatched character '{c}': escape it as \\{c}")
-            else:
-                items.append(("c", c))
-                self.pos += 1
+        while self.pos < len(self.text) and not (self.text[self.pos].isspace() or self.text[self.pos] in '()"'):
+            items.append(self.item(items))
         raw = self.text[start:self.pos]
         if raw.upper() in ("AND", "OR", "NOT"):
             return ("op", raw.upper(), start)
@@ -261,7 +246,8 @@ def parse_terms(text: str, offset: int = 0, source: str | None = None):
     parser = _TermParser(_TermLexer(text, offset, source))
     node = parser.expression()
     if parser.i < len(parser.tokens):
-        raise parser.fail(f"unexpected '{parser.peek()[0] if parser.peek()[0] == ')' else parser.peek()[1]}'")
+        kind, value, _ = parser.peek()
+        raise parser.fail(f"unexpected '{value if kind == 'op' else kind}'")
     return node
 
 
