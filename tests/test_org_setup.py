@@ -1,55 +1,73 @@
 """`python manage.py org setup`: the custom object and fields the mapping needs, through the Metadata API."""
 
-import json
 import os
 import subprocess
 import sys
 
-from core import db, org_setup
+from core import org_setup
 from core.paths import ROOT
+from core.salesforce import metadata
 
 
-def deployed(database_url, kind, name):
-    with db.connect(database_url) as c:
-        row = c.execute("SELECT value FROM local_org.settings WHERE key = %s", (f"metadata:{kind}:{name}",)).fetchone()
-    return json.loads(row["value"]) if row else None
+def components():
+    """What setup would create in an org that lacks everything, by full name."""
+    custom_objects, fields = org_setup.required_metadata()
+    return {c["fullName"]: c for c in custom_objects + fields}
 
 
-def test_setup_creates_what_the_mapping_needs_then_nothing_on_a_rerun(local_org, database_url):
-    sf = local_org.salesforce()
-    created = org_setup.setup(sf, echo=lambda *_: None)
-    assert created[0] == "Invoice__c"
+def test_setup_asks_for_the_custom_object_and_every_custom_field_the_mapping_needs():
+    custom_objects, fields = org_setup.required_metadata()
+    assert [c["fullName"] for c in custom_objects] == ["Invoice__c"]
     assert {"Contact.External_ID__c", "Case.External_ID__c", "Case.Order__c", "Invoice__c.Account__c",
-            "Invoice__c.External_ID__c"} <= set(created)
-    assert org_setup.setup(sf, echo=lambda *_: None) == []
+            "Invoice__c.External_ID__c"} <= {f["fullName"] for f in fields}
 
 
-def test_components_have_the_shapes_connect_needs(local_org, database_url):
-    org_setup.setup(local_org.salesforce(), echo=lambda *_: None)
-    upsert_field = deployed(database_url, "CustomField", "Contact.External_ID__c")
+def test_components_have_the_shapes_connect_needs():
+    wanted = components()
+    upsert_field = wanted["Contact.External_ID__c"]
     assert (upsert_field["type"], upsert_field["externalId"], upsert_field["unique"], upsert_field["length"]) == (
-        "Text", "true", "true", "36")
-    lookup = deployed(database_url, "CustomField", "Case.Order__c")
-    assert (lookup["type"], lookup["referenceTo"], lookup["relationshipName"]) == ("Lookup", "Order", "Order")
-    status = deployed(database_url, "CustomField", "Invoice__c.Status__c")
+        "Text", True, True, 36)
+    lookup = wanted["Case.Order__c"]
+    assert (lookup["type"], lookup["referenceTo"]) == ("Lookup", "Order")
+    status = wanted["Invoice__c.Status__c"]
     assert [v["fullName"] for v in status["valueSet"]["valueSetDefinition"]["value"]] == [
         "Draft", "Issued", "Paid", "Void"]
-    invoice = deployed(database_url, "CustomObject", "Invoice__c")
+    invoice = wanted["Invoice__c"]
     assert (invoice["label"], invoice["pluralLabel"], invoice["deploymentStatus"]) == ("Invoice", "Invoices",
                                                                                        "Deployed")
 
 
-def test_dry_run_lists_what_is_missing_and_changes_nothing(local_org, database_url):
+def test_against_the_local_org_setup_finds_everything_already_there(local_org):
     lines = []
-    would = org_setup.setup(local_org.salesforce(), dry_run=True, echo=lines.append)
-    assert "Invoice__c" in would and any(line.strip().startswith("missing") for line in lines)
-    assert deployed(database_url, "CustomObject", "Invoice__c") is None
+    assert org_setup.setup(local_org.salesforce(), echo=lines.append) == []
+    assert sorted(line.split()[1] for line in lines) == sorted(components())
+    assert all(line.split()[0] == "exists" for line in lines)
+
+
+def test_what_setup_would_create_is_what_the_local_org_reads_back(local_org):
+    md = metadata(local_org.salesforce())
+    custom_objects, fields = org_setup.required_metadata()
+    for md_type, wanted in ((md.CustomObject, custom_objects), (md.CustomField, fields)):
+        for component in wanted:
+            read = md_type.read([component["fullName"]])
+            # Nested components aside, and a lookup's relationshipName and deleteConstraint: the org reads
+            # them from its describe (the parent's child relationship, whether the field is required),
+            # setup derives them from the field's own relationship name and always sends SetNull.
+            for key in set(component) - {"nameField", "valueSet", "relationshipName", "deleteConstraint"}:
+                assert getattr(read, key) == component[key], (component["fullName"], key)
+
+
+def test_dry_run_lists_everything_as_existing_and_changes_nothing(local_org):
+    lines = []
+    assert org_setup.setup(local_org.salesforce(), dry_run=True, echo=lines.append) == []
+    assert lines and not any(line.split()[0] == "missing" for line in lines)
 
 
 def test_the_command_runs_against_the_org_in_the_environment(local_org, database_url):
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "redis://unused", "LOCAL_ORG_URL": local_org.url}
-    for arg in ([], []):  # twice: safe to rerun
-        result = subprocess.run([sys.executable, "manage.py", "org", "setup", *arg], cwd=ROOT, env=env,
+    for _ in range(2):  # twice: safe to rerun
+        result = subprocess.run([sys.executable, "manage.py", "org", "setup"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
-    assert "created 0 component(s)" in result.stdout and "exists   Invoice__c" in result.stdout
+        assert "exists   Invoice__c" in result.stdout
+        assert "nothing to create: the org already has everything sql/connect/mapping.json maps." in result.stdout

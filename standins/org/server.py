@@ -2,8 +2,8 @@
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
 (sessions, API-request counting, error shapes), login (SOAP and OAuth), identity, discovery (versions
-and resources), REST data (sObjects, describe, changes), SOQL queries, sObject Collections, and the
-Metadata API; plus the HTML view (standins/org/views.py).
+and resources), REST data (sObjects, describe, changes), SOQL queries, SOSL searches, sObject Collections,
+and the Metadata API; plus the HTML view (standins/org/views.py).
 """
 
 import base64
@@ -19,7 +19,7 @@ from psycopg import sql
 
 from core import db
 from standins.org import limits, standard, store, views
-from standins.org.api import auth, collections, common, discovery, identity, metadata, query, sobjects
+from standins.org.api import auth, collections, common, discovery, identity, metadata, query, search, sobjects
 from standins.org.api.common import ORG_ID
 
 # A revoked token (session, refresh token, or spent authorization code) is a settings row under this prefix.
@@ -117,6 +117,7 @@ def create_org_app(org: Org) -> Flask:
     discovery.init_app(app, org)
     sobjects.init_app(app, org)
     query.init_app(app, org)
+    search.init_app(app, org)
     collections.init_app(app, org)
     metadata.init_app(app, org)
     views.init_app(app, org)

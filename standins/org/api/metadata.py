@@ -1,25 +1,38 @@
-"""The local org's Metadata API: readMetadata and createMetadata/upsertMetadata for the setup command.
+"""The local org's Metadata API: read, list and describe what describe serves; create and upsert agree with it.
 
-The local org serves every object in sql/connect/objects.json whatever happens here; this endpoint
-records which custom objects and fields have been *deployed* (in the org's settings table), as a fresh
-Developer Edition org would report them, so `python manage.py org setup` can be tried and rerun
-against it. SOAP in, SOAP out, shaped as zeep (simple-salesforce's `mdapi`) expects.
+The org's objects and fields are the ones in sql/connect/objects.json (standins/org/describe.py), so
+the Metadata API reports exactly those: readMetadata of a CustomObject or CustomField derives the
+component from its describe, listMetadata lists them, and describeMetadata names the two types.
+createMetadata of a component the org has is a DUPLICATE_DEVELOPER_NAME and upsertMetadata of one
+succeeds with created=false, as a real org answers; a component it does not have is refused, since
+what the org serves is fixed by that file (docs/local-org.md). SOAP in, SOAP out, shaped as zeep
+(simple-salesforce's `mdapi`) and jsforce read it.
 """
 
-import json
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 from flask import Response, request
-from psycopg import sql
 
-from standins.org import store
+from core import org_setup
+from standins.org import describe
+from standins.org.api.common import USER_ID
+from standins.org.errors import SalesforceError
+from standins.org.ids import salesforce_id
 
 NS = {"soapenv": "http://schemas.xmlsoap.org/soap/envelope/", "md": "http://soap.sforce.com/2006/04/metadata",
       "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 _ENVELOPE = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{soapenv}" xmlns="{md}" '
              'xmlns:xsi="{xsi}"><soapenv:Body>{{body}}</soapenv:Body></soapenv:Envelope>').format(**NS)
-SUPPORTED = {"CustomObject", "CustomField"}
+SUPPORTED = ("CustomObject", "CustomField")
+# What listMetadata says of who made the components and when: standard objects carry the epoch, as
+# in a real org; the org's own custom components are dated when the local org's definitions began.
+USER_NAME = "Integration User"
+STANDARD_DATE, CUSTOM_DATE = "1970-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z"
+# Key prefixes of the Ids a real org gives custom object and custom field definitions.
+CUSTOM_OBJECT_PREFIX, CUSTOM_FIELD_PREFIX = "01I", "00N"
+CANNOT_DEPLOY = ("the local org serves the objects and fields in sql/connect/objects.json and cannot deploy others: "
+                 "{name} is not among them (add it to that file; it also shapes the local Connect tables)")
 
 
 def _local(tag: str) -> str:
@@ -42,13 +55,18 @@ def _to_dict(element) -> dict | str:
     return out
 
 
-def _to_xml(data) -> str:
+def _to_xml(data, *, metadata=True) -> str:
+    """Elements in the WSDL's order: alphabetical, a Metadata component's fullName first."""
     if isinstance(data, dict):
+        keys = sorted(data, key=lambda k: (not (metadata and k == "fullName"), k))
         parts = []
-        for key, value in data.items():
+        for key in keys:
+            value = data[key]
             for item in value if isinstance(value, list) else [value]:
-                parts.append(f"<{key}>{_to_xml(item)}</{key}>")
+                parts.append(f"<{key}>{_to_xml(item, metadata=metadata)}</{key}>")
         return "".join(parts)
+    if isinstance(data, bool):
+        return "true" if data else "false"
     return escape(str(data))
 
 
@@ -58,16 +76,147 @@ def _fault(code: str, message: str, status: int = 500) -> Response:
     return Response(_ENVELOPE.format(body=body), status=status, content_type="text/xml")
 
 
+def _answer(operation: str, body: str) -> Response:
+    return Response(_ENVELOPE.format(body=f"<{operation}Response>{body}</{operation}Response>"),
+                    content_type="text/xml")
+
+
+# ---- components, from describe ------------------------------------------------------------------
+
+def _object_named(name: str) -> str | None:
+    try:
+        return describe.canonical_object(name)
+    except SalesforceError:
+        return None
+
+
+def _field_named(full_name: str) -> tuple[str, dict] | None:
+    """(object, field describe) of `Obj.Field`, whatever its case; None when the org has no such field."""
+    obj_name, _, field_name = full_name.partition(".")
+    obj = _object_named(obj_name)
+    if obj is None or not field_name:
+        return None
+    f = describe.fields_by_lower(obj).get(field_name.lower())
+    return (obj, f) if f else None
+
+
+def _custom_fields(obj: str) -> list[dict]:
+    return [f for f in describe.describe(obj)["fields"] if f["custom"]]
+
+
+def custom_field(obj: str, f: dict, *, qualified=True) -> dict:
+    """A custom field as readMetadata answers it, from its describe (setup's own translation, plus what a read adds)."""
+    component = org_setup.custom_field(obj, f)
+    if component["type"] != "Checkbox":
+        component["required"] = not f["nillable"]
+    if component["type"] == "Lookup":
+        # In the Metadata API a lookup's relationshipName is the child relationship's name on the parent
+        # (Invoices for Account.Invoices__r); describe's relationshipName (Account__r) is the other side.
+        parent = f["referenceTo"][0]
+        child = next((r for r in describe.child_relationships(parent)
+                      if r["childSObject"] == obj and r["field"] == f["name"]), None)
+        if child and child["relationshipName"]:
+            component["relationshipName"] = child["relationshipName"].removesuffix("__r")
+        component["deleteConstraint"] = "Restrict" if component["required"] else "SetNull"
+    if not qualified:
+        component["fullName"] = f["name"]
+    return component
+
+
+def custom_object(obj: str) -> dict:
+    """An object as readMetadata answers it: a custom object whole, a standard one by its custom fields."""
+    definition = describe.describe(obj)
+    component = org_setup.custom_object(definition) if definition["custom"] else {"fullName": obj}
+    fields = [custom_field(obj, f, qualified=False) for f in _custom_fields(obj)]
+    if fields:
+        component["fields"] = fields
+    return component
+
+
+def read(kind: str, name: str) -> dict | None:
+    """The component named, or None when the org has none of that name."""
+    if kind == "CustomObject":
+        obj = _object_named(name)
+        return custom_object(obj) if obj else None
+    found = _field_named(name)
+    if found is None:
+        return None
+    obj, f = found
+    return custom_field(obj, f) if f["custom"] else {"fullName": f"{obj}.{f['name']}"}
+
+
+def _file_properties(kind: str, full_name: str, obj: str, record_id: str, standard: bool) -> dict:
+    date = STANDARD_DATE if standard else CUSTOM_DATE
+    props = {"createdById": USER_ID, "createdByName": USER_NAME, "createdDate": date,
+             "fileName": f"objects/{obj}.object", "fullName": full_name, "id": record_id,
+             "lastModifiedById": USER_ID, "lastModifiedByName": USER_NAME, "lastModifiedDate": date,
+             "type": kind}
+    if not standard:
+        props["manageableState"] = "unmanaged"
+    return props
+
+
+def listing(kind: str) -> list[dict]:
+    """listMetadata's FileProperties of every component of a kind: all objects, or the custom fields."""
+    out, custom_objects, custom_fields = [], 0, 0
+    for obj, definition in describe.objects().items():
+        if kind == "CustomObject":
+            standard = not definition["custom"]
+            if not standard:
+                custom_objects += 1
+            record_id = "" if standard else salesforce_id(CUSTOM_OBJECT_PREFIX, custom_objects)
+            out.append(_file_properties(kind, obj, obj, record_id, standard))
+            continue
+        for f in _custom_fields(obj):
+            custom_fields += 1
+            out.append(_file_properties(kind, f"{obj}.{f['name']}", obj,
+                                        salesforce_id(CUSTOM_FIELD_PREFIX, custom_fields), False))
+    return out
+
+
+DESCRIBE_METADATA = {"metadataObjects": {"childXmlNames": "CustomField", "directoryName": "objects", "inFolder": False,
+                                         "metaFile": False, "suffix": "object", "xmlName": "CustomObject"},
+                     "organizationNamespace": "", "partialSaveAllowed": True, "testRequired": False}
+
+
+# ---- create and upsert --------------------------------------------------------------------------
+
+def _missing(kind: str, data: dict) -> list[str]:
+    """The full names in a component the org does not have (the component itself, or fields nested in it)."""
+    name = data.get("fullName", "")
+    if read(kind, name) is None:
+        return [name]
+    if kind != "CustomObject":
+        return []
+    nested = data.get("fields") or []
+    nested = nested if isinstance(nested, list) else [nested]
+    return [f"{name}.{f.get('fullName', '')}" for f in nested
+            if isinstance(f, dict) and _field_named(f"{name}.{f.get('fullName', '')}") is None]
+
+
+def save(operation: str, kind: str, data) -> str:
+    """One SaveResult (UpsertResult) of createMetadata / upsertMetadata."""
+    name = data.get("fullName", "") if isinstance(data, dict) else ""
+    if kind not in SUPPORTED or not name:
+        return _result(operation, name, False, "INVALID_TYPE",
+                       f"the local org's Metadata API deploys {' and '.join(SUPPORTED)}, not {kind or 'this'}")
+    missing = _missing(kind, data)
+    if missing:
+        return _result(operation, name, False, "INVALID_OPERATION", CANNOT_DEPLOY.format(name=", ".join(missing)))
+    if operation == "createMetadata":
+        return _result(operation, name, False, "DUPLICATE_DEVELOPER_NAME", f"There is already a {kind} named {name}")
+    return _result(operation, name, True, created=False)
+
+
+def _result(operation, name, success, code=None, message=None, created=False):
+    errors = f"<errors><message>{escape(message)}</message><statusCode>{code}</statusCode></errors>" if code else ""
+    created_tag = f"<created>{str(created).lower()}</created>" if operation == "upsertMetadata" else ""
+    return (f"<result>{created_tag}{errors}<fullName>{escape(name)}</fullName>"
+            f"<success>{str(success).lower()}</success></result>")
+
+
 def init_app(app, org):
     """Register the SOAP endpoint."""
-
-    def key(kind, name):
-        return f"metadata:{kind}:{name}"
-
-    def load(conn, kind, name):
-        row = conn.execute(sql.SQL(store.GET_SETTING).format(
-            sql.Identifier(org.schema)), (key(kind, name),)).fetchone()
-        return json.loads(row["value"]) if row else None
 
     @app.post("/services/Soap/m/<version>/")
     @app.post("/services/Soap/m/<version>")
@@ -85,40 +234,26 @@ def init_app(app, org):
         if call is None:
             return _fault("INVALID_OPERATION", "no operation in the SOAP body")
         operation = _local(call.tag)
-        with org.connection() as conn:
-            if operation == "readMetadata":
-                kind = call.findtext("md:type", default="", namespaces=NS)
-                if kind not in SUPPORTED:
-                    return _fault("INVALID_TYPE", f"the local org's Metadata API knows {sorted(SUPPORTED)}, not {kind}")
-                records = []
-                for name in [e.text or "" for e in call.findall("md:fullNames", NS)]:
-                    found = load(conn, kind, name)
-                    records.append(f'<records xsi:type="{kind}">{_to_xml(found) if found else ""}</records>')
-                return Response(_ENVELOPE.format(body=f"<readMetadataResponse><result>{''.join(records)}</result>"
-                                                      "</readMetadataResponse>"), content_type="text/xml")
-            if operation in ("createMetadata", "upsertMetadata"):
-                results = []
-                for item in call.findall("md:metadata", NS):
-                    kind = _local(item.get(f"{{{NS['xsi']}}}type", "")).split(":")[-1]
-                    data = _to_dict(item)
-                    name = data.get("fullName", "") if isinstance(data, dict) else ""
-                    if kind not in SUPPORTED or not name:
-                        results.append(_result(operation, name, False, "INVALID_TYPE", f"cannot deploy {kind}"))
-                        continue
-                    exists = load(conn, kind, name) is not None
-                    if exists and operation == "createMetadata":
-                        results.append(_result(operation, name, False, "DUPLICATE_DEVELOPER_NAME",
-                                               f"There is already a {kind} named {name}"))
-                        continue
-                    org.set_setting(conn, key(kind, name), json.dumps(data))
-                    results.append(_result(operation, name, True, created=not exists))
-                response = f"<{operation}Response>{''.join(results)}</{operation}Response>"
-                return Response(_ENVELOPE.format(body=response), content_type="text/xml")
+        if operation == "readMetadata":
+            kind = call.findtext("md:type", default="", namespaces=NS)
+            if kind not in SUPPORTED:
+                return _fault("INVALID_TYPE", f"the local org's Metadata API knows {list(SUPPORTED)}, not {kind}")
+            records = []
+            for name in [e.text or "" for e in call.findall("md:fullNames", NS)]:
+                found = read(kind, name)
+                records.append(f'<records xsi:type="{kind}">{_to_xml(found) if found else ""}</records>')
+            return _answer(operation, f"<result>{''.join(records)}</result>")
+        if operation == "listMetadata":
+            kinds = [q.findtext("md:type", default="", namespaces=NS) for q in call.findall("md:queries", NS)]
+            unknown = [k for k in kinds if k not in SUPPORTED]
+            if unknown:
+                return _fault("INVALID_TYPE", f"the local org's Metadata API lists {list(SUPPORTED)}, not {unknown}")
+            results = [props for kind in dict.fromkeys(kinds) for props in listing(kind)]
+            return _answer(operation, "".join(f"<result>{_to_xml(p, metadata=False)}</result>" for p in results))
+        if operation == "describeMetadata":
+            return _answer(operation, f"<result>{_to_xml(DESCRIBE_METADATA, metadata=False)}</result>")
+        if operation in ("createMetadata", "upsertMetadata"):
+            results = [save(operation, _local(item.get(f"{{{NS['xsi']}}}type", "")).split(":")[-1], _to_dict(item))
+                       for item in call.findall("md:metadata", NS)]
+            return _answer(operation, "".join(results))
         return _fault("INVALID_OPERATION", f"the local org's Metadata API does not offer {operation}")
-
-
-def _result(operation, name, success, code=None, message=None, created=False):
-    errors = f"<errors><message>{escape(message)}</message><statusCode>{code}</statusCode></errors>" if code else ""
-    created_tag = f"<created>{str(created).lower()}</created>" if operation == "upsertMetadata" else ""
-    return (f"<result>{created_tag}{errors}<fullName>{escape(name)}</fullName>"
-            f"<success>{str(success).lower()}</success></result>")
