@@ -34,8 +34,13 @@ def custom_field(object_name: str, f: dict) -> dict:
     elif kind in ("Currency", "Number", "Percent"):
         field.update(precision=f["precision"] or 18, scale=f["scale"])
     elif kind == "Lookup":
-        field.update(referenceTo=f["referenceTo"][0], relationshipName=f["relationshipName"].removesuffix("__r"),
-                     relationshipLabel=definition_label(object_name), deleteConstraint="SetNull")
+        # The Metadata API's relationshipName is the child relationship's name on the parent (`Invoices`
+        # for Account.Invoices__r), not the lookup's own (`Account__r`). A required lookup cannot be
+        # cleared when its parent is deleted, so Salesforce needs Restrict for it.
+        required = not f["nillable"]
+        field.update(referenceTo=f["referenceTo"][0], relationshipName=child_relationship_name(object_name, f),
+                     relationshipLabel=definition_label(object_name), required=required,
+                     deleteConstraint="Restrict" if required else "SetNull")
     elif kind == "Picklist":
         field["valueSet"] = {"restricted": True, "valueSetDefinition": {"sorted": False, "value": [
             {"fullName": p["value"], "label": p["label"], "default": False} for p in f["picklistValues"]]}}
@@ -44,6 +49,15 @@ def custom_field(object_name: str, f: dict) -> dict:
     elif kind == "LongTextArea":
         field.update(length=f["length"], visibleLines=3)
     return field
+
+
+def child_relationship_name(object_name: str, f: dict) -> str:
+    """What the parent calls the lookup's records (describe's childRelationships), without `__r`."""
+    parent = connect.object_definitions()[f["referenceTo"][0]]
+    for rel in parent.get("childRelationships", []):
+        if rel["childSObject"] == object_name and rel["field"] == f["name"] and rel["relationshipName"]:
+            return rel["relationshipName"].removesuffix("__r")
+    return definition_label(object_name).replace(" ", "_")
 
 
 def definition_label(object_name: str) -> str:

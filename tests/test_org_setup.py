@@ -50,10 +50,9 @@ def test_what_setup_would_create_is_what_the_local_org_reads_back(local_org):
     for md_type, wanted in ((md.CustomObject, custom_objects), (md.CustomField, fields)):
         for component in wanted:
             read = md_type.read([component["fullName"]])
-            # Nested components aside, and a lookup's relationshipName and deleteConstraint: the org reads
-            # them from its describe (the parent's child relationship, whether the field is required),
-            # setup derives them from the field's own relationship name and always sends SetNull.
-            for key in set(component) - {"nameField", "valueSet", "relationshipName", "deleteConstraint"}:
+            # Nested components aside (nameField, valueSet), every key agrees, a lookup's relationshipName
+            # (the parent's child relationship) and deleteConstraint (Restrict when required) included.
+            for key in set(component) - {"nameField", "valueSet"}:
                 assert getattr(read, key) == component[key], (component["fullName"], key)
 
 
