@@ -2,7 +2,8 @@
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
 (sessions, API-request counting, error shapes), login, REST data (sObjects, describe, changes),
-SOQL queries, sObject Collections, and the Metadata API; plus the HTML view (standins/org/views.py).
+SOQL queries, sObject Collections, the Metadata API, and Bulk API 2.0 and 1.0; plus the HTML view
+(standins/org/views.py).
 """
 
 import base64
@@ -15,8 +16,8 @@ from flask import Flask
 from psycopg import sql
 
 from core import db
-from standins.org import limits, store, views
-from standins.org.api import auth, collections, common, metadata, query, sobjects
+from standins.org import bulk_jobs, limits, store, views
+from standins.org.api import auth, bulk1, bulk2, collections, common, metadata, query, sobjects
 from standins.org.api.common import ORG_ID
 
 
@@ -27,6 +28,7 @@ class Org:
         self.database_url, self.schema = database_url, schema
         with db.connect(database_url) as conn:
             store.ensure_schema(conn, schema)
+            bulk_jobs.ensure_schema(conn, schema)
             if daily_api_limit is not None:
                 limits.set_maximum(conn, schema, "DailyApiRequests", daily_api_limit, overwrite=False)
             self.secret = self.set_setting(conn, "session_secret", secrets.token_hex(32), overwrite=False)
@@ -67,5 +69,7 @@ def create_org_app(org: Org) -> Flask:
     query.init_app(app, org)
     collections.init_app(app, org)
     metadata.init_app(app, org)
+    bulk2.init_app(app, org)
+    bulk1.init_app(app, org)
     views.init_app(app, org)
     return app
