@@ -382,3 +382,15 @@ def test_bulk1_errors_are_bulk_exceptions(sf, local_org):
 def test_bulk1_a_failed_query_batch_says_why(sf):
     with pytest.raises(Exception, match="Failed to process query: FUNCTIONALITY_NOT_ENABLED"):
         sf.bulk.Contact.query("SELECT COUNT() FROM Contact")
+
+
+def test_bulk1_a_batch_past_the_daily_allowance_is_exceeded_quota(sf, local_org):
+    set_maximum(local_org, "DailyBulkApiBatches", 15000 - remaining(sf, "DailyBulkApiBatches"))
+    session = {"X-SFDC-Session": sf.session_id}
+    job = requests.post(async_url(local_org, "job"), data=XML_JOB.format(operation="insert"),
+                        headers={**session, "Content-Type": "application/xml"})
+    job_id = job.text.split("<id>")[1].split("</id>")[0]
+    refused = requests.post(async_url(local_org, f"job/{job_id}/batch"), data="LastName\nLate\n",
+                            headers={**session, "Content-Type": "text/csv"})
+    assert refused.status_code == 400 and "<exceptionCode>ExceededQuota</exceptionCode>" in refused.text
+    assert records(sf, "SELECT Id FROM Contact") == []

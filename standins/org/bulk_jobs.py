@@ -1,30 +1,18 @@
-"""The Bulk APIs' shared job store: jobs, batches, uploaded rows and stored results, and their processing.
+"""The Bulk APIs' shared job store: jobs, batches, uploaded rows and stored query results.
 
 Bulk API 1.0 (standins/org/api/bulk1.py) and 2.0 (standins/org/api/bulk2.py) keep their jobs here, in
 tables of the org's schema, so any org process can answer for any job and a restart loses nothing.
-An upload is written to `bulk_rows` as it streams in; processing writes each record through the
-org's own rules (standins/org/store.py, as REST does) in chunks, one transaction a chunk and a
-savepoint a record, so each record succeeds or fails on its own, as in Salesforce. A query's answer
-is run by the REST query runner (standins/org/api/query.py `run_query`) and stored as result lines.
+An upload is written to `bulk_rows` as it streams in (COPY, never whole in memory) and read back a
+chunk at a time; how rows are processed and queries answered is standins/org/bulk_processing.py.
 """
 
 import json
-import logging
-import re
-import time
 
 from psycopg import sql
 
 from core.db import compose
-from standins.org import describe as schema
-from standins.org import limits, store
-from standins.org.api.query import run_query
-from standins.org.bulk_csv import columns as result_columns
-from standins.org.bulk_csv import parent_reference
-from standins.org.errors import SalesforceError
+from standins.org import store
 from standins.org.ids import full_id, looks_like_id, salesforce_id
-
-log = logging.getLogger(__name__)
 
 # Key prefixes: jobs are AsyncApexJob records (750), batches 751, query result files 752.
 JOB_PREFIX, BATCH_PREFIX, RESULT_PREFIX = "750", "751", "752"
@@ -126,7 +114,6 @@ VALUES (%(id)s, %(job_id)s, %(state)s, %(format)s, %(columns)s, %(soql)s, %(resu
 RETURNING *
 """
 BATCHES_OF = "SELECT * FROM {s}.bulk_batches WHERE job_id = %(job_id)s ORDER BY created_date, id"
-LOCK_BATCH = "SELECT * FROM {s}.bulk_batches WHERE id = %(id)s FOR UPDATE"
 SET_BATCH = """
 UPDATE {s}.bulk_batches
    SET state = %(state)s, state_message = coalesce(%(message)s, state_message),
@@ -141,16 +128,6 @@ UPDATE {s}.bulk_batches SET state = 'NotProcessed', system_modstamp = {now}
  WHERE job_id = %(job_id)s AND state IN ('Queued', 'InProgress')
 """
 COPY_ROWS = "COPY {s}.bulk_rows (batch_id, n, data) FROM STDIN"
-PENDING_ROWS = """
-SELECT n, data FROM {s}.bulk_rows WHERE batch_id = %(batch_id)s AND outcome IS NULL ORDER BY n LIMIT %(limit)s
-"""
-# Outcomes of a processed chunk, written in one statement.
-RECORD_OUTCOMES = """
-UPDATE {s}.bulk_rows AS r SET outcome = o.outcome, record_id = o.record_id, created = o.created, error = o.error
-  FROM unnest(%(n)s::int[], %(outcome)s::text[], %(record_id)s::varchar[], %(created)s::boolean[], %(error)s::jsonb[])
-       AS o(n, outcome, record_id, created, error)
- WHERE r.batch_id = %(batch_id)s AND r.n = o.n
-"""
 ROWS_AFTER = """
 SELECT n, data, outcome, record_id, created, error FROM {s}.bulk_rows
  WHERE batch_id = %(batch_id)s AND n > %(after)s AND {which} ORDER BY n LIMIT %(limit)s
@@ -174,8 +151,9 @@ class BulkError(Exception):
         self.kind, self.message, self.status = kind, message, status
 
 
-def _q(statement: str, schema: str, **parts) -> sql.Composed:
-    return compose(statement, s=sql.Identifier(schema), now=store.NOW, **parts)
+def statement(text: str, schema: str, **parts) -> sql.Composed:
+    """A statement of the bulk store with the schema and the transaction's time filled in."""
+    return compose(text, s=sql.Identifier(schema), now=store.NOW, **parts)
 
 
 def ensure_schema(conn, schema: str) -> None:
@@ -187,7 +165,7 @@ def ensure_schema(conn, schema: str) -> None:
 
 def new_id(conn, schema: str, prefix: str) -> str:
     """A fresh Id with the key prefix of a job, batch or result."""
-    n = conn.execute(_q(NEXT_NUMBER, schema), {"name": "id:" + prefix, "start": FIRST_ID}).fetchone()["value"]
+    n = conn.execute(statement(NEXT_NUMBER, schema), {"name": "id:" + prefix, "start": FIRST_ID}).fetchone()["value"]
     return salesforce_id(prefix, n)
 
 
@@ -197,7 +175,7 @@ def create_job(conn, schema: str, **fields) -> dict:
     """A new job row (fields as the bulk_jobs columns)."""
     values = {"external_id_field": None, "concurrency_mode": "Parallel", "line_ending": "LF",
               "column_delimiter": "COMMA", "query": None, **fields, "id": new_id(conn, schema, JOB_PREFIX)}
-    conn.execute(_q(INSERT_JOB, schema), values)
+    conn.execute(statement(INSERT_JOB, schema), values)
     return job(conn, schema, values["id"], (values["job_type"],))
 
 
@@ -205,7 +183,7 @@ def job(conn, schema: str, job_id: str, job_types: tuple) -> dict:
     """One job with its batch totals; an unknown or other API's job is NotFound / InvalidJob."""
     where = sql.SQL("j.id = {} AND j.job_type = ANY({})").format(
         sql.Literal(full_id(job_id) if looks_like_id(job_id) else job_id), sql.Literal(list(job_types)))
-    row = conn.execute(_q(JOB_WITH_TOTALS, schema, where=where)).fetchone()
+    row = conn.execute(statement(JOB_WITH_TOTALS, schema, where=where)).fetchone()
     if row is None:
         raise BulkError("InvalidJob" if "Classic" in job_types else "NotFound",
                         f"Unable to find object: {job_id}" if "Classic" in job_types
@@ -218,25 +196,25 @@ def jobs(conn, schema: str, job_types: tuple, *, concurrency_mode: str | None = 
     where = sql.SQL("j.job_type = ANY({})").format(sql.Literal(list(job_types)))
     if concurrency_mode:
         where += sql.SQL(" AND j.concurrency_mode = {}").format(sql.Literal(concurrency_mode))
-    return conn.execute(_q(JOB_WITH_TOTALS, schema, where=where)).fetchall()
+    return conn.execute(statement(JOB_WITH_TOTALS, schema, where=where)).fetchall()
 
 
 def set_state(conn, schema: str, job_id: str, state: str, allowed_from: tuple, error: str | None = None) -> dict:
     """Move a job to `state` if it is in one of `allowed_from`; InvalidJobState otherwise."""
     with conn.transaction():
-        current = conn.execute(_q(LOCK_JOB, schema), {"id": job_id}).fetchone()
+        current = conn.execute(statement(LOCK_JOB, schema), {"id": job_id}).fetchone()
         if current["state"] not in allowed_from:
             raise BulkError("InvalidJobState", f"Invalid state transition from {current['state']} to {state}: "
                             f"job {job_id} is {current['state']}")
-        conn.execute(_q(SET_JOB_STATE, schema), {"id": job_id, "state": state, "error": error})
+        conn.execute(statement(SET_JOB_STATE, schema), {"id": job_id, "state": state, "error": error})
         if state == "Aborted":
-            conn.execute(_q(ABANDON_BATCHES, schema), {"job_id": job_id})
+            conn.execute(statement(ABANDON_BATCHES, schema), {"job_id": job_id})
     return current
 
 
 def delete_job(conn, schema: str, job_id: str) -> None:
     """Forget a job, its batches, rows and results."""
-    conn.execute(_q(DELETE_JOB, schema), {"id": job_id})
+    conn.execute(statement(DELETE_JOB, schema), {"id": job_id})
 
 
 def create_batch(conn, schema: str, job_id: str, fmt: str, *, columns=None, soql=None) -> dict:
@@ -244,18 +222,18 @@ def create_batch(conn, schema: str, job_id: str, fmt: str, *, columns=None, soql
     values = {"id": new_id(conn, schema, BATCH_PREFIX), "job_id": job_id, "state": "Queued", "format": fmt,
               "columns": json.dumps(columns) if columns is not None else None, "soql": soql,
               "result_id": new_id(conn, schema, RESULT_PREFIX) if fmt == "SOQL" else None}
-    return conn.execute(_q(INSERT_BATCH, schema), values).fetchone()
+    return conn.execute(statement(INSERT_BATCH, schema), values).fetchone()
 
 
 def batches(conn, schema: str, job_id: str) -> list[dict]:
     """A job's batches, oldest first."""
-    return conn.execute(_q(BATCHES_OF, schema), {"job_id": job_id}).fetchall()
+    return conn.execute(statement(BATCHES_OF, schema), {"job_id": job_id}).fetchall()
 
 
 def update_batch(conn, schema: str, batch_id: str, state: str, *, message=None, columns=None,
                  processed=0, failed=0, ms=0, size=0) -> dict:
     """Record a batch's new state and add to its counters."""
-    return conn.execute(_q(SET_BATCH, schema), {
+    return conn.execute(statement(SET_BATCH, schema), {
         "id": batch_id, "state": state, "message": message, "processed": processed, "failed": failed, "ms": ms,
         "bytes": size, "columns": json.dumps(columns) if columns is not None else None}).fetchone()
 
@@ -263,7 +241,7 @@ def update_batch(conn, schema: str, batch_id: str, state: str, *, message=None, 
 def add_rows(conn, schema: str, batch_id: str, rows) -> int:
     """Stream uploaded records (lists of CSV values, or record dicts) into a batch; return how many."""
     count = 0
-    with conn.cursor().copy(_q(COPY_ROWS, schema)) as copy:
+    with conn.cursor().copy(statement(COPY_ROWS, schema)) as copy:
         for row in rows:
             count += 1
             copy.write_row((batch_id, count, json.dumps(row)))
@@ -274,7 +252,7 @@ def rows(conn, schema: str, batch_id: str, which: str = "all"):
     """A batch's rows in upload order ({n, data, outcome, record_id, created, error}), read a chunk at a time."""
     after = 0
     while True:
-        chunk = conn.execute(_q(ROWS_AFTER, schema, which=sql.SQL(ROW_FILTERS[which])),
+        chunk = conn.execute(statement(ROWS_AFTER, schema, which=sql.SQL(ROW_FILTERS[which])),
                              {"batch_id": batch_id, "after": after, "limit": READ_CHUNK}).fetchall()
         yield from chunk
         if len(chunk) < READ_CHUNK:
@@ -282,153 +260,13 @@ def rows(conn, schema: str, batch_id: str, which: str = "all"):
         after = chunk[-1]["n"]
 
 
-# ---- what a job and an upload may name ----------------------------------------------------------
-
-def external_id_field(obj: str, name: str | None) -> str:
-    """The upsert key: an External ID field of the object, or Id (InvalidJob otherwise)."""
-    if not name:
-        raise BulkError("InvalidJob", f"External ID was blank for {obj}. An External ID must be specified for upsert.")
-    try:
-        f = schema.field_of(obj, name)
-    except SalesforceError:
-        f = None
-    if f is None or not (f["externalId"] or f["name"] == "Id"):
-        raise BulkError("InvalidJob", f"Field name provided, {name} does not match an External ID, Salesforce Id, "
-                        f"or indexed field for {obj}")
-    return f["name"]
-
-
-def sobject(name) -> str:
-    """The job's object by its API name; InvalidEntity for one the org does not have."""
-    try:
-        return schema.canonical_object(name or "")
-    except SalesforceError:
-        raise BulkError("InvalidEntity", f"sObject type '{name}' is not supported.") from None
-
-
-def header_problem(obj: str, operation: str, header: list[str]) -> str | None:
-    """Why an upload's header cannot be processed (the batch then fails, as Salesforce fails it)."""
-    for name in header:
-        parent, _, field = name.partition(".")
-        if field:
-            ref = parent_reference(obj, parent)
-            known = ref is not None and any(f["name"].lower() == field.lower() for f in
-                                            schema.describe(ref["referenceTo"][0])["fields"])
-        else:
-            known = name.lower() in schema.fields_by_lower(obj)
-        if not known:
-            return f"InvalidBatch : Field name not found : {name}"
-    if operation in ("delete", "hardDelete") and [h.lower() for h in header] != ["id"]:
-        return "InvalidBatch : The 'delete' batch must contain only ids"
-    return None
-
-
-# ---- processing uploaded records ----------------------------------------------------------------
-
-def _pop(values: dict, name: str):
-    for key in list(values):
-        if key.lower() == name.lower():
-            return values.pop(key)
-    return None
-
-
-def _existing(conn, schema, obj, record_id):
-    """The Salesforce error for an Id that names no live record of the job's object."""
-    if not looks_like_id(record_id):
-        return SalesforceError(400, "MALFORMED_ID", f"{obj} ID: id value of incorrect type: {record_id}", ["Id"])
-    try:
-        store.get(conn, schema, obj, record_id, include_deleted=True)
-    except SalesforceError:
-        return SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
-    return SalesforceError(400, "ENTITY_IS_DELETED", "entity is deleted")
-
-
-def apply(conn, schema: str, job: dict, values: dict) -> tuple[str, bool]:
-    """Write one record as the job's operation says, by the org's rules; return (Id, created)."""
-    obj, op = job["object"], job["operation"]
-    if op == "insert":
-        return store.create(conn, schema, obj, values), True
-    if op == "upsert":
-        ext = job["external_id_field"]
-        key = _pop(values, ext)
-        if ext.lower() == "id":
-            if not key:
-                return store.create(conn, schema, obj, values), True
-            op = "update"
-            values["Id"] = key
-        else:
-            if key in (None, ""):
-                raise SalesforceError(400, "MISSING_ARGUMENT", f"{ext} not specified", [ext])
-            return store.upsert(conn, schema, obj, ext, key, values)
-    record_id = _pop(values, "Id")
-    if not record_id:
-        raise SalesforceError(400, "MISSING_ARGUMENT", f"Id not specified in an {op} call", ["Id"])
-    write = {"update": lambda: store.update(conn, schema, obj, record_id, values),
-             "delete": lambda: store.delete(conn, schema, obj, record_id),
-             "hardDelete": lambda: store.hard_delete(conn, schema, obj, record_id)}[op]
-    try:
-        write()
-    except SalesforceError as exc:
-        if exc.code != "NOT_FOUND":
-            raise
-        raise _existing(conn, schema, obj, record_id) from None
-    return full_id(record_id), False
-
-
-def _outcome(conn, schema, job, to_values, row) -> tuple:
-    """(outcome, record_id, created, error) of one row, written in its own savepoint."""
-    try:
-        with conn.transaction():
-            record_id, created = apply(conn, schema, job, to_values(row["data"]))
-        return "success", record_id, created, None
-    except SalesforceError as exc:
-        error = {"statusCode": exc.code, "message": exc.message, "fields": exc.fields}
-    except Exception as exc:  # an org defect: the record fails, as Salesforce answers its own faults
-        log.exception("local org: bulk record failed unexpectedly")
-        error = {"statusCode": "UNKNOWN_EXCEPTION", "message": f"An unexpected error occurred: {type(exc).__name__}",
-                 "fields": []}
-    known = row["data"] if isinstance(row["data"], dict) else {}
-    return "error", full_id(known["Id"]) if looks_like_id(known.get("Id")) else None, False, json.dumps(error)
-
-
-def process_batch(org, job: dict, batch_id: str, to_values, *, chunk_size: int, on_chunk=None) -> dict:
-    """Process a batch's unprocessed rows a chunk at a time; return the batch as it ends (Completed or Failed).
-
-    Each chunk is one transaction holding the batch row's lock, so two processes polling the same job
-    take turns and no row is written twice; a crash loses at most the chunk in flight, which the next
-    poll processes again. `on_chunk(conn)` may refuse a chunk (the daily batch allowance) with a BulkError.
-    """
-    while True:
-        with org.connection() as conn, conn.transaction():
-            batch = conn.execute(_q(LOCK_BATCH, org.schema), {"id": batch_id}).fetchone()
-            if batch["state"] in DONE_BATCH:
-                return batch
-            pending = conn.execute(_q(PENDING_ROWS, org.schema), {"batch_id": batch_id, "limit": chunk_size}).fetchall()
-            if not pending:
-                return update_batch(conn, org.schema, batch_id, "Completed")
-            try:
-                if on_chunk:
-                    on_chunk(conn)
-            except BulkError as exc:
-                return update_batch(conn, org.schema, batch_id, "Failed", message=f"{exc.kind} : {exc.message}")
-            started = time.monotonic()
-            outcomes = [_outcome(conn, org.schema, job, to_values, row) for row in pending]
-            conn.execute(_q(RECORD_OUTCOMES, org.schema), {
-                "batch_id": batch_id, "n": [r["n"] for r in pending], "outcome": [o[0] for o in outcomes],
-                "record_id": [o[1] for o in outcomes], "created": [o[2] for o in outcomes],
-                "error": [o[3] for o in outcomes]})
-            update_batch(conn, org.schema, batch_id, "InProgress", processed=len(pending),
-                         failed=sum(o[0] == "error" for o in outcomes),
-                         ms=int((time.monotonic() - started) * 1000))
-
-
 # ---- stored query results -----------------------------------------------------------------------
 
 def store_results(conn, schema: str, batch_id: str, bodies) -> tuple[int, int]:
     """Replace a batch's stored results with `bodies` (rendered records); return (count, bytes)."""
-    conn.execute(_q(FORGET_RESULTS, schema), {"batch_id": batch_id})
+    conn.execute(statement(FORGET_RESULTS, schema), {"batch_id": batch_id})
     count = size = 0
-    with conn.cursor().copy(_q(COPY_RESULTS, schema)) as copy:
+    with conn.cursor().copy(statement(COPY_RESULTS, schema)) as copy:
         for body in bodies:
             count += 1
             size += len(body.encode()) + 1
@@ -441,7 +279,8 @@ def results(conn, schema: str, batch_id: str, start: int = 1, limit: int | None 
     left = limit
     while left is None or left > 0:
         take = READ_CHUNK if left is None else min(left, READ_CHUNK)
-        chunk = conn.execute(_q(RESULTS_FROM, schema), {"batch_id": batch_id, "start": start, "limit": take}).fetchall()
+        chunk = conn.execute(statement(RESULTS_FROM, schema),
+                             {"batch_id": batch_id, "start": start, "limit": take}).fetchall()
         for row in chunk:
             yield row["body"]
         if len(chunk) < take:
@@ -452,65 +291,5 @@ def results(conn, schema: str, batch_id: str, start: int = 1, limit: int | None 
 
 def result_count(conn, schema: str, batch_id: str) -> int:
     """How many result records a batch stored."""
-    return conn.execute(_q(RESULT_COUNT, schema), {"batch_id": batch_id}).fetchone()["n"]
+    return conn.execute(statement(RESULT_COUNT, schema), {"batch_id": batch_id}).fetchone()["n"]
 
-
-# What Bulk query refuses that the REST runner may accept, found in the text outside string literals.
-_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
-REFUSED = (
-    (re.compile(r"\b(count|count_distinct|sum|avg|min|max)\s*\(", re.I),
-     "Aggregate functions such as COUNT() are not supported in Bulk Query"),
-    (re.compile(r"\bgroup\s+by\b", re.I), "GROUP BY is not supported in Bulk Query"),
-    (re.compile(r"\boffset\b", re.I), "OFFSET is not supported in Bulk Query"),
-    (re.compile(r"\btypeof\b", re.I), "TYPEOF is not supported in Bulk Query"),
-)
-SUBQUERY = re.compile(r"\(\s*select\b", re.I)
-SELECT_LIST = re.compile(r"^\s*select\s+(.*?)\s+from\s+(\w+)", re.I | re.S)
-
-
-def refusal(text: str, *, subqueries: bool) -> str | None:
-    """Why Bulk query refuses this SOQL (None if it does not): aggregates, GROUP BY, OFFSET, TYPEOF, subqueries."""
-    bare = _LITERAL.sub("''", text)
-    if not subqueries and SUBQUERY.search(bare):
-        return "Aggregate Relationships not supported in Bulk Query with CSV content type."
-    for pattern, message in REFUSED:
-        if pattern.search(bare):
-            return message
-    return None
-
-
-def answer_query(org, batch_id: str, text: str, include_deleted: bool, version: str, render) -> dict:
-    """Run a query job's SOQL with the REST runner and store its answer; return the batch.
-
-    The first page runs before anything is stored, so a query the runner refuses (a SoqlError or
-    SalesforceError) is raised to the caller with nothing written. `render(record, columns)` turns a
-    REST record into the stored body (a CSV line, a JSON object, an XML element).
-    """
-    started = time.monotonic()
-    first = run_query(org, text, 0, include_deleted, version)
-    m = SELECT_LIST.match(_LITERAL.sub("''", text))
-    obj = first["records"][0]["attributes"]["type"] if first["records"] else m.group(2)
-    columns = result_columns([c.strip() for c in m.group(1).split(",")], obj)
-
-    def bodies():
-        page, offset = first, 0
-        while True:
-            for record in page["records"]:
-                yield render(record, columns)
-            offset += len(page["records"])
-            if page["done"] or not page["records"]:
-                return
-            page = run_query(org, text, offset, include_deleted, version)
-
-    with org.connection() as conn, conn.transaction():
-        conn.execute(_q(LOCK_BATCH, org.schema), {"id": batch_id})
-        count, size = store_results(conn, org.schema, batch_id, bodies())
-        return update_batch(conn, org.schema, batch_id, "Completed", columns=columns, processed=count, size=size,
-                            ms=int((time.monotonic() - started) * 1000))
-
-
-def spend(conn, schema: str, name: str, n: int, refusal_error: BulkError) -> None:
-    """Count `n` against a daily bulk allowance; refuse with `refusal_error` once it is spent."""
-    used, top = limits.spend(conn, schema, name, n)
-    if used > top:
-        raise refusal_error

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, g, request
 
-from standins.org import bulk_csv, bulk_jobs, limits, soql, store
+from standins.org import bulk_csv, bulk_jobs, bulk_processing, limits, soql, store
 from standins.org.api.common import USER_ID, bearer_token
 from standins.org.bulk_jobs import BulkError
 from standins.org.errors import SalesforceError
@@ -242,7 +242,7 @@ def init_app(app, org):
         operation = data.get("operation")
         if operation not in OPERATIONS:
             raise BulkError("InvalidJob", f"Invalid operation: {operation}")
-        obj = bulk_jobs.sobject(data.get("object"))
+        obj = bulk_processing.sobject(data.get("object"))
         content_type = data.get("contentType") or "XML"
         if content_type not in CONTENT_TYPES:
             raise BulkError("InvalidJob", f"Unsupported content type: {content_type} (the local org reads CSV, XML "
@@ -250,7 +250,7 @@ def init_app(app, org):
         mode = {"0": "Parallel", "1": "Serial"}.get(str(data.get("concurrencyMode")), data.get("concurrencyMode"))
         if (mode or "Parallel") not in ("Parallel", "Serial"):
             raise BulkError("InvalidJob", f"Invalid concurrency mode: {mode}")
-        ext = bulk_jobs.external_id_field(obj, data.get("externalIdFieldName")) if operation == "upsert" else None
+        ext = bulk_processing.external_id_field(obj, data.get("externalIdFieldName")) if operation == "upsert" else None
         with org.connection() as conn:
             job = bulk_jobs.create_job(conn, org.schema, job_type="Classic", operation=operation, object=obj,
                                        state="Open", external_id_field=ext, content_type=content_type,
@@ -278,9 +278,7 @@ def init_app(app, org):
     def add_batch(version, job_id):
         job = load(job_id)
         with org.connection() as conn:
-            bulk_jobs.spend(conn, org.schema, "DailyBulkApiBatches", 1, BulkError(
-                "ExceededQuota", "Max bulk API batches ({}) per 24 hrs has been reached".format(
-                    limits.maximum(conn, org.schema, "DailyBulkApiBatches"))))
+            bulk_processing.spend_batch(conn, org.schema)
         if job["state"] != "Open":
             raise BulkError("InvalidJobState", f"Job {job['id']} is {job['state']}: batches can be added to an Open "
                             "job only")
@@ -301,7 +299,7 @@ def init_app(app, org):
                 columns = next(records, None) or []
             except csv.Error as exc:
                 raise BulkError("InvalidBatch", f"Unable to parse the CSV batch: {exc}") from None
-            problem = bulk_jobs.header_problem(job["object"], job["operation"], columns)
+            problem = bulk_processing.header_problem(job["object"], job["operation"], columns)
         elif job["content_type"] == "JSON":
             try:
                 records = json.loads(request.get_data(as_text=True) or "null")
@@ -325,18 +323,18 @@ def init_app(app, org):
         def to_values(data):
             return bulk_csv.record_values(columns, data) if columns is not None else dict(data)
 
-        return bulk_jobs.process_batch(org, job, batch["id"], to_values, chunk_size=CHUNK)
+        return bulk_processing.process_batch(org, job, batch["id"], to_values, chunk_size=CHUNK)
 
     def query_batch(job, text, version):
         """Run a query batch's SOQL and store its answer in the job's content type."""
         with org.connection() as conn:
             batch = bulk_jobs.create_batch(conn, org.schema, job["id"], "SOQL", soql=text)
-        problem = bulk_jobs.refusal(text, subqueries=job["content_type"] != "CSV")
+        problem = bulk_processing.refusal(text, subqueries=job["content_type"] != "CSV")
         if problem:
             problem = f"FUNCTIONALITY_NOT_ENABLED: {problem}"
         else:
             try:
-                return bulk_jobs.answer_query(org, batch["id"], text, job["operation"] == "queryAll", version,
+                return bulk_processing.answer_query(org, batch["id"], text, job["operation"] == "queryAll", version,
                                               RENDER[job["content_type"]])
             except soql.SoqlError as exc:
                 problem = f"{exc.code}: {exc}"

@@ -18,7 +18,7 @@ import math
 
 from flask import Blueprint, Response, jsonify, request
 
-from standins.org import bulk_csv, bulk_jobs, limits, soql, store
+from standins.org import bulk_csv, bulk_jobs, bulk_processing, limits, soql, store
 from standins.org.api.common import BASE, USER_ID, body
 from standins.org.bulk_jobs import BulkError
 from standins.org.compiler import canonical_object_for_query
@@ -139,8 +139,8 @@ def init_app(app, org):
         operation = data.get("operation")
         if operation not in INGEST_OPERATIONS:
             raise BulkError("InvalidJob", f"Invalid operation: {operation}")
-        obj = bulk_jobs.sobject(data.get("object"))
-        ext = bulk_jobs.external_id_field(obj, data.get("externalIdFieldName")) if operation == "upsert" else None
+        obj = bulk_processing.sobject(data.get("object"))
+        ext = bulk_processing.external_id_field(obj, data.get("externalIdFieldName")) if operation == "upsert" else None
         with org.connection() as conn:
             job = bulk_jobs.create_job(conn, org.schema, job_type="V2Ingest", operation=operation, object=obj,
                                        state="Open", external_id_field=ext, content_type="CSV",
@@ -170,7 +170,7 @@ def init_app(app, org):
                 raise BulkError("ClientInputError", f"Unable to parse the CSV data: {exc}") from None
             if header is None:
                 raise BulkError("ClientInputError", "The upload is empty: a CSV header and records are required")
-            problem = problem or bulk_jobs.header_problem(job["object"], job["operation"], header)
+            problem = problem or bulk_processing.header_problem(job["object"], job["operation"], header)
             batch = bulk_jobs.create_batch(conn, org.schema, job["id"], "CSV", columns=header)
             try:
                 bulk_jobs.add_rows(conn, org.schema, batch["id"], rows)
@@ -193,13 +193,9 @@ def init_app(app, org):
             return
         columns = found[0]["columns"]
 
-        def count_batch(conn):
-            used, top = limits.spend(conn, org.schema, "DailyBulkApiBatches", 1)
-            if used > top:
-                raise BulkError("ExceededQuota", f"Max bulk API batches ({top}) per 24 hrs has been reached")
-
-        batch = bulk_jobs.process_batch(org, job, found[0]["id"], lambda data: bulk_csv.record_values(columns, data),
-                                        chunk_size=RECORDS_PER_BATCH, on_chunk=count_batch)
+        batch = bulk_processing.process_batch(
+            org, job, found[0]["id"], lambda data: bulk_csv.record_values(columns, data),
+            chunk_size=RECORDS_PER_BATCH, on_chunk=lambda conn: bulk_processing.spend_batch(conn, org.schema))
         if batch["state"] == "Completed":
             finish(job, "JobComplete")
         elif batch["state"] == "Failed":
@@ -275,10 +271,10 @@ def init_app(app, org):
         if not text:
             raise BulkError("InvalidJob", "A query job needs a SOQL query")
         options = _csv_options(data)
-        refused = bulk_jobs.refusal(text, subqueries=False)
+        refused = bulk_processing.refusal(text, subqueries=False)
         if refused:
             raise SalesforceError(400, "API_ERROR", refused)
-        match = bulk_jobs.SELECT_LIST.match(text)
+        match = bulk_processing.SELECT_LIST.match(text)
         if not match:
             raise soql.SoqlError("unexpected token: a query is SELECT … FROM …")
         obj = canonical_object_for_query(match.group(2))
@@ -297,7 +293,7 @@ def init_app(app, org):
                                        **options)
             batch = bulk_jobs.create_batch(conn, org.schema, job["id"], "SOQL", soql=text)
         try:
-            answered = bulk_jobs.answer_query(org, batch["id"], text, operation == "queryAll", version,
+            answered = bulk_processing.answer_query(org, batch["id"], text, operation == "queryAll", version,
                                               lambda record, columns: bulk_csv.record_line(record, columns,
                                                                                            job["column_delimiter"]))
         except (soql.SoqlError, SalesforceError):
