@@ -11,6 +11,7 @@ import io
 from decimal import Decimal
 
 from standins.org.describe import describe, field_of
+from standins.org.errors import SalesforceError
 
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
@@ -79,6 +80,10 @@ def canonical_path(obj: str, parts: list[str]) -> list[str]:
     if len(parts) == 1:
         return [field_of(obj, parts[0])["name"]]
     rel = parent_reference(obj, parts[0])
+    if rel is None:
+        raise SalesforceError(400, "INVALID_FIELD", f"Didn't understand relationship '{parts[0]}' in field path. If "
+                              "you are attempting to use a custom relationship, be sure to append the '__r' after the "
+                              "custom relationship name.", [".".join(parts)])
     return [rel["relationshipName"], *canonical_path(rel["referenceTo"][0], parts[1:])]
 
 
