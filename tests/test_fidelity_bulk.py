@@ -394,3 +394,10 @@ def test_bulk1_a_batch_past_the_daily_allowance_is_exceeded_quota(sf, local_org)
                             headers={**session, "Content-Type": "text/csv"})
     assert refused.status_code == 400 and "<exceptionCode>ExceededQuota</exceptionCode>" in refused.text
     assert records(sf, "SELECT Id FROM Contact") == []
+
+
+def test_bulk2_a_parent_column_by_external_id_sets_the_reference(sf):
+    contact = sf.Contact.create({"LastName": "Parent", "External_ID__c": "p-1"})["id"]
+    [result] = sf.bulk2.Case.insert(records=[{"Subject": "Child", "Contact.External_ID__c": "p-1"}], wait=0)
+    assert result["numberRecordsFailed"] == 0
+    assert records(sf, "SELECT ContactId FROM Case")[0]["ContactId"] == contact
