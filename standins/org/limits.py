@@ -6,9 +6,10 @@ buckets (`usage`: one row per limit and hour). A maximum can be changed per org 
 
 Where each counted limit is counted:
 - DailyApiRequests: every /services/data call (standins/org/api/common.py);
-- DailyBulkApiBatches: every Bulk API 1.0 batch and every Bulk API 2.0 ingest job (standins/org/api/bulk.py);
+- DailyBulkApiBatches: every Bulk API 1.0 batch (standins/org/api/bulk1.py) and every 10,000 records
+  a Bulk API 2.0 ingest job processes (standins/org/api/bulk2.py);
 - DailyBulkV2QueryJobs and DailyBulkV2QueryFileStorageMB: every Bulk API 2.0 query job and the
-  results it stores (standins/org/api/bulk.py);
+  results it stores (standins/org/api/bulk2.py);
 - DataStorageMB: 2 KB a live record, as Salesforce counts most records.
 The rest of the standard set is reported at its maximum: nothing in the local org spends it.
 """

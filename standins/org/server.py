@@ -3,7 +3,7 @@
 The app is put together from one module per concern, in standins/org/api/: what every call shares
 (sessions, API-request counting, error shapes), login (SOAP and OAuth), identity, discovery (versions
 and resources), REST data (sObjects, describe, changes), SOQL queries, SOSL searches, sObject Collections,
-and the Metadata API; plus the HTML view (standins/org/views.py).
+the Metadata API, and Bulk API 2.0 and 1.0; plus the HTML view (standins/org/views.py).
 """
 
 import base64
@@ -18,8 +18,20 @@ from flask import Flask
 from psycopg import sql
 
 from core import db
-from standins.org import limits, standard, store, views
-from standins.org.api import auth, collections, common, discovery, identity, metadata, query, search, sobjects
+from standins.org import bulk_jobs, limits, standard, store, views
+from standins.org.api import (
+    auth,
+    bulk1,
+    bulk2,
+    collections,
+    common,
+    discovery,
+    identity,
+    metadata,
+    query,
+    search,
+    sobjects,
+)
 from standins.org.api.common import ORG_ID
 
 # A revoked token (session, refresh token, or spent authorization code) is a settings row under this prefix.
@@ -35,6 +47,7 @@ class Org:
         with db.connect(database_url) as conn:
             store.ensure_schema(conn, schema)
             standard.ensure_records(conn, schema)
+            bulk_jobs.ensure_schema(conn, schema)
             if daily_api_limit is not None:
                 limits.set_maximum(conn, schema, "DailyApiRequests", daily_api_limit, overwrite=False)
             self.secret = self.set_setting(conn, "session_secret", secrets.token_hex(32), overwrite=False)
@@ -120,5 +133,7 @@ def create_org_app(org: Org) -> Flask:
     search.init_app(app, org)
     collections.init_app(app, org)
     metadata.init_app(app, org)
+    bulk2.init_app(app, org)
+    bulk1.init_app(app, org)
     views.init_app(app, org)
     return app

@@ -369,6 +369,12 @@ def delete(conn, schema, obj, record_id) -> None:
     ).format(sql.Identifier(schema), now=NOW), (row["id"],))
 
 
+def hard_delete(conn, schema, obj, record_id) -> None:
+    """Delete a record for good (Bulk API hardDelete): not in the recycle bin, gone from queryAll too."""
+    row = get(conn, schema, obj, record_id, include_deleted=True)
+    conn.execute(sql.SQL("DELETE FROM {}.records WHERE id = %s").format(sql.Identifier(schema)), (row["id"],))
+
+
 def upsert(conn, schema, obj, ext_field, ext_value, values) -> tuple[str, bool]:
     """Create or update by external id; return (Id, created). Several matches → 300."""
     f = field_of(obj, ext_field)
