@@ -16,7 +16,7 @@ from psycopg import sql
 
 from core import db
 from standins.org import limits, store, views
-from standins.org.api import auth, collections, common, metadata, query, sobjects
+from standins.org.api import auth, collections, common, metadata, query, sobjects, transport
 from standins.org.api.common import ORG_ID
 
 
@@ -61,6 +61,7 @@ def create_org_app(org: Org) -> Flask:
     """The Flask app that answers as Salesforce would."""
     app = Flask(__name__)
     app.config["ORG"] = org
+    transport.init_app(app, org)
     common.init_app(app, org)
     auth.init_app(app, org)
     sobjects.init_app(app, org)
