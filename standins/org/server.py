@@ -31,6 +31,7 @@ from standins.org.api import (
     query,
     search,
     sobjects,
+    transport,
 )
 from standins.org.api.common import ORG_ID
 
@@ -121,9 +122,7 @@ def create_org_app(org: Org) -> Flask:
     """The Flask app that answers as Salesforce would."""
     app = Flask(__name__)
     app.config["ORG"] = org
-    # Salesforce answers keys in its own order (a record's `attributes` first, then the SELECT's fields);
-    # Flask would sort them.
-    app.json.sort_keys = False
+    transport.init_app(app, org)
     common.init_app(app, org)
     auth.init_app(app, org)
     identity.init_app(app, org)
