@@ -24,6 +24,11 @@ TIME_ZONE = "America/Los_Angeles"
 COLLECTION_LIMIT = 200
 # The REST base every data route hangs off: /services/data/vNN.N
 BASE = "/services/data/v<version>"
+# WSGI environ keys a composite request (api/composite.py) sets on the subrequests it runs through the
+# app: a subrequest is counted with its composite, not on its own; the composite's allOrNone, when
+# true, overrides the allOrNone of an sObject Collections subrequest.
+SUBREQUEST = "local_org.subrequest"
+COMPOSITE_ALL_OR_NONE = "local_org.composite_all_or_none"
 
 
 def bearer_token() -> str:
@@ -53,7 +58,7 @@ def init_app(app, org):
 
     @app.before_request
     def _authenticate_and_count():
-        if not request.path.startswith("/services/data/"):
+        if not request.path.startswith("/services/data/") or request.environ.get(SUBREQUEST):
             return None
         if not org.valid_session(bearer_token()):
             return error_response(SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid"))
