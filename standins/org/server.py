@@ -2,7 +2,8 @@
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
 (sessions, API-request counting, error shapes), login, REST data (sObjects, describe, changes),
-SOQL queries, sObject Collections, and the Metadata API; plus the HTML view (standins/org/views.py).
+SOQL queries, sObject Collections, composite requests, sObject Trees, and the Metadata API; plus
+the HTML view (standins/org/views.py).
 """
 
 import base64
@@ -10,13 +11,14 @@ import hashlib
 import hmac
 import re
 import secrets
+from contextlib import contextmanager, nullcontext
 
-from flask import Flask
+from flask import Flask, g, has_app_context
 from psycopg import sql
 
 from core import db
 from standins.org import limits, store, views
-from standins.org.api import auth, collections, common, metadata, query, sobjects
+from standins.org.api import auth, collections, common, composite, metadata, query, sobjects, tree
 from standins.org.api.common import ORG_ID
 
 
@@ -32,8 +34,30 @@ class Org:
             self.secret = self.set_setting(conn, "session_secret", secrets.token_hex(32), overwrite=False)
 
     def connection(self):
-        """A pooled connection to the org's database."""
+        """A pooled connection to the org's database; during `one_transaction()`, that one's connection.
+
+        Every route opens its writes with `with org.connection() as conn, conn.transaction():`. Inside a
+        composite request that hands back the composite's connection, already in a transaction, so each
+        route's `conn.transaction()` becomes a savepoint in it and one rollback undoes every subrequest.
+        """
+        if has_app_context() and "org_connection" in g:
+            return nullcontext(g.org_connection)
         return db.connection(self.database_url, size=4, name="local-org")
+
+    @contextmanager
+    def one_transaction(self):
+        """Run the rest of this request, subrequests included, in one transaction; yield it (raise
+        `psycopg.Rollback(tx)` to undo it all).
+
+        The connection lives in flask.g, which a subrequest shares: Flask reuses the app context
+        already pushed when a nested request to the same app starts (RequestContext.push).
+        """
+        with db.connection(self.database_url, size=4, name="local-org") as conn, conn.transaction() as tx:
+            g.org_connection = conn
+            try:
+                yield tx
+            finally:
+                g.pop("org_connection")
 
     def set_setting(self, conn, key, value, *, overwrite=True) -> str:
         """Store a setting; return the value now in force."""
@@ -61,11 +85,14 @@ def create_org_app(org: Org) -> Flask:
     """The Flask app that answers as Salesforce would."""
     app = Flask(__name__)
     app.config["ORG"] = org
+    app.json.sort_keys = False  # Salesforce's key order: a record's attributes first, then its fields as asked
     common.init_app(app, org)
     auth.init_app(app, org)
     sobjects.init_app(app, org)
     query.init_app(app, org)
     collections.init_app(app, org)
+    composite.init_app(app, org)
+    tree.init_app(app, org)
     metadata.init_app(app, org)
     views.init_app(app, org)
     return app
