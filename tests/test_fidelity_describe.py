@@ -205,7 +205,9 @@ def test_an_owner_must_be_a_user(sf):
     account = sf.Account.create({"Name": "Acme"})["id"]
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.Account.update(account, {"OwnerId": account})
-    assert caught.value.content[0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
+    # As Salesforce answers an owner of the wrong kind (a queue on an object without queues, say).
+    assert caught.value.content[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    assert caught.value.content[0]["message"].startswith("Owner ID: id value of incorrect type")
     with pytest.raises(SalesforceMalformedRequest) as read_only:
         sf.Account.update(account, {"CreatedById": USER_ID})
     assert read_only.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"

@@ -86,15 +86,11 @@ def _pop(values: dict, name: str):
     return None
 
 
-def _existing(conn, schema, obj, record_id):
-    """The Salesforce error for an Id that names no live record of the job's object."""
-    if not looks_like_id(record_id):
-        return SalesforceError(400, "MALFORMED_ID", f"{obj} ID: id value of incorrect type: {record_id}", ["Id"])
-    try:
-        store.get(conn, schema, obj, record_id, include_deleted=True)
-    except SalesforceError:
-        return SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
-    return SalesforceError(400, "ENTITY_IS_DELETED", "entity is deleted")
+# How a bulk job's result answers an Id that names no live record of its object (store.UNAVAILABLE's reasons).
+_MALFORMED = (400, "MALFORMED_ID", "{label} ID: id value of incorrect type: {id}", ["Id"])
+BULK_UNAVAILABLE = {"malformed": _MALFORMED, "wrong_type": _MALFORMED,
+                    "missing": (400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", []),
+                    "deleted": (400, "ENTITY_IS_DELETED", "entity is deleted", [])}
 
 
 def apply(conn, schema: str, job: dict, values: dict) -> tuple[str, bool]:
@@ -122,10 +118,8 @@ def apply(conn, schema: str, job: dict, values: dict) -> tuple[str, bool]:
              "hardDelete": lambda: store.hard_delete(conn, schema, obj, record_id)}[op]
     try:
         write()
-    except SalesforceError as exc:
-        if exc.code != "NOT_FOUND":
-            raise
-        raise _existing(conn, schema, obj, record_id) from None
+    except store.Unavailable as exc:
+        raise exc.answered(BULK_UNAVAILABLE) from None
     return full_id(record_id), False
 
 

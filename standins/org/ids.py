@@ -54,6 +54,11 @@ def full_id(record_id: str) -> str:
     return record_id
 
 
+def canonical_id(value) -> str | None:
+    """The 18-character Id a 15- or 18-character Id stands for, or None if the value is no Id (MALFORMED_ID)."""
+    return full_id(value) if looks_like_id(value) else None
+
+
 # `pg_temp.salesforce_id(prefix, n)`: salesforce_id() in SQL, for set-based loads. The helpers are
 # one-expression SQL functions, which Postgres inlines into each statement.
 ID_FUNCTIONS = """

@@ -3,7 +3,8 @@
 The app is put together from one module per concern, in standins/org/api/: what every call shares
 (sessions, API-request counting, error shapes), login (SOAP and OAuth), identity, discovery (versions
 and resources), REST data (sObjects, describe, changes), SOQL queries, SOSL searches, sObject Collections,
-the Metadata API, and Bulk API 2.0 and 1.0; plus the HTML view (standins/org/views.py).
+composite requests, sObject Trees, the Metadata API, and Bulk API 2.0 and 1.0; plus the HTML view
+(standins/org/views.py).
 """
 
 import base64
@@ -13,8 +14,9 @@ import json
 import re
 import secrets
 import time
+from contextlib import contextmanager, nullcontext
 
-from flask import Flask
+from flask import Flask, g, has_app_context
 from psycopg import sql
 
 from core import db
@@ -25,6 +27,7 @@ from standins.org.api import (
     bulk2,
     collections,
     common,
+    composite,
     discovery,
     identity,
     metadata,
@@ -32,6 +35,7 @@ from standins.org.api import (
     search,
     sobjects,
     transport,
+    tree,
 )
 from standins.org.api.common import ORG_ID
 
@@ -54,8 +58,30 @@ class Org:
             self.secret = self.set_setting(conn, "session_secret", secrets.token_hex(32), overwrite=False)
 
     def connection(self):
-        """A pooled connection to the org's database."""
+        """A pooled connection to the org's database; during `one_transaction()`, that one's connection.
+
+        Every route opens its writes with `with org.connection() as conn, conn.transaction():`. Inside a
+        composite request that hands back the composite's connection, already in a transaction, so each
+        route's `conn.transaction()` becomes a savepoint in it and one rollback undoes every subrequest.
+        """
+        if has_app_context() and "org_connection" in g:
+            return nullcontext(g.org_connection)
         return db.connection(self.database_url, size=4, name="local-org")
+
+    @contextmanager
+    def one_transaction(self):
+        """Run the rest of this request, subrequests included, in one transaction; yield it (raise
+        `psycopg.Rollback(tx)` to undo it all).
+
+        The connection lives in flask.g, which a subrequest shares: Flask reuses the app context
+        already pushed when a nested request to the same app starts (RequestContext.push).
+        """
+        with db.connection(self.database_url, size=4, name="local-org") as conn, conn.transaction() as tx:
+            g.org_connection = conn
+            try:
+                yield tx
+            finally:
+                g.pop("org_connection")
 
     def set_setting(self, conn, key, value, *, overwrite=True) -> str:
         """Store a setting; return the value now in force."""
@@ -131,6 +157,8 @@ def create_org_app(org: Org) -> Flask:
     query.init_app(app, org)
     search.init_app(app, org)
     collections.init_app(app, org)
+    composite.init_app(app, org)
+    tree.init_app(app, org)
     metadata.init_app(app, org)
     bulk2.init_app(app, org)
     bulk1.init_app(app, org)

@@ -1,24 +1,24 @@
-"""The local org's records, in a Postgres schema of its own (default `local_org`), and the rules it enforces.
+"""The local org's records, in a Postgres schema of its own (default `local_org`), and the settings beside them.
 
 One table holds every object's records as JSON (field API name → the value as Salesforce's REST API
 writes it), with the system fields as columns so SOQL polling by SystemModstamp is an index scan.
-Writes follow Salesforce: required fields, lengths, picklists, read-only fields, references that
-must exist, a few validation rules, computed fields (Contact.Name, Order.StatusCode, auto-numbers),
-and every write stamps SystemModstamp with the transaction's time (records written together share it).
+Every write passes the org's rules first (standins/org/rules.py: validation, refusals, computed
+fields, what a delete does to children) and stamps SystemModstamp with the transaction's time, so
+records written together share it. A request naming a record that is not there gets `Unavailable`,
+with the reason (malformed Id, another object's Id, no such record, deleted) each API answers in its way.
 """
 
 import json
-import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from core.db import compose
-from standins.org import soql
-from standins.org.describe import canonical_object, describe, field_of, key_prefix_object, owned
+from standins.org import rules
+from standins.org.describe import canonical_object, describe, field_of, key_prefix_object
 from standins.org.errors import SalesforceError
-from standins.org.ids import USER_ID, full_id, looks_like_id, salesforce_id
+from standins.org.ids import USER_ID, canonical_id, salesforce_id
 
 # Ids the org hands out start above any demo-data record number, so they never collide.
 FIRST_NEW_RECORD = 100_000_000
@@ -27,11 +27,6 @@ FIRST_NEW_RECORD = 100_000_000
 SYSTEM_COLUMNS = {"Id": "id", "CreatedDate": "created_date", "SystemModstamp": "system_modstamp",
                   "IsDeleted": "is_deleted", "LastModifiedDate": "system_modstamp", "CreatedById": "created_by_id",
                   "LastModifiedById": "last_modified_by_id"}
-AUTO_NUMBER_WIDTH = {"CaseNumber": 8, "OrderNumber": 8, "OrderItemNumber": 10}
-ORDER_STATUS_CATEGORY = {"Draft": "Draft", "Activated": "Activated", "Shipped": "Activated",
-                         "Delivered": "Activated", "Cancelled": "Cancelled"}
-DEFAULTS = {"Case": {"Status": "New", "Priority": "Medium"}, "Product2": {"IsActive": False},
-            "Order": {"TotalAmount": 0.0}}
 
 
 # Salesforce keeps timestamps to the millisecond: so must the org, or a poller's watermark (which it
@@ -50,10 +45,6 @@ CREATE TABLE IF NOT EXISTS {schema}.records (
     is_deleted      boolean NOT NULL DEFAULT false,
     deleted_date    timestamp
 );
--- Who created and last changed a record: every session is the integration user's, so both are it
--- (added in place, filled for every existing record, in orgs created before they were kept).
-ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS created_by_id varchar(18) NOT NULL DEFAULT {user};
-ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS last_modified_by_id varchar(18) NOT NULL DEFAULT {user};
 -- SystemModstamp polling: WHERE object = … AND system_modstamp > … ORDER BY system_modstamp, id
 CREATE INDEX IF NOT EXISTS records_object_modstamp ON {schema}.records (object, system_modstamp, id);
 -- Upserts and get-by-external-id look records up by External_ID__c.
@@ -65,6 +56,10 @@ CREATE TABLE IF NOT EXISTS {schema}.usage (
     name text NOT NULL, hour timestamp NOT NULL, used bigint NOT NULL, PRIMARY KEY (name, hour));
 DROP TABLE IF EXISTS {schema}.api_usage;
 CREATE TABLE IF NOT EXISTS {schema}.settings (key text PRIMARY KEY, value text NOT NULL);
+-- Who created and last changed a record: every session is the integration user's, so both are it
+-- (added in place, filled for every existing record, in orgs created before they were kept).
+ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS created_by_id varchar(18) NOT NULL DEFAULT {user};
+ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS last_modified_by_id varchar(18) NOT NULL DEFAULT {user};
 """
 
 
@@ -83,7 +78,8 @@ def format_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 
 
-def _next(conn, schema, name, start) -> int:
+def next_number(conn, schema, name, start) -> int:
+    """The next value of a named counter (Ids, auto-numbers), starting at `start`."""
     row = conn.execute(
         sql.SQL(
             "INSERT INTO {}.counters AS c (name, value) VALUES (%s, %s) "
@@ -97,150 +93,7 @@ def _next(conn, schema, name, start) -> int:
 def new_id(conn, schema, obj) -> str:
     """A fresh 18-character Id with the object's key prefix."""
     prefix = describe(obj)["keyPrefix"]
-    return salesforce_id(prefix, _next(conn, schema, "id:" + prefix, FIRST_NEW_RECORD))
-
-
-# ---- values -------------------------------------------------------------------------------------
-
-def coerce(obj: str, f: dict, value):
-    """A JSON value checked against the field's type and length, in the form Salesforce stores it."""
-    name, kind = f["name"], f["type"]
-    if value is None or value == "" and kind not in ("string", "textarea"):
-        return None
-    bad = SalesforceError(400, "JSON_PARSER_ERROR" if not isinstance(value, str) else "INVALID_TYPE_ON_FIELD_IN_RECORD",
-                          f"{f['label']}: value not of required type: {value}", [name])
-    if kind in ("string", "textarea", "picklist", "email", "phone", "url", "id", "reference"):
-        if not isinstance(value, str):
-            raise bad
-        limit = f["length"] or 255
-        if len(value) > limit:
-            raise SalesforceError(400, "STRING_TOO_LONG", f"{f['label']}: data value too large: {value[:40]}… "
-                                  f"(max length={limit})", [name])
-        if kind == "picklist" and f["picklistValues"] and value not in {p["value"] for p in f["picklistValues"]}:
-            raise SalesforceError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                                  f"{f['label']}: bad value for restricted picklist field: {value}", [name])
-        if kind == "email" and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
-            raise SalesforceError(400, "INVALID_EMAIL_ADDRESS", f"{f['label']}: invalid email address: {value}", [name])
-        if kind == "reference" and not looks_like_id(value):
-            raise SalesforceError(400, "MALFORMED_ID", f"{f['label']}: id value of incorrect type: {value}", [name])
-        return value
-    if kind in ("double", "currency", "percent", "int"):
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise bad from None
-        if not isinstance(value, int | float):
-            raise bad
-        return int(value) if kind == "int" else float(value)
-    if kind == "boolean":
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if kind == "date":
-        try:
-            return date.fromisoformat(str(value)[:10]).isoformat()
-        except ValueError:
-            raise bad from None
-    if kind == "datetime":
-        try:
-            return format_datetime(soql._datetime(str(value)) if "T" in str(value) else
-                                   datetime.fromisoformat(str(value)))
-        except ValueError:
-            raise bad from None
-    raise bad
-
-
-def _resolve_relationship(conn, schema, obj, key, value):
-    """`"Contact": {"External_ID__c": "…"}` → the parent's Id, as Salesforce resolves it on write."""
-    by_rel = {(f["relationshipName"] or "").lower(): f for f in describe(obj)["fields"] if f["type"] == "reference"}
-    f = by_rel.get(key.lower())
-    if f is None or not isinstance(value, dict) or len(value) != 1:
-        raise SalesforceError(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj}", [key])
-    (ext_field, ext_value), = value.items()
-    target = f["referenceTo"][0]
-    ext = field_of(target, ext_field)
-    if not ext["externalId"]:
-        raise SalesforceError(400, "INVALID_FIELD", f"{target}.{ext_field} is not an external id field", [key])
-    rows = find_by(conn, schema, target, ext["name"], ext_value)
-    if not rows:
-        raise SalesforceError(400, "INVALID_FIELD", f"Foreign key external ID: {ext_value} not found for field "
-                              f"{ext['name']} in entity {target}", [f["name"]])
-    return f["name"], rows[0]["id"]
-
-
-def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | None = None) -> dict:
-    """Check an incoming record body field by field; return the values to store."""
-    out = {}
-    for key, value in values.items():
-        if key == "attributes":
-            continue
-        if isinstance(value, dict):
-            name, value = _resolve_relationship(conn, schema, obj, key, value)
-            out[name] = value
-            continue
-        f = field_of(obj, key)
-        allowed = f["createable"] if creating else f["updateable"]
-        if not allowed:
-            raise SalesforceError(400, "INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: "
-                                  f"{f['name']}. Please check the security settings of this field and verify that "
-                                  "it is read/write for your profile or permission set.", [f["name"]])
-        out[f["name"]] = coerce(obj, f, value)
-    for name, value in out.items():
-        f = field_of(obj, name)
-        if f["type"] == "reference" and value is not None:
-            target = key_prefix_object(value)
-            if target not in f["referenceTo"] or not _exists(conn, schema, value):
-                raise SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY",
-                                      f"{f['label']}: id value of incorrect type: {value}", [name])
-    merged = {**(current or {}), **out}
-    if creating:
-        for name, value in _defaults(obj).items():
-            merged.setdefault(name, value)
-            out.setdefault(name, value)
-    missing = [f["name"] for f in describe(obj)["fields"] if not f["nillable"] and f["createable"]
-               and not f["defaultedOnCreate"] and merged.get(f["name"]) is None]
-    if missing:
-        raise SalesforceError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
-                              missing)
-    _validation_rules(obj, merged)
-    _refusals(conn, schema, obj, out)
-    out.update(_computed(conn, schema, obj, merged, creating))
-    return out
-
-
-def _defaults(obj) -> dict:
-    """What a new record gets for the fields it was not given: describe's defaults, the org's, its owner."""
-    out = {f["name"]: f["defaultValue"] for f in describe(obj)["fields"]
-           if f["createable"] and f["defaultValue"] is not None}
-    out.update(DEFAULTS.get(obj, {}))
-    if owned(obj):
-        out["OwnerId"] = USER_ID  # the session's user owns what it creates
-    return out
-
-
-def _supports(obj, operation: str) -> None:
-    """Refuse an insert, update or delete of an object that does not allow it (Organization, Profile, …)."""
-    allowed = {"insert": "createable", "update": "updateable", "delete": "deletable"}[operation]
-    if not describe(obj)[allowed]:
-        raise SalesforceError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type {obj} does not support {operation}")
-
-
-def _validation_rules(obj, r):
-    """A few rules a real org would have, answered the way Salesforce answers a validation rule."""
-    def fail(message, fields):
-        raise SalesforceError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", message, fields)
-
-    if obj == "Case" and r.get("Origin") == "Web" and not (r.get("Subject") or "").strip():
-        fail("A case from the web needs a subject.", ["Subject"])
-    if obj == "Contact" and r.get("Email") and "@" not in r["Email"]:
-        fail("Email must contain @.", ["Email"])
-    if obj == "Invoice__c" and (r.get("Amount__c") or 0) < 0:
-        fail("An invoice amount cannot be negative.", ["Amount__c"])
+    return salesforce_id(prefix, next_number(conn, schema, "id:" + prefix, FIRST_NEW_RECORD))
 
 
 # A refusal switch: while the settings table has `refuse:<Object>.<Field>`, every write that sets
@@ -272,56 +125,78 @@ def accept_writes(conn, schema, obj, field_name) -> None:
     conn.execute(sql.SQL(CLEAR_SETTING).format(sql.Identifier(schema)), (_refusal_key(obj, field_name),))
 
 
-def _refusals(conn, schema, obj, values):
-    """Refuse the write if it sets a field whose refusal switch is on."""
-    for row in conn.execute(sql.SQL(REFUSALS).format(sql.Identifier(schema)), (REFUSE_PREFIX + "%",)):
-        switched_obj, _, field_name = row["key"].removeprefix(REFUSE_PREFIX).partition(".")
-        if switched_obj == obj and field_name in values:
-            raise SalesforceError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", row["value"], [field_name])
-
-
-def _computed(conn, schema, obj, r, creating) -> dict:
-    out = {}
-    if obj in ("Contact", "User"):
-        out["Name"] = " ".join(p for p in (r.get("FirstName"), r.get("LastName")) if p)
-    if obj == "PricebookEntry" and creating and r.get("Product2Id"):
-        product = get(conn, schema, "Product2", r["Product2Id"])["fields"]
-        out.update(Name=product.get("Name"), ProductCode=product.get("ProductCode"))
-    if obj == "Order" and r.get("Status"):
-        out["StatusCode"] = ORDER_STATUS_CATEGORY.get(r["Status"], "Draft")
-    if obj == "OrderItem" and r.get("Quantity") is not None and r.get("UnitPrice") is not None:
-        out["TotalPrice"] = round(r["Quantity"] * r["UnitPrice"], 2)
-    if obj == "Case":
-        out["IsClosed"] = r.get("Status") == "Closed"
-    if creating:
-        for name, width in AUTO_NUMBER_WIDTH.items():
-            if any(f["name"] == name for f in describe(obj)["fields"]):
-                out[name] = str(_next(conn, schema, "auto:" + obj + "." + name, FIRST_NEW_RECORD)).zfill(width)[-width:]
-    return out
-
-
 # ---- records ------------------------------------------------------------------------------------
 
-def _exists(conn, schema, record_id) -> bool:
-    return conn.execute(sql.SQL("SELECT 1 FROM {}.records WHERE id = %s AND NOT is_deleted").format(
-        sql.Identifier(schema)), (full_id(record_id),)).fetchone() is not None
+# What /sobjects/<Object>/<Id> answers when the Id names no live record of the object, by reason:
+# (status, errorCode, message, fields). Other APIs answer the same reasons their own way
+# (Unavailable.answered).
+UNAVAILABLE = {
+    # Not an Id at all: Salesforce takes the segment for an external id field it does not know.
+    "malformed": (404, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: {id}", []),
+    "wrong_type": (400, "MALFORMED_ID", "{label} ID: id value of incorrect type: {id}", ["Id"]),
+    "missing": (404, "NOT_FOUND", "The requested resource does not exist", []),
+    "deleted": (404, "ENTITY_IS_DELETED", "entity is deleted", []),
+}
 
 
-def get(conn, schema, obj, record_id, *, include_deleted=False) -> dict:
-    """One record (as stored) or NOT_FOUND."""
-    row = conn.execute(sql.SQL("SELECT * FROM {}.records WHERE id = %s AND object = %s").format(
-        sql.Identifier(schema)), (full_id(record_id), obj)).fetchone()
-    if row is None or (row["is_deleted"] and not include_deleted):
-        raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+class Unavailable(SalesforceError):
+    """A request named a record that is not there; `reason` says why (a key of UNAVAILABLE)."""
+
+    def __init__(self, reason, obj, record_id, answers=UNAVAILABLE):
+        status, code, message, fields = answers[reason]
+        label = describe(obj)["label"] if obj else ""
+        super().__init__(status, code, message.format(id=record_id, label=label), fields)
+        self.reason, self.obj, self.record_id = reason, obj, record_id
+
+    def answered(self, answers) -> "Unavailable":
+        """The same problem, as another API answers it."""
+        return Unavailable(self.reason, self.obj, self.record_id, answers)
+
+
+RECORD = "SELECT * FROM {}.records WHERE id = %s"
+
+
+def record(conn, schema, record_id) -> dict | None:
+    """The record an Id names, whatever its object, deleted or not; None if there is none."""
+    canonical = canonical_id(record_id)
+    if canonical is None:
+        return None
+    return conn.execute(sql.SQL(RECORD).format(sql.Identifier(schema)), (canonical,)).fetchone()
+
+
+def get(conn, schema, obj, record_id) -> dict:
+    """The live record of `obj` an Id names (15 or 18 characters), or Unavailable."""
+    canonical = canonical_id(record_id)
+    if canonical is None:
+        raise Unavailable("malformed", obj, record_id)
+    if key_prefix_object(canonical) != obj:
+        raise Unavailable("wrong_type", obj, record_id)
+    row = record(conn, schema, canonical)
+    if row is None or row["object"] != obj:
+        raise Unavailable("missing", obj, record_id)
+    if row["is_deleted"]:
+        raise Unavailable("deleted", obj, record_id)
     return row
 
 
+# The field name is a literal, not a parameter, so the expression index on External_ID__c applies.
+RECORDS_WITH_VALUE = "SELECT * FROM {} WHERE object = %s AND NOT is_deleted AND fields->>{} = %s ORDER BY id"
+
+
 def find_by(conn, schema, obj, field_name, value) -> list:
-    """Live records whose field equals value (external-id lookups)."""
-    # The field name is a literal, not a parameter, so the expression index on External_ID__c applies.
-    return conn.execute(sql.SQL(
-        "SELECT * FROM {}.records WHERE object = %s AND NOT is_deleted AND fields->>{} = %s ORDER BY id"
-    ).format(sql.Identifier(schema), sql.Literal(field_name)), (obj, str(value))).fetchall()
+    """Live records whose field equals value (external-id lookups, unique fields)."""
+    return conn.execute(sql.SQL(RECORDS_WITH_VALUE).format(sql.Identifier(schema, "records"), sql.Literal(field_name)),
+                        (obj, str(value))).fetchall()
+
+
+def children(conn, schema, obj, lookup, parent_id) -> list:
+    """Live records of `obj` whose lookup field names the parent."""
+    return find_by(conn, schema, obj, lookup, parent_id)
+
+
+def lock_value(conn, obj, field_name, value) -> None:
+    """Serialise writes of one value of one field (upserts, unique fields) until the transaction ends."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{obj}.{field_name}={value}",))
 
 
 def to_json(obj, row, fields=None) -> dict:
@@ -337,42 +212,66 @@ def to_json(obj, row, fields=None) -> dict:
     return out
 
 
+INSERT = "INSERT INTO {}.records (id, object, fields, created_date, system_modstamp) VALUES (%s, %s, %s, {now}, {now})"
+
+
 def create(conn, schema, obj, values) -> str:
     """Insert a record; return its new Id."""
-    _supports(obj, "insert")
-    data = prepare(conn, schema, obj, values, creating=True)
+    rules.supports(obj, "insert")
+    data = rules.prepare(conn, schema, obj, values, creating=True)
     record_id = new_id(conn, schema, obj)
-    conn.execute(sql.SQL(
-        "INSERT INTO {}.records (id, object, fields, created_date, system_modstamp) "
-        "VALUES (%s, %s, %s, {now}, {now})"
-    ).format(sql.Identifier(schema), now=NOW), (record_id, obj, Jsonb(data)))
+    conn.execute(sql.SQL(INSERT).format(sql.Identifier(schema), now=NOW), (record_id, obj, Jsonb(data)))
     return record_id
+
+
+UPDATE = "UPDATE {}.records SET fields = fields || %s, system_modstamp = {now}, last_modified_by_id = %s WHERE id = %s"
 
 
 def update(conn, schema, obj, record_id, values) -> None:
     """Update a live record's fields."""
-    _supports(obj, "update")
     row = get(conn, schema, obj, record_id)
-    data = prepare(conn, schema, obj, values, creating=False, current=row["fields"])
-    conn.execute(sql.SQL(
-        "UPDATE {}.records SET fields = fields || %s, system_modstamp = {now}, last_modified_by_id = %s WHERE id = %s"
-    ).format(sql.Identifier(schema), now=NOW), (Jsonb(data), USER_ID, row["id"]))
+    rules.supports(obj, "update")
+    data = rules.prepare(conn, schema, obj, values, creating=False, current=row["fields"], record_id=row["id"])
+    conn.execute(sql.SQL(UPDATE).format(sql.Identifier(schema), now=NOW), (Jsonb(data), USER_ID, row["id"]))
 
 
-def delete(conn, schema, obj, record_id) -> None:
-    """Move a record to the recycle bin: IsDeleted, visible to queryAll and deleted/."""
-    _supports(obj, "delete")
+DELETE = "UPDATE {}.records SET is_deleted = true, deleted_date = {now}, system_modstamp = {now} WHERE id = %s"
+
+
+def delete(conn, schema, obj, record_id) -> str:
+    """Move a record (and the children that go with it) to the recycle bin: IsDeleted, seen by queryAll and
+    deleted/; return its 18-character Id."""
+    rules.supports(obj, "delete")
     row = get(conn, schema, obj, record_id)
-    conn.execute(sql.SQL(
-        "UPDATE {}.records SET is_deleted = true, deleted_date = {now}, "
-        "system_modstamp = {now} WHERE id = %s"
-    ).format(sql.Identifier(schema), now=NOW), (row["id"],))
+    rules.before_delete(conn, schema, obj, row)
+    conn.execute(sql.SQL(DELETE).format(sql.Identifier(schema), now=NOW), (row["id"],))
+    return row["id"]
+
+
+HARD_DELETE = "DELETE FROM {}.records WHERE id = %s"
 
 
 def hard_delete(conn, schema, obj, record_id) -> None:
     """Delete a record for good (Bulk API hardDelete): not in the recycle bin, gone from queryAll too."""
-    row = get(conn, schema, obj, record_id, include_deleted=True)
-    conn.execute(sql.SQL("DELETE FROM {}.records WHERE id = %s").format(sql.Identifier(schema)), (row["id"],))
+    try:
+        row = get(conn, schema, obj, record_id)
+    except Unavailable as exc:
+        if exc.reason != "deleted":
+            raise
+        row = record(conn, schema, record_id)
+    conn.execute(sql.SQL(HARD_DELETE).format(sql.Identifier(schema)), (row["id"],))
+
+
+CLEAR_LOOKUP = """
+UPDATE {records} SET fields = jsonb_set(fields, ARRAY[{field}], 'null'), system_modstamp = {now}
+ WHERE object = %s AND NOT is_deleted AND fields->>{field} = %s
+"""
+
+
+def clear_lookup(conn, schema, obj, lookup, parent_id) -> None:
+    """Empty the lookup field of the live records of `obj` that name a parent being deleted."""
+    conn.execute(sql.SQL(CLEAR_LOOKUP).format(records=sql.Identifier(schema, "records"), field=sql.Literal(lookup),
+                                              now=NOW), (obj, parent_id))
 
 
 def upsert(conn, schema, obj, ext_field, ext_value, values) -> tuple[str, bool]:
@@ -382,7 +281,7 @@ def upsert(conn, schema, obj, ext_field, ext_value, values) -> tuple[str, bool]:
         raise SalesforceError(400, "INVALID_FIELD", f"Field {f['name']} is not an external id field", [f["name"]])
     values = {k: v for k, v in values.items() if k.lower() != f["name"].lower()}
     # Serialise upserts of one key, as Salesforce does, so two at once cannot both create.
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{obj}.{f['name']}={ext_value}",))
+    lock_value(conn, obj, f["name"], ext_value)
     rows = find_by(conn, schema, obj, f["name"], ext_value)
     if len(rows) > 1:
         raise SalesforceError(300, "MULTIPLE_CHOICES", f"more than one record found for external id field "

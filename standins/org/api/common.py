@@ -35,6 +35,11 @@ COLLECTION_LIMIT = 200
 # The REST base every data route hangs off: /services/data/vNN.N
 BASE = "/services/data/v<version>"
 VERSION_IN_PATH = re.compile(r"^/services/data/v([^/]*)")
+# WSGI environ keys a composite request (api/composite.py) sets on the subrequests it runs through the
+# app: a subrequest is counted with its composite, not on its own; the composite's allOrNone, when
+# true, overrides the allOrNone of an sObject Collections subrequest.
+SUBREQUEST = "local_org.subrequest"
+COMPOSITE_ALL_OR_NONE = "local_org.composite_all_or_none"
 
 
 def bearer_token() -> str:
@@ -83,7 +88,9 @@ def init_app(app, org):
     @app.before_request
     def _authenticate_and_count():
         # The list of versions (/services/data) is public, as on a real org; everything below it needs a session.
-        if not request.path.startswith("/services/data/") or request.path == "/services/data/":
+        # A composite's subrequests were counted with their composite.
+        if (not request.path.startswith("/services/data/") or request.path == "/services/data/"
+                or request.environ.get(SUBREQUEST)):
             return None
         if not org.valid_session(bearer_token()):
             return error_response(SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid"))

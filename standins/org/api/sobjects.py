@@ -35,6 +35,9 @@ def _metadata_response(data):
     response.last_modified = schema.last_modified()
     return response.make_conditional(request)
 
+# A GET of another object's Id finds nothing, where a PATCH or DELETE of one is a malformed Id.
+READ_UNAVAILABLE = {**store.UNAVAILABLE, "wrong_type": store.UNAVAILABLE["missing"]}
+
 
 def init_app(app, org):
     """Register the sObject routes."""
@@ -78,6 +81,7 @@ def init_app(app, org):
             record_id = store.create(conn, org.schema, obj, record_body())
         response = jsonify({"id": record_id, "success": True, "errors": []})
         response.status_code = 201
+        response.headers["Location"] = f"/services/data/v{version}/sobjects/{obj}/{record_id}"
         return response
 
     @app.route(base + "/sobjects/<obj>/<record_id>", methods=["GET", "PATCH", "DELETE"])
@@ -85,7 +89,10 @@ def init_app(app, org):
         obj = schema.canonical_object(obj)
         with org.connection() as conn, conn.transaction():
             if request.method == "GET":
-                row = store.get(conn, org.schema, obj, record_id)
+                try:
+                    row = store.get(conn, org.schema, obj, record_id)
+                except store.Unavailable as exc:
+                    raise exc.answered(READ_UNAVAILABLE) from None
                 fields = request.args.get("fields")
                 names = [schema.field_of(obj, f.strip())["name"] for f in fields.split(",")] if fields else None
                 return jsonify(store.to_json(obj, row, names))
