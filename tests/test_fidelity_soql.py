@@ -94,8 +94,18 @@ def test_relationship_fields_filter_and_order(sf, org):
     ordered = [r["LastName"] for r in sf.query(
         "SELECT LastName FROM Contact ORDER BY Account.Name DESC NULLS LAST, LastName")["records"]]
     assert ordered == ["Turing", "Hopper", "Lovelace", "Loner"]
+    nulls_first = [r["LastName"] for r in sf.query("SELECT LastName FROM Contact ORDER BY Account.Name, LastName"
+                                                   )["records"]]
+    assert nulls_first == ["Loner", "Hopper", "Lovelace", "Turing"]  # Salesforce sorts nulls first by default
     assert [r["LastName"] for r in sf.query("SELECT LastName FROM Contact WHERE Account.Name = null")["records"]] == [
         "Loner"]
+
+
+def test_text_sorts_case_insensitively(sf):
+    for subject in ("beta", "Alpha", "gamma", "Delta"):
+        sf.Case.create({"Subject": subject})
+    subjects = [r["Subject"] for r in sf.query("SELECT Subject FROM Case ORDER BY Subject DESC")["records"]]
+    assert subjects == ["gamma", "Delta", "beta", "Alpha"]
 
 
 def test_an_unknown_relationship_is_invalid_field(sf, org):
@@ -104,6 +114,40 @@ def test_an_unknown_relationship_is_invalid_field(sf, org):
     assert error["message"].startswith("Didn't understand relationship 'Owner' in field path.")
     assert refused(sf, "SELECT Account.Nope__c FROM Contact")["errorCode"] == "INVALID_FIELD"
     assert refused(sf, "SELECT Id FROM Contact WHERE Acount.Name = 'x'")["errorCode"] == "INVALID_FIELD"
+
+
+def test_ids_compare_in_either_length_and_a_malformed_one_is_refused(sf, org):
+    short = org["acme"][:15]
+    by_id = f"SELECT Name FROM Account WHERE Id = '{short}'"  # noqa: S608 (SOQL, not SQL)
+    assert [r["Name"] for r in sf.query(by_id)["records"]] == ["Acme"]
+    by_parent = f"SELECT COUNT() FROM Contact WHERE AccountId IN ('{short}')"  # noqa: S608 (SOQL, not SQL)
+    assert sf.query(by_parent)["totalSize"] == 2
+    error = refused(sf, "SELECT Name FROM Account WHERE Id = 'acme'")
+    assert error == {"message": "invalid ID field: acme", "errorCode": "INVALID_QUERY_FILTER_OPERATOR", "fields": []}
+    assert refused(sf, "SELECT Name FROM Account WHERE Id LIKE '001%'")["errorCode"] == "INVALID_QUERY_FILTER_OPERATOR"
+
+
+def test_datetime_fields_in_the_record_json_compare_as_instants(sf, org):
+    sf.Order.update(org["order"], {"ActivatedDate": "2024-03-01T12:00:00.000+0000"})
+    count = lambda condition: sf.query(f"SELECT COUNT() FROM Order WHERE {condition}")["totalSize"]  # noqa: E731,S608
+    assert count("ActivatedDate = 2024-03-01T13:00:00+01:00") == 1
+    assert count("ActivatedDate > 2024-03-01T12:00:00Z") == 0 and count("ActivatedDate < TODAY") == 1
+    assert count("DAY_ONLY(ActivatedDate) = 2024-03-01") == 1 and count("HOUR_IN_DAY(ActivatedDate) = 12") == 1
+    assert count("HOUR_IN_DAY(convertTimezone(ActivatedDate)) = 4") == 1  # 04:00 in Los Angeles
+
+
+def test_long_text_areas_neither_filter_nor_sort(sf, org):
+    assert refused(sf, "SELECT Id FROM Case WHERE Description = 'x'") == {
+        "message": "field 'Description' can not be filtered in a query call", "errorCode": "MALFORMED_QUERY",
+        "fields": []}
+    assert refused(sf, "SELECT Id FROM Case ORDER BY Description")["message"] == (
+        "field 'Description' can not be sorted in a query call")
+    assert sf.query("SELECT Description FROM Case")["totalSize"] == 1  # selecting one is fine
+
+
+def test_a_field_path_crosses_at_most_five_relationships(sf, org):
+    assert refused(sf, "SELECT Order.Account.Owner.Manager.Manager.Manager.Name FROM OrderItem")[
+        "errorCode"] == "MALFORMED_QUERY"
 
 
 # ---- child subqueries ---------------------------------------------------------------------------
@@ -170,6 +214,14 @@ def test_a_page_of_parents_runs_each_subquery_once(local_org, sf):
                                      "(SELECT Subject FROM Cases) FROM Account")
     assert result["totalSize"] == 30 and all(r["Contacts"]["totalSize"] == 1 for r in result["records"])
     assert counting.statements == 4  # count, page, one per subquery
+
+
+def test_queries_run_page_by_page_without_a_request(local_org, sf, org):
+    with db.connect(local_org.org.database_url) as conn:
+        pages = list(queries.pages(conn, "local_org", "SELECT LastName, Account.Name FROM Contact ORDER BY LastName",
+                                   page_size=3))
+    assert [[r["LastName"] for r in page] for page in pages] == [["Hopper", "Loner", "Lovelace"], ["Turing"]]
+    assert pages[1][0]["Account"]["Name"] == "Globex"
 
 
 # ---- aggregates ---------------------------------------------------------------------------------
@@ -306,6 +358,11 @@ def test_relationship_queries_page_with_next_records_url_and_query_more(sf, loca
     names = [r["Name"] for r in sf.query_all_iter(query)]
     assert len(names) == 2100 == len(set(names)) and names == sorted(names)
     assert sf.query_all(query)["totalSize"] == 2100
+    every = sf.query(query, include_deleted=True)
+    assert every["nextRecordsUrl"].startswith("/services/data/v59.0/queryAll/")
+    rest = sf.query_more(every["nextRecordsUrl"].rsplit("/", 1)[1], include_deleted=True)
+    assert rest["records"] == by_url["records"]
+    assert len(list(sf.query_all_iter(query, include_deleted=True))) == 2100
 
 
 def test_query_all_with_relationships_sees_deleted_records(sf, org):

@@ -18,6 +18,7 @@ from standins.org.sql_terms import (
     Scope,
     condition,
     date_function,
+    long_text,
     no_semi_join,
     order_by,
     typed_column,
@@ -31,7 +32,6 @@ _COMPARABLE = NUMERIC | {"date", "datetime", "string", "email", "id", "phone", "
 TAKES = {"COUNT": _COMPARABLE, "COUNT_DISTINCT": _COMPARABLE, "MIN": _COMPARABLE, "MAX": _COMPARABLE,
          "SUM": NUMERIC, "AVG": NUMERIC}
 NOT_GROUPABLE = {"double", "currency", "percent", "datetime", "multipicklist", "base64"}
-LONG_TEXT = 255  # a textarea longer than this is a long text area, which does not group
 
 AGGREGATE_ROWS = "SELECT {columns} {source}"
 
@@ -113,7 +113,7 @@ def _grouped(scope: Scope, term) -> tuple[tuple, Column, dict | None]:
     if isinstance(term, str):
         r = scope.resolve(term)
         f = r.field
-        if f["type"] in NOT_GROUPABLE or f["type"] == "textarea" and (f["length"] or 0) > LONG_TEXT:
+        if f["type"] in NOT_GROUPABLE or long_text(f):
             raise soql.SoqlError(f"field '{f['name']}' can not be grouped in a query call")
         return ("field", r.alias, f["name"]), typed_column(r.alias, f), f
     if term.name in soql.DATE_FUNCTIONS:

@@ -19,6 +19,7 @@ from standins.org.sql_terms import (
     canonical_object_for_query,
     condition,
     field_of,
+    long_text,
     no_semi_join,
     operand,
     order_by,
@@ -136,6 +137,8 @@ def _records(q, scope, include_deleted, depth) -> tuple[Shape, list, sql.Compose
         if isinstance(term, soql.Call):
             raise soql.SoqlError(f"ORDER BY {term.text}: functions order aggregate queries (with GROUP BY)")
         r = scope.resolve(term)
+        if long_text(r.field) or r.field["type"] == "multipicklist":
+            raise soql.SoqlError(f"field '{r.field['name']}' can not be sorted in a query call")
         by_id = by_id or (r.alias, r.field["name"]) == (scope.root, "Id")
         order.append(order_by(typed_column(r.alias, r.field), desc, nulls_last))
     if not by_id:  # a stable order, so that pages neither repeat nor miss rows

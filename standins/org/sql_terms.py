@@ -27,9 +27,11 @@ _CASTS = {"date": "date", "datetime": "timestamptz", "double": "float8", "curren
 TEXTUAL = {"string", "textarea", "picklist", "email", "phone", "url", "multipicklist", "combobox"}
 NUMERIC = {"double", "currency", "percent", "int"}
 MAX_RELATIONSHIP_DEPTH = 5
+LONG_TEXT = 255  # a textarea longer than this is a long text area
 
 RECORDS_FROM = "FROM {records} AS {root}{joins} WHERE {where}"
 PARENT_JOIN = " LEFT JOIN {records} AS {alias} ON {alias}.id = ({parent}.fields->>{fk})"
+ORDER_TEXT = 'upper({}) COLLATE "C"'  # English locales sort text by the UTF-8 values of its upper case
 MULTIPICKLIST_HAS = "(string_to_array({}, ';') @> {})"
 BAD_RELATIONSHIP = ("Didn't understand relationship '{}' in field path. If you are attempting to use a custom "
                     "relationship, be sure to append the '__r' after the custom relationship name. Please reference "
@@ -65,6 +67,7 @@ class Column:
     kind: str
     name: str
     naive_utc: bool = False  # a timestamp column holding UTC: compared with naive UTC literals
+    system: bool = False  # a system column (Id, CreatedDate, …): never null, indexed as it is
 
 
 @dataclass
@@ -153,7 +156,8 @@ class Scope:
 def typed_column(alias: str, f: dict) -> Column:
     """A field of the row under `alias`, cast to its describe type."""
     if f["name"] in SYSTEM_COLUMNS:
-        return Column(sql.Identifier(alias, SYSTEM_COLUMNS[f["name"]]), f["type"], f["name"], f["type"] == "datetime")
+        return Column(sql.Identifier(alias, SYSTEM_COLUMNS[f["name"]]), f["type"], f["name"], f["type"] == "datetime",
+                      system=True)
     expr = sql.SQL("({}.fields->>{})").format(sql.Identifier(alias), sql.Literal(f["name"]))
     cast = _CASTS.get(f["type"])
     return Column(sql.SQL("{}::{}").format(expr, sql.SQL(cast)) if cast else expr, f["type"], f["name"])
@@ -284,15 +288,25 @@ def _multipicklist(col: Column, node) -> sql.Composable:
 
 
 def order_by(col: Column, desc: bool, nulls_last: bool | None) -> sql.Composed:
-    """One ORDER BY term."""
-    nulls = "" if nulls_last is None else (" NULLS LAST" if nulls_last else " NULLS FIRST")
-    return sql.SQL("{} {}{}").format(col.expr, sql.SQL("DESC" if desc else "ASC"), sql.SQL(nulls))
+    """One ORDER BY term: nulls first unless told otherwise, text by its upper case's code points, as SOQL sorts."""
+    expr = sql.SQL(ORDER_TEXT).format(col.expr) if col.kind in TEXTUAL else col.expr
+    # A system column is never null: left bare, its index keeps serving the SystemModstamp poll's order.
+    nulls = "" if col.system and nulls_last is None else " NULLS LAST" if nulls_last else " NULLS FIRST"
+    return sql.SQL("{} {}{}").format(expr, sql.SQL("DESC" if desc else "ASC"), sql.SQL(nulls))
+
+
+def long_text(f: dict) -> bool:
+    """A long text area: Salesforce neither filters, sorts nor groups by it."""
+    return f["type"] == "textarea" and (f["length"] or 0) > LONG_TEXT
 
 
 def operand(scope: Scope, term) -> Column:
     """A WHERE operand: a field path, or a date function of one (CALENDAR_YEAR(CreatedDate))."""
     if isinstance(term, str):
-        return scope.column(term)
+        r = scope.resolve(term)
+        if long_text(r.field):
+            raise soql.SoqlError(f"field '{r.field['name']}' can not be filtered in a query call")
+        return typed_column(r.alias, r.field)
     if term.name in soql.DATE_FUNCTIONS:
         return date_function(scope, term)
     raise soql.SoqlError(f"{term.text} is not allowed here: aggregate functions filter in HAVING")
