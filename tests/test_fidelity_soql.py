@@ -268,6 +268,16 @@ def test_aggregates_follow_salesforces_type_rules(sf, org):
     assert refused(sf, "SELECT Name n FROM Account")["message"] == "only aggregate expressions use field aliasing"
 
 
+def test_grouped_values_come_back_in_their_types_json_form(sf, org):
+    closed = sf.query("SELECT IsClosed, COUNT(Id) FROM Case GROUP BY IsClosed")["records"]
+    assert [(r["IsClosed"], r["expr0"]) for r in closed] == [(False, 1)]
+    dated = sf.query("SELECT EffectiveDate, MAX(TotalAmount) FROM Order GROUP BY EffectiveDate")["records"]
+    assert [(r["EffectiveDate"], r["expr0"]) for r in dated] == [("2024-01-15", 0.0)]
+    days = sf.query("SELECT DAY_ONLY(CreatedDate) day, COUNT(Id) FROM Contact GROUP BY DAY_ONLY(CreatedDate)")
+    created = {r["CreatedDate"][:10] for r in sf.query("SELECT CreatedDate FROM Contact")["records"]}
+    assert {r["day"] for r in days["records"]} == created and sum(r["expr0"] for r in days["records"]) == 4
+
+
 def test_more_than_2000_groups_is_exceeded_id_limit(sf, local_org):
     _accounts(sf, 2001)
     error = refused(sf, "SELECT Name, COUNT(Id) FROM Account GROUP BY Name")

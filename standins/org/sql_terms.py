@@ -100,7 +100,8 @@ class Scope:
         """A fresh output column name."""
         return f"v{next(self.labels)}"
 
-    def records(self):
+    def records(self) -> sql.Identifier:
+        """The org's records table."""
         return sql.Identifier(self.schema, "records")
 
     def resolve(self, path: str) -> Resolved:
@@ -142,6 +143,7 @@ class Scope:
                                             where=sql.SQL(" AND ").join(where))
 
     def parent_alias(self, key: tuple) -> str:
+        """The alias of the row a join hangs off: the root, or the join one relationship shorter."""
         return self.joins[key[:-1]].alias if len(key) > 1 else self.root
 
     def base_conditions(self, include_deleted: bool) -> list:
