@@ -147,6 +147,7 @@ class Org:
 def create_org_app(org: Org) -> Flask:
     """The Flask app that answers as Salesforce would."""
     app = Flask(__name__)
+    app.json.sort_keys = False  # Salesforce answers keys in their order: attributes first, then the SELECT's
     app.config["ORG"] = org
     transport.init_app(app, org)
     common.init_app(app, org)

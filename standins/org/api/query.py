@@ -1,17 +1,13 @@
-"""SOQL over REST: query and queryAll, and their next pages (queryMore) by locator."""
+"""SOQL over REST: query and queryAll, their next pages (queryMore) by locator, and a query's column metadata."""
 
 import base64
 import json
 
 from flask import jsonify, request
-from psycopg import sql
 
-from standins.org import compiler, soql, store
+from standins.org import queries, query_columns
 from standins.org.api.common import BASE
 from standins.org.errors import SalesforceError
-
-PAGE_SIZE = 2000
-COUNT_OF = "SELECT count(*) AS n FROM ({}) AS q"
 
 
 def _locator(query: str, offset: int, include_deleted: bool) -> str:
@@ -22,38 +18,32 @@ def _locator(query: str, offset: int, include_deleted: bool) -> str:
 
 def _unlocate(locator: str) -> dict:
     try:
-        return json.loads(base64.urlsafe_b64decode(locator + "=" * (-len(locator) % 4)))
+        state = json.loads(base64.urlsafe_b64decode(locator + "=" * (-len(locator) % 4)))
+        if not (isinstance(state, dict) and isinstance(state.get("q"), str) and isinstance(state.get("o"), int)):
+            raise ValueError(locator)
+        return state
     except (ValueError, TypeError):
         raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator") from None
 
 
-def run_query(org, text: str, offset: int, include_deleted: bool, version: str) -> dict:
-    """One page of a query's answer as REST returns it; every API that runs SOQL (REST, Bulk) calls this."""
-    q = soql.parse(text)
-    obj, statement, names = compiler.compile_query(q, org.schema, include_deleted=include_deleted)
-    first = q.offset + offset
-    end = None if q.limit is None else q.offset + q.limit
+def run_query(org, text: str, start: int, include_deleted: bool, version: str) -> dict:
+    """One page of a query's answer as REST returns it, `nextRecordsUrl` included; REST and Bulk call this."""
     with org.connection() as conn:
-        if q.count:
-            count = conn.execute(sql.SQL(COUNT_OF).format(statement)).fetchone()["n"]
-            count = max(0, min(count, end or count) - q.offset)
-            return {"totalSize": count, "done": True, "records": []}
-        total = conn.execute(sql.SQL(COUNT_OF).format(statement)).fetchone()["n"]
-        total = max(0, (min(total, end) if end is not None else total) - q.offset)
-        page = PAGE_SIZE if end is None else max(0, min(PAGE_SIZE, end - first))
-        rows = conn.execute(statement + sql.SQL(" LIMIT {} OFFSET {}").format(
-            sql.Literal(page), sql.Literal(first))).fetchall()
-    result = {"totalSize": total, "done": offset + len(rows) >= total,
-              "records": [store.to_json(obj, r, names) for r in rows]}
-    if not result["done"]:
-        result["nextRecordsUrl"] = (f"/services/data/v{version}/{'queryAll' if include_deleted else 'query'}/"
-                                    f"{_locator(text, offset + len(rows), include_deleted)}-{offset + len(rows)}")
+        result, following = queries.run_page(conn, org.schema, text, start=start, include_deleted=include_deleted,
+                                             version=version)
+    if following is not None:
+        endpoint = "queryAll" if include_deleted else "query"
+        result["nextRecordsUrl"] = (f"/services/data/v{version}/{endpoint}/"
+                                    f"{_locator(text, following, include_deleted)}-{following}")
     return result
 
 
 def init_app(app, org):
     """Register the query routes."""
     base = BASE
+
+    def answer(text: str, start: int, include_deleted: bool, version: str):
+        return jsonify(run_query(org, text, start, include_deleted, version))
 
     @app.get(base + "/query/")
     @app.get(base + "/query")
@@ -63,10 +53,12 @@ def init_app(app, org):
         text = request.args.get("q")
         if text is None:
             raise SalesforceError(400, "MALFORMED_QUERY", "The q parameter is required")
-        return jsonify(run_query(org, text, 0, request.path.rstrip("/").endswith("queryAll"), version))
+        if request.args.get("columns", "").lower() == "true":
+            return jsonify(query_columns.column_metadata(org.schema, text))
+        return answer(text, 0, request.path.rstrip("/").endswith("queryAll"), version)
 
     @app.get(base + "/query/<locator>")
     @app.get(base + "/queryAll/<locator>")
     def query_more(version, locator):
         state = _unlocate(locator.rsplit("-", 1)[0])
-        return jsonify(run_query(org, state["q"], state["o"], state["all"], version))
+        return answer(state["q"], state["o"], bool(state.get("all")), version)

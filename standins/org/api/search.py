@@ -12,8 +12,8 @@ import json
 from flask import Response, request
 from psycopg import sql
 
-from standins.org import compiler, soql, sosl, store
-from standins.org.api.common import BASE, body
+from standins.org import compiler, queries, soql, sosl
+from standins.org.api.common import API_VERSION, BASE, body
 
 # The live records of the searched objects whose searched fields match the terms. `s` pairs each
 # object with the fields the scope searches; a phone field is also searched as digits alone, so
@@ -70,11 +70,11 @@ def _soql(spec: sosl.Returning, obj: str, ids: list[str]) -> str:
     return f"SELECT {spec.fields or 'Id'} FROM {obj} WHERE {where} ORDER BY {spec.order_by or 'Id'}"  # noqa: S608
 
 
-def _returned(conn, schema: str, spec: sosl.Returning, obj: str, ids: list[str], room: int) -> list[dict]:
+def _returned(conn, schema: str, spec: sosl.Returning, obj: str, ids: list[str], room: int,
+              version: str) -> list[dict]:
     """One RETURNING object's records, as REST returns them, at most `room` of them."""
     try:
-        q = soql.parse(_soql(spec, obj, ids))
-        obj, statement, names = compiler.compile_query(q, schema, include_deleted=False)
+        plan = compiler.compile_query(soql.parse(_soql(spec, obj, ids)), schema, include_deleted=False)
     except soql.SoqlError as exc:
         if exc.code != "MALFORMED_QUERY":
             raise
@@ -82,19 +82,19 @@ def _returned(conn, schema: str, spec: sosl.Returning, obj: str, ids: list[str],
     limit = room if spec.limit is None else min(spec.limit, room)
     if not ids or limit <= 0:
         return []
-    rows = conn.execute(statement + sql.SQL(" LIMIT {} OFFSET {}").format(sql.Literal(limit),
-                                                                           sql.Literal(spec.offset))).fetchall()
-    return [store.to_json(obj, row, names) for row in rows]
+    rows = conn.execute(plan.rows + sql.SQL(" LIMIT {} OFFSET {}").format(sql.Literal(limit),
+                                                                          sql.Literal(spec.offset))).fetchall()
+    return queries.records(conn, plan.shape, rows, version)
 
 
-def run_search(conn, schema: str, search: sosl.Search) -> dict:
+def run_search(conn, schema: str, search: sosl.Search, version: str = API_VERSION) -> dict:
     """What a search answers: `{"searchRecords": [...]}`."""
     specs = search.returning or [sosl.Returning(name) for name in sosl.searchable_objects()]
     objects = [compiler.canonical_object_for_query(spec.sobject) for spec in specs]
     ids = matching_ids(conn, schema, search, list(dict.fromkeys(objects)))
     records = []
     for spec, obj in zip(specs, objects, strict=True):
-        records += _returned(conn, schema, spec, obj, ids[obj], search.limit - len(records))
+        records += _returned(conn, schema, spec, obj, ids[obj], search.limit - len(records), version)
     return {"searchRecords": records}
 
 
@@ -201,11 +201,11 @@ def init_app(app, org):
             raise sosl.SoslError("The q parameter is required: a SOSL search, FIND {…}")
         parsed = sosl.parse(text)
         with org.connection() as conn:
-            return _answer(run_search(conn, org.schema, parsed))
+            return _answer(run_search(conn, org.schema, parsed, version))
 
     @app.route(base + "/parameterizedSearch/", methods=["GET", "POST"])
     @app.route(base + "/parameterizedSearch", methods=["GET", "POST"])
     def parameterized_search(version):
         parsed = _from_query_string(request.args) if request.method == "GET" else _from_body()
         with org.connection() as conn:
-            return _answer(run_search(conn, org.schema, parsed))
+            return _answer(run_search(conn, org.schema, parsed, version))
