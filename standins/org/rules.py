@@ -107,7 +107,7 @@ def _resolve_relationship(conn, schema, obj, key, value):
 
 
 def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | None = None,
-            record_id: str | None = None) -> dict:
+            record_id: str | None = None, unique_checked: str | None = None) -> dict:
     """Check an incoming record body field by field (names in any case); return the values to store."""
     out = {}
     for key, value in values.items():
@@ -137,7 +137,7 @@ def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | 
                               missing)
     _validation_rules(obj, merged)
     _refusals(conn, schema, obj, out)
-    _check_unique(conn, schema, obj, out, record_id)
+    _check_unique(conn, schema, obj, {k: v for k, v in out.items() if k != unique_checked}, record_id)
     out.update(_computed(conn, schema, obj, merged, creating))
     return out
 

@@ -215,10 +215,11 @@ def to_json(obj, row, fields=None) -> dict:
 INSERT = "INSERT INTO {}.records (id, object, fields, created_date, system_modstamp) VALUES (%s, %s, %s, {now}, {now})"
 
 
-def create(conn, schema, obj, values) -> str:
-    """Insert a record; return its new Id."""
+def create(conn, schema, obj, values, *, unique_checked: str | None = None) -> str:
+    """Insert a record; return its new Id. `unique_checked`: a unique field the caller already locked and
+    looked up (an upsert's key), so its value is not looked up twice."""
     rules.supports(obj, "insert")
-    data = rules.prepare(conn, schema, obj, values, creating=True)
+    data = rules.prepare(conn, schema, obj, values, creating=True, unique_checked=unique_checked)
     record_id = new_id(conn, schema, obj)
     conn.execute(sql.SQL(INSERT).format(sql.Identifier(schema), now=NOW), (record_id, obj, Jsonb(data)))
     return record_id
@@ -289,7 +290,7 @@ def upsert(conn, schema, obj, ext_field, ext_value, values) -> tuple[str, bool]:
     if rows:
         update(conn, schema, obj, rows[0]["id"], values)
         return rows[0]["id"], False
-    return create(conn, schema, obj, {**values, f["name"]: ext_value}), True
+    return create(conn, schema, obj, {**values, f["name"]: ext_value}, unique_checked=f["name"]), True
 
 
 def dumps(value) -> str:
