@@ -23,6 +23,7 @@ from core import db
 from standins.org import bulk_jobs, limits, standard, store, views
 from standins.org.api import (
     auth,
+    blobs,
     bulk1,
     bulk2,
     collections,
@@ -155,6 +156,7 @@ def create_org_app(org: Org) -> Flask:
     identity.init_app(app, org)
     discovery.init_app(app, org)
     sobjects.init_app(app, org)
+    blobs.init_app(app, org)
     query.init_app(app, org)
     search.init_app(app, org)
     collections.init_app(app, org)

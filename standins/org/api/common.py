@@ -11,7 +11,7 @@ import re
 
 from flask import abort, g, request
 
-from standins.org import ids, limits, soql
+from standins.org import files, ids, limits, soql
 from standins.org.errors import SalesforceError, error_response
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ def instance_url() -> str:
 
 def body() -> dict | list:
     """The request's JSON body, whatever Content-Type it came with; JSON_PARSER_ERROR otherwise."""
+    if (request.content_length or 0) > files.JSON_MESSAGE_LIMIT:
+        raise files.too_large("A JSON request is limited to 50 MB")
     try:
         data = json.loads(request.get_data(as_text=True) or "null")
     except ValueError as exc:
@@ -62,7 +64,9 @@ def body() -> dict | list:
 
 
 def record_body() -> dict:
-    """A JSON object body (one record's fields)."""
+    """One record's fields: a JSON object body, or a multipart one (a JSON part and binary parts for blob fields)."""
+    if request.mimetype == "multipart/form-data":
+        return files.multipart_record(request.form, request.files)
     data = body()
     if not isinstance(data, dict):
         raise SalesforceError(400, "JSON_PARSER_ERROR", "Expected a JSON object as the request body")
