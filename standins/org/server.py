@@ -31,6 +31,7 @@ from standins.org.api import (
     composite,
     discovery,
     identity,
+    layouts,
     metadata,
     query,
     search,
@@ -156,6 +157,7 @@ def create_org_app(org: Org) -> Flask:
     identity.init_app(app, org)
     discovery.init_app(app, org)
     sobjects.init_app(app, org)
+    layouts.init_app(app, org)
     blobs.init_app(app, org)
     query.init_app(app, org)
     search.init_app(app, org)
