@@ -33,6 +33,7 @@ from standins.org.api import (
     identity,
     layouts,
     metadata,
+    passwords,
     query,
     search,
     sobjects,
@@ -159,6 +160,7 @@ def create_org_app(org: Org) -> Flask:
     sobjects.init_app(app, org)
     layouts.init_app(app, org)
     blobs.init_app(app, org)
+    passwords.init_app(app, org)
     query.init_app(app, org)
     search.init_app(app, org)
     collections.init_app(app, org)
