@@ -22,6 +22,7 @@ from psycopg import sql
 from core import db
 from standins.org import bulk_jobs, limits, standard, store, views
 from standins.org.api import (
+    apexrest,
     auth,
     blobs,
     bulk1,
@@ -169,5 +170,6 @@ def create_org_app(org: Org) -> Flask:
     metadata.init_app(app, org)
     bulk2.init_app(app, org)
     bulk1.init_app(app, org)
+    apexrest.init_app(app, org)
     views.init_app(app, org)
     return app

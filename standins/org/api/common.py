@@ -1,8 +1,8 @@
 """What every API call shares: the session check, API-request counting, the limit header, error shapes, bodies.
 
-Every answer carries `Sforce-Limit-Info: api-usage=N/MAX`; each /services/data call counts against
-a daily maximum (LOCAL_ORG_DAILY_API_LIMIT, default 15,000) and answers 403 REQUEST_LIMIT_EXCEEDED
-once it is spent, as a real org does. Errors are JSON lists shaped like Salesforce's.
+Every answer carries `Sforce-Limit-Info: api-usage=N/MAX`; each /services/data and Apex REST call
+counts against a daily maximum (LOCAL_ORG_DAILY_API_LIMIT, default 15,000) and answers 403
+REQUEST_LIMIT_EXCEEDED once it is spent, as a real org does. Errors are JSON lists shaped like Salesforce's.
 """
 
 import json
@@ -35,6 +35,8 @@ COLLECTION_LIMIT = 200
 # The REST base every data route hangs off: /services/data/vNN.N
 BASE = "/services/data/v<version>"
 VERSION_IN_PATH = re.compile(r"^/services/data/v([^/]*)")
+# The paths that need a session and count as API requests: the REST API (all but its list of versions) and Apex REST.
+SESSION_PATHS = ("/services/data/", "/services/apexrest/")
 # WSGI environ keys a composite request (api/composite.py) sets on the subrequests it runs through the
 # app: a subrequest is counted with its composite, not on its own; the composite's allOrNone, when
 # true, overrides the allOrNone of an sObject Collections subrequest.
@@ -93,7 +95,7 @@ def init_app(app, org):
     def _authenticate_and_count():
         # The list of versions (/services/data) is public, as on a real org; everything below it needs a session.
         # A composite's subrequests were counted with their composite.
-        if (not request.path.startswith("/services/data/") or request.path == "/services/data/"
+        if (not request.path.startswith(SESSION_PATHS) or request.path == "/services/data/"
                 or request.environ.get(SUBREQUEST)):
             return None
         if not org.valid_session(bearer_token()):
