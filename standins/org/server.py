@@ -2,9 +2,9 @@
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
 (sessions, API-request counting, error shapes), login (SOAP and OAuth), identity, discovery (versions
-and resources), REST data (sObjects, describe, changes), SOQL queries, SOSL searches, sObject Collections,
-composite requests, sObject Trees, the Metadata API, and Bulk API 2.0 and 1.0; plus the HTML view
-(standins/org/views.py).
+and resources), REST data (sObjects, describe, changes), layouts, files (blobs), user passwords, SOQL
+queries, the Tooling API, SOSL searches, sObject Collections, composite requests, sObject Trees, the
+Metadata API, Bulk API 2.0 and 1.0, and Apex REST; plus the HTML view (standins/org/views.py).
 """
 
 import base64
@@ -38,6 +38,7 @@ from standins.org.api import (
     query,
     search,
     sobjects,
+    tooling,
     transport,
     tree,
 )
@@ -163,6 +164,7 @@ def create_org_app(org: Org) -> Flask:
     blobs.init_app(app, org)
     passwords.init_app(app, org)
     query.init_app(app, org)
+    tooling.init_app(app, org)
     search.init_app(app, org)
     collections.init_app(app, org)
     composite.init_app(app, org)
