@@ -31,8 +31,6 @@ VIRTUAL_ID = "000000000000000AAA"
 CUSTOM_OBJECT_PREFIX, CUSTOM_FIELD_PREFIX = "01I", "00N"
 CUSTOM_DATE = "2024-01-01T00:00:00.000+0000"  # when the org's custom components were defined
 NOT_CUSTOMIZABLE = {"Organization", "Profile", "RecordType", "ContentDocument", "Attachment"}
-# The SOQL parser takes field names; a parent field's path is handed to it as one name with this joiner.
-PATH_JOINER = "__dot__"
 REIFIED = {"entitydefinitionid", "entitydefinition.qualifiedapiname", "entitydefinition.durableid", "durableid"}
 OPERATORS = {"=", "!=", "<", "<=", ">", ">=", "in", "notin", "like"}
 NUMBERS = {"int", "double", "currency", "percent"}
@@ -221,23 +219,6 @@ def to_json(name: str, record: dict, version: str, paths=None) -> dict:
 
 # ---- tooling SOQL -------------------------------------------------------------------------------------
 
-def _joined_paths(text: str) -> str:
-    """The query with each dotted field path (EntityDefinition.QualifiedApiName) written as one name."""
-    tokens, out, last = soql.tokenize(text), [], 0
-    i = 0
-    while i < len(tokens):
-        j = i
-        while (tokens[j].kind == "name" and tokens[j + 1].kind == "punct" and tokens[j + 1].value == "."
-               and tokens[j + 2].kind == "name"):
-            j += 2
-        if j > i:
-            out.append(text[last:tokens[i].pos])
-            out.append(PATH_JOINER.join(t.text for t in tokens[i:j + 1:2]))
-            last = tokens[j].pos + len(tokens[j].text)
-        i = j + 1
-    return "".join(out) + text[last:]
-
-
 def _relationship(obj: str, name: str) -> dict:
     """The lookup a parent path steps through (EntityDefinition on FieldDefinition); only to tooling objects."""
     for f in objects()[obj]["fields"]:
@@ -251,7 +232,7 @@ def _relationship(obj: str, name: str) -> dict:
 
 def resolve(obj: str, path: str) -> tuple[list[str], dict]:
     """A field path's canonical steps and the field it ends at; INVALID_FIELD if the object has none."""
-    parts = re.split(r"\.|" + PATH_JOINER, path)
+    parts = path.split(".")
     steps = []
     for part in parts[:-1]:
         ref = _relationship(obj, part)
@@ -274,6 +255,8 @@ def _value(record: dict, obj: str, steps: list[str]):
 def _literal(f: dict, value):
     """A WHERE literal checked against the field's type, as SOQL checks it."""
     kind = f["type"]
+    if isinstance(value, soql.DateLiteral):
+        raise soql.SoqlError("the local org's tooling queries take dates and datetimes, not date literals")
     ok = (value is None or (kind == "boolean" and isinstance(value, bool))
           or (kind in NUMBERS and isinstance(value, int | float) and not isinstance(value, bool))
           or (kind in TEXT and isinstance(value, str))
@@ -330,7 +313,7 @@ def _filters_on(node) -> set[str]:
         return set()
     if isinstance(node, soql.BoolOp):
         return set().union(*(_filters_on(p) for p in node.parts))
-    return {str(node.field).lower().replace(PATH_JOINER, ".")}
+    return {str(node.field).lower()}
 
 
 def _sorted(obj: str, rows: list[dict], order_by) -> list[dict]:
@@ -352,9 +335,9 @@ def _sorted(obj: str, rows: list[dict], order_by) -> list[dict]:
 
 def query(text: str, version: str) -> dict:
     """A tooling query's answer: `size`, `totalSize`, `done`, `queryLocator`, `entityTypeName`, `records`."""
-    q = soql.parse(_joined_paths(text))
+    q = soql.parse(text)
     obj = canonical_object(q.sobject, querying=True)
-    if getattr(q, "group_by", None) or getattr(q, "having", None):
+    if q.group_by or q.having:
         raise soql.SoqlError("the local org's tooling queries do not group (GROUP BY, HAVING)")
     paths = [] if q.count else [resolve(obj, e)[0] if isinstance(e, str) else _unsupported(e) for e in q.fields]
     if obj == "FieldDefinition" and not _filters_on(q.where) & REIFIED:
