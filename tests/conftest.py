@@ -194,9 +194,10 @@ class LocalOrg:
         """Only the standard records every org has, no API usage, the default daily limit."""
         with db.connect(self.org.database_url) as c:
             c.execute("TRUNCATE local_org.records, local_org.counters, local_org.usage, local_org.bulk_jobs, "
-                      "local_org.bulk_batches, local_org.bulk_rows, local_org.bulk_results")
+                      "local_org.bulk_batches, local_org.bulk_rows, local_org.bulk_results, local_org.blobs")
             standard.ensure_records(c, "local_org")  # the Organization, the user, … every org has
-            c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%' OR key LIKE 'limit:%%'")
+            c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%' OR key LIKE 'limit:%%' "
+                      "OR key LIKE 'password:%%'")
 
     def set_api_usage(self, used: int):
         """Pretend `used` API requests were already made today."""

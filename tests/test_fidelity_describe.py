@@ -44,7 +44,7 @@ CHILD_RELATIONSHIP_KEYS = {"cascadeDelete", "childSObject", "deprecatedAndHidden
 STANDARD_PREFIXES = {"User": "005", "Organization": "00D", "RecordType": "012", "Pricebook2": "01s",
                      "PricebookEntry": "01u", "Profile": "00e"}
 AUDIT_FIELDS = ("Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
-OWNED = {"Account", "Contact", "Case", "Order", "Invoice__c"}
+OWNED = {"Account", "Contact", "Case", "Order", "Invoice__c", "ContentDocument", "ContentVersion", "Attachment"}
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_every_field_has_every_key_and_a_soap_type_from_its_type(sf):
     soap = {"id": "tns:ID", "reference": "tns:ID", "string": "xsd:string", "textarea": "xsd:string",
             "picklist": "xsd:string", "email": "xsd:string", "phone": "xsd:string", "boolean": "xsd:boolean",
             "double": "xsd:double", "currency": "xsd:double", "int": "xsd:int", "date": "xsd:date",
-            "datetime": "xsd:dateTime"}
+            "datetime": "xsd:dateTime", "base64": "xsd:base64Binary"}
     seen = set()
     for name in [o["name"] for o in sf.describe()["sobjects"]]:
         for f in getattr(sf, name).describe()["fields"]:

@@ -3,7 +3,8 @@
 Two compact sources: the mapped objects are the same definitions the local Connect schema is built
 from (sql/connect/objects.json, also the Connect contract, so it stays a subset), and the standard
 objects every org has but the app does not map (User, Organization, Profile, RecordType, Pricebook2,
-PricebookEntry) are in standins/org/standard_objects.json. `objects()` adds the audit fields every
+PricebookEntry, and the file objects ContentDocument, ContentVersion, Attachment) are in
+standins/org/standard_objects.json. `objects()` adds the audit fields every
 object has (CreatedById, LastModifiedDate, …; OwnerId on owned objects) and derives every other key
 Salesforce's describe returns from each field's type, so tools that build forms, queries or types
 from describe (the Salesforce CLI, jsforce, ORMs) find the keys and values they expect.
@@ -102,7 +103,10 @@ def _picklist(f: dict, picklists: dict) -> list[dict]:
 
 
 def _name_field(fields: list[dict]) -> str | None:
-    """The field a record is known by: Name, or the auto-number where there is none (CaseNumber)."""
+    """The field a record is known by: one marked so (ContentVersion.Title), Name, or the auto-number (CaseNumber)."""
+    marked = next((f["name"] for f in fields if f.get("nameField")), None)
+    if marked:
+        return marked
     names = [f["name"] for f in fields]
     if "Name" in names:
         return "Name"
@@ -113,11 +117,13 @@ def _field(o: dict, f: dict, picklists: dict, cascades: set) -> dict:
     """One field's full describe entry, derived from its compact definition and its type."""
     kind, length = f["type"], f["length"]
     long_text = kind == "textarea" and length > 255
+    # Long text and blobs (base64) can be selected but not filtered, sorted or grouped by.
+    unfilterable = long_text or kind == "base64"
     person = {"FirstName", "LastName"} <= {x["name"] for x in o["fields"]}
     values = _picklist(f, picklists)
     default = f.get("defaultValue", False if kind == "boolean" else None)
     return {
-        "aggregatable": not long_text and kind not in ("boolean", "multipicklist"),
+        "aggregatable": not unfilterable and kind not in ("boolean", "multipicklist"),
         "aiPredictionField": False,
         "autoNumber": f["autoNumber"],
         "byteLength": 3 * length if kind in _TEXT else (18 if kind in ("id", "reference") else 0),
@@ -140,10 +146,10 @@ def _field(o: dict, f: dict, picklists: dict, cascades: set) -> dict:
         "externalId": f["externalId"],
         "extraTypeInfo": ("plaintextarea" if kind == "textarea" else
                           "personname" if person and f["name"] == "Name" else None),
-        "filterable": not long_text,
+        "filterable": not unfilterable,
         "filteredLookupInfo": None,
         "formulaTreatNullNumberAsZero": False,
-        "groupable": not long_text and not f["calculated"] and kind not in _NOT_GROUPABLE,
+        "groupable": not unfilterable and not f["calculated"] and kind not in _NOT_GROUPABLE,
         "highScaleNumber": False,
         "htmlFormatted": False,
         "idLookup": f.get("idLookup", kind == "id" or f["externalId"] or f["autoNumber"]),
@@ -171,7 +177,7 @@ def _field(o: dict, f: dict, picklists: dict, cascades: set) -> dict:
         "scale": f["scale"],
         "searchPrefilterable": kind == "reference",
         "soapType": SOAP_TYPES.get(kind, "xsd:string"),
-        "sortable": not long_text and kind != "multipicklist",
+        "sortable": not unfilterable and kind != "multipicklist",
         "type": kind,
         "unique": f["unique"],
         "updateable": f["updateable"],
@@ -195,7 +201,8 @@ def _child_relationships(definitions: list[dict]) -> dict[str, list[dict]]:
             for parent in f["referenceTo"] if f["type"] == "reference" else []:
                 listed = {(r["childSObject"], r["field"]) for r in out.get(parent, [])}
                 if parent in out and (child["name"], f["name"]) not in listed:
-                    out[parent].append(_child_relationship(child["name"], f["name"], f.get("childRelationshipName")))
+                    out[parent].append(_child_relationship(child["name"], f["name"], f.get("childRelationshipName"),
+                                                           f.get("cascadeDelete", False)))
     return out
 
 
@@ -228,17 +235,28 @@ def _object(o: dict, fields: list[dict], children: list[dict]) -> dict:
     }
 
 
-@cache
-def objects() -> dict:
-    """The org's objects by name: each one's full describe (mapped objects first, then the standard ones)."""
-    definitions, picklists = _documents()
+def build(definitions: list[dict], picklists: dict, *, audit_fields: bool = True) -> dict:
+    """Full describes, by name, of compact object definitions: the org's objects, or the Tooling API's.
+
+    `audit_fields=False` leaves out the audit fields every data object has (the Tooling API's
+    objects describe only the fields their definitions list).
+    """
+    definitions = [{**OBJECT_DEFAULTS, **o} for o in definitions]
     for o in definitions:
-        o["fields"] = _with_audit_fields(o)
-    picklists = {**picklists, "recordTypeObjects": sorted(o["name"] for o in definitions if o["recordTypes"])}
+        o["fields"] = (_with_audit_fields(o) if audit_fields
+                       else [{**FIELD_DEFAULTS, **f} for f in o["fields"]])
     children = _child_relationships(definitions)
     cascades = {(r["childSObject"], r["field"]) for rels in children.values() for r in rels if r["cascadeDelete"]}
     return {o["name"]: _object(o, [_field(o, f, picklists, cascades) for f in o["fields"]], children[o["name"]])
             for o in definitions}
+
+
+@cache
+def objects() -> dict:
+    """The org's objects by name: each one's full describe (mapped objects first, then the standard ones)."""
+    definitions, picklists = _documents()
+    picklists = {**picklists, "recordTypeObjects": sorted(o["name"] for o in definitions if o["recordTypes"])}
+    return build(definitions, picklists)
 
 
 # ---- what the API answers ---------------------------------------------------------------------------

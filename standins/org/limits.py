@@ -5,7 +5,7 @@ buckets (`usage`: one row per limit and hour). A maximum can be changed per org 
 (`limit:<Name>`), which is how tests and `LOCAL_ORG_DAILY_API_LIMIT` make a limit small.
 
 Where each counted limit is counted:
-- DailyApiRequests: every /services/data call (standins/org/api/common.py);
+- DailyApiRequests: every /services/data and /services/apexrest call (standins/org/api/common.py);
 - DailyBulkApiBatches: every Bulk API 1.0 batch (standins/org/api/bulk1.py) and every 10,000 records
   a Bulk API 2.0 ingest job processes (standins/org/api/bulk2.py);
 - DailyBulkV2QueryJobs and DailyBulkV2QueryFileStorageMB: every Bulk API 2.0 query job and the

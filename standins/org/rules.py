@@ -3,9 +3,11 @@
 Field by field: types and lengths, restricted picklists, read-only fields, parents named by
 external id, lookups that must name a live record of the right object, unique fields; then
 required fields, a few validation rules, the refusal switches (store.refuse_writes) and computed
-fields (Contact.Name, Order.StatusCode, auto-numbers). On delete, each child relationship decides:
-children go with their parent where describe says `cascadeDelete`, a required lookup refuses the
-delete (DELETE_FAILED), any other lookup is cleared.
+fields (Contact.Name, Order.StatusCode, auto-numbers, a file's size and checksum). On insert, a
+ContentVersion joins its file (a new ContentDocument, or the next version of the one it names). On
+delete, each child relationship decides: children go with their parent where describe says
+`cascadeDelete` (even a child that cannot be deleted alone, as a ContentVersion), a required lookup
+refuses the delete (DELETE_FAILED), any other lookup is cleared.
 
 The rules read records through store, and store runs them on every write: the two modules import
 each other, and neither touches the other while it is being imported.
@@ -15,8 +17,9 @@ import re
 from datetime import date, datetime
 
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
-from standins.org import soql, store
+from standins.org import files, soql, store
 from standins.org.describe import child_relationships, describe, field_of, key_prefix_object, owned
 from standins.org.errors import SalesforceError
 from standins.org.ids import USER_ID, canonical_id
@@ -25,7 +28,7 @@ AUTO_NUMBER_WIDTH = {"CaseNumber": 8, "OrderNumber": 8, "OrderItemNumber": 10}
 ORDER_STATUS_CATEGORY = {"Draft": "Draft", "Activated": "Activated", "Shipped": "Activated",
                          "Delivered": "Activated", "Cancelled": "Cancelled"}
 DEFAULTS = {"Case": {"Status": "New", "Priority": "Medium"}, "Product2": {"IsActive": False},
-            "Order": {"TotalAmount": 0.0}}
+            "Order": {"TotalAmount": 0.0}, "ContentVersion": {"ContentLocation": "S", "Origin": "C"}}
 
 
 # ---- values -------------------------------------------------------------------------------------
@@ -85,6 +88,8 @@ def coerce(obj: str, f: dict, value):
                                          datetime.fromisoformat(str(value)))
         except ValueError:
             raise bad from None
+    if kind == "base64":
+        return files.decode(obj, f, value)
     raise bad
 
 
@@ -131,7 +136,7 @@ def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | 
             merged.setdefault(name, value)
             out.setdefault(name, value)
     missing = [f["name"] for f in describe(obj)["fields"] if not f["nillable"] and f["createable"]
-               and not f["defaultedOnCreate"] and merged.get(f["name"]) is None]
+               and not f["defaultedOnCreate"] and merged.get(f["name"]) is None] + files.missing(obj, merged, creating)
     if missing:
         raise SalesforceError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
                               missing)
@@ -221,12 +226,50 @@ def _computed(conn, schema, obj, r, creating) -> dict:
         out["TotalPrice"] = round(r["Quantity"] * r["UnitPrice"], 2)
     if obj == "Case":
         out["IsClosed"] = r.get("Status") == "Closed"
+    out.update(files.computed(obj, r, creating))
     if creating:
         for name, width in AUTO_NUMBER_WIDTH.items():
             if any(f["name"] == name for f in describe(obj)["fields"]):
                 number = store.next_number(conn, schema, "auto:" + obj + "." + name, store.FIRST_NEW_RECORD)
                 out[name] = str(number).zfill(width)[-width:]
     return out
+
+
+# ---- inserts ------------------------------------------------------------------------------------
+
+# A file's versions, oldest first, and the statement that makes versions no longer the latest.
+VERSIONS_OF = ("SELECT id FROM {} WHERE object = 'ContentVersion' AND fields->>'ContentDocumentId' = %s "
+               "ORDER BY created_date, id")
+NOT_LATEST = """UPDATE {} SET fields = fields || '{{"IsLatest": false}}' WHERE id = ANY(%s)"""
+TRANSACTION_TIME = "SELECT {} AS now"
+
+
+def before_insert(conn, schema, obj, record_id, data) -> None:
+    """What inserting a record writes besides it: a ContentVersion's document, as Salesforce keeps files.
+
+    A first version gets a new ContentDocument; a version naming a ContentDocumentId becomes that
+    document's next version and its latest (the earlier ones are no longer IsLatest).
+    """
+    if obj != "ContentVersion":
+        return
+    records = sql.Identifier(schema, "records")
+    now = store.format_datetime(conn.execute(sql.SQL(TRANSACTION_TIME).format(store.NOW)).fetchone()["now"])
+    document = {"Title": data.get("Title"), "ContentSize": data.get("ContentSize"), "FileType": data.get("FileType"),
+                "FileExtension": data.get("FileExtension"), "LatestPublishedVersionId": record_id,
+                "ContentModifiedDate": now}
+    data.update(IsLatest=True, ContentModifiedDate=now)
+    if data.get("ContentDocumentId"):
+        earlier = [r["id"] for r in conn.execute(sql.SQL(VERSIONS_OF).format(records), (data["ContentDocumentId"],))]
+        conn.execute(sql.SQL(NOT_LATEST).format(records), (earlier,))
+        conn.execute(sql.SQL(store.UPDATE).format(sql.Identifier(schema), now=store.NOW),
+                     (Jsonb(document), USER_ID, data["ContentDocumentId"]))
+        data["VersionNumber"] = str(len(earlier) + 1)
+        return
+    document_id = store.new_id(conn, schema, "ContentDocument")
+    conn.execute(sql.SQL(store.INSERT).format(sql.Identifier(schema), now=store.NOW), (
+        document_id, "ContentDocument",
+        Jsonb({**document, "OwnerId": data.get("OwnerId", USER_ID), "IsArchived": False, "Description": None})))
+    data.update(ContentDocumentId=document_id, VersionNumber="1")
 
 
 # ---- deletes ------------------------------------------------------------------------------------
@@ -245,7 +288,7 @@ def before_delete(conn, schema, obj, row) -> None:
     for rel, children in related:
         if rel["cascadeDelete"]:
             for child in children:
-                store.delete(conn, schema, rel["childSObject"], child["id"])
+                store.delete(conn, schema, rel["childSObject"], child["id"], with_parent=True)
         elif children:
             store.clear_lookup(conn, schema, rel["childSObject"], rel["field"], row["id"])
 

@@ -2,9 +2,9 @@
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
 (sessions, API-request counting, error shapes), login (SOAP and OAuth), identity, discovery (versions
-and resources), REST data (sObjects, describe, changes), SOQL queries, SOSL searches, sObject Collections,
-composite requests, sObject Trees, the Metadata API, and Bulk API 2.0 and 1.0; plus the HTML view
-(standins/org/views.py).
+and resources), REST data (sObjects, describe, changes), layouts, files (blobs), user passwords, SOQL
+queries, the Tooling API, SOSL searches, sObject Collections, composite requests, sObject Trees, the
+Metadata API, Bulk API 2.0 and 1.0, and Apex REST; plus the HTML view (standins/org/views.py).
 """
 
 import base64
@@ -22,7 +22,9 @@ from psycopg import sql
 from core import db
 from standins.org import bulk_jobs, limits, standard, store, views
 from standins.org.api import (
+    apexrest,
     auth,
+    blobs,
     bulk1,
     bulk2,
     collections,
@@ -30,10 +32,13 @@ from standins.org.api import (
     composite,
     discovery,
     identity,
+    layouts,
     metadata,
+    passwords,
     query,
     search,
     sobjects,
+    tooling,
     transport,
     tree,
 )
@@ -155,7 +160,11 @@ def create_org_app(org: Org) -> Flask:
     identity.init_app(app, org)
     discovery.init_app(app, org)
     sobjects.init_app(app, org)
+    layouts.init_app(app, org)
+    blobs.init_app(app, org)
+    passwords.init_app(app, org)
     query.init_app(app, org)
+    tooling.init_app(app, org)
     search.init_app(app, org)
     collections.init_app(app, org)
     composite.init_app(app, org)
@@ -163,5 +172,6 @@ def create_org_app(org: Org) -> Flask:
     metadata.init_app(app, org)
     bulk2.init_app(app, org)
     bulk1.init_app(app, org)
+    apexrest.init_app(app, org)
     views.init_app(app, org)
     return app

@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from core.db import compose
-from standins.org import rules
+from standins.org import files, rules
 from standins.org.describe import canonical_object, describe, field_of, key_prefix_object
 from standins.org.errors import SalesforceError
 from standins.org.ids import USER_ID, canonical_id, salesforce_id
@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS {schema}.usage (
     name text NOT NULL, hour timestamp NOT NULL, used bigint NOT NULL, PRIMARY KEY (name, hour));
 DROP TABLE IF EXISTS {schema}.api_usage;
 CREATE TABLE IF NOT EXISTS {schema}.settings (key text PRIMARY KEY, value text NOT NULL);
+-- The bytes of blob fields (ContentVersion.VersionData, Attachment.Body); the record's field holds its URL.
+CREATE TABLE IF NOT EXISTS {schema}.blobs (
+    record_id varchar(18) NOT NULL, field text NOT NULL, data bytea NOT NULL, PRIMARY KEY (record_id, field));
 -- Who created and last changed a record: every session is the integration user's, so both are it
 -- (added in place, filled for every existing record, in orgs created before they were kept).
 ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS created_by_id varchar(18) NOT NULL DEFAULT {user};
@@ -221,7 +224,10 @@ def create(conn, schema, obj, values, *, unique_checked: str | None = None) -> s
     rules.supports(obj, "insert")
     data = rules.prepare(conn, schema, obj, values, creating=True, unique_checked=unique_checked)
     record_id = new_id(conn, schema, obj)
+    blobs = files.take(obj, record_id, data)
+    rules.before_insert(conn, schema, obj, record_id, data)
     conn.execute(sql.SQL(INSERT).format(sql.Identifier(schema), now=NOW), (record_id, obj, Jsonb(data)))
+    files.save(conn, schema, record_id, blobs)
     return record_id
 
 
@@ -233,16 +239,19 @@ def update(conn, schema, obj, record_id, values) -> None:
     row = get(conn, schema, obj, record_id)
     rules.supports(obj, "update")
     data = rules.prepare(conn, schema, obj, values, creating=False, current=row["fields"], record_id=row["id"])
+    blobs = files.take(obj, row["id"], data)
     conn.execute(sql.SQL(UPDATE).format(sql.Identifier(schema), now=NOW), (Jsonb(data), USER_ID, row["id"]))
+    files.save(conn, schema, row["id"], blobs)
 
 
 DELETE = "UPDATE {}.records SET is_deleted = true, deleted_date = {now}, system_modstamp = {now} WHERE id = %s"
 
 
-def delete(conn, schema, obj, record_id) -> str:
+def delete(conn, schema, obj, record_id, *, with_parent=False) -> str:
     """Move a record (and the children that go with it) to the recycle bin: IsDeleted, seen by queryAll and
-    deleted/; return its 18-character Id."""
-    rules.supports(obj, "delete")
+    deleted/; return its 18-character Id. A child going `with_parent` goes even if it cannot be deleted alone."""
+    if not with_parent:
+        rules.supports(obj, "delete")
     row = get(conn, schema, obj, record_id)
     rules.before_delete(conn, schema, obj, row)
     conn.execute(sql.SQL(DELETE).format(sql.Identifier(schema), now=NOW), (row["id"],))

@@ -70,7 +70,8 @@ def init_app(app, org):
         except SalesforceError:
             abort(404)
         error = None
-        editable = [f for f in schema.describe(obj)["fields"] if f["updateable"]]
+        # Files (blob fields) are not edited in a text box: their value here is the blob's URL.
+        editable = [f for f in schema.describe(obj)["fields"] if f["updateable"] and f["type"] != "base64"]
         if request.method == "POST":
             check_csrf()
             values = {}

@@ -8,9 +8,11 @@
 - `GET /services/oauth2/authorize`: a login page; it redirects back with a one-time code.
 - `POST /services/oauth2/revoke`: ends a session, or a refresh token and every session issued from it.
 
-Any client id is accepted (no connected apps here). LOCAL_ORG_PASSWORD, when set, is the one
-password every flow accepts; otherwise any password is. Access tokens are sessions (Org.session_id),
-refresh tokens and codes are signed the same way, so none lives in a process's memory.
+Any client id is accepted (no connected apps here). A user whose password was set through the REST
+API (`sobjects/User/<id>/password`, standins/org/passwords.py) logs in with it; for everyone else
+LOCAL_ORG_PASSWORD, when set, is the one password every flow accepts, and otherwise any password is.
+Access tokens are sessions (Org.session_id), refresh tokens and codes are signed the same way, so
+none lives in a process's memory.
 """
 
 import base64
@@ -25,6 +27,7 @@ from xml.sax.saxutils import escape
 
 from flask import Response, jsonify, redirect, render_template, request
 
+from standins.org import passwords
 from standins.org.api.common import (
     ORG_ID,
     ORGANIZATION_NAME,
@@ -53,10 +56,17 @@ SOAP_FAULT = (
 )
 
 
-def password_accepted(password: str | None) -> bool:
-    """Whether a login's password (with any security token appended) is the org's: LOCAL_ORG_PASSWORD, if set."""
+def login_outcome(org, username: str | None, password: str | None) -> tuple[bool, bool]:
+    """(accepted, expired) for a login's password, with any security token appended.
+
+    The user's own password if one was set, else LOCAL_ORG_PASSWORD if set, else any password.
+    """
+    with org.connection() as conn:
+        own = passwords.login_check(conn, org.schema, username, password)
+    if own is not None:
+        return own
     expected = os.environ.get("LOCAL_ORG_PASSWORD")
-    return not expected or hmac.compare_digest((password or "").encode(), expected.encode())
+    return not expected or hmac.compare_digest((password or "").encode(), expected.encode()), False
 
 
 def soap_user_info(username: str) -> str:
@@ -136,7 +146,8 @@ def init_app(app, org):
     @app.post("/services/Soap/u/<version>")
     def soap_login(version):
         username, password = soap_credentials(request.get_data())
-        if not username or not password_accepted(password):
+        accepted, expired = login_outcome(org, username, password) if username else (False, False)
+        if not accepted:
             return Response(SOAP_FAULT, status=500, content_type="text/xml")
         base = instance_url()
         envelope = (
@@ -144,7 +155,7 @@ def init_app(app, org):
             'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" '
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>'
             f"<metadataServerUrl>{base}/services/Soap/m/{escape(version)}/{ORG_ID}</metadataServerUrl>"
-            "<passwordExpired>false</passwordExpired><sandbox>false</sandbox>"
+            f"<passwordExpired>{str(expired).lower()}</passwordExpired><sandbox>false</sandbox>"
             f"<serverUrl>{base}/services/Soap/u/{escape(version)}/{ORG_ID}</serverUrl>"
             f"<sessionId>{escape(org.session_id(username))}</sessionId><userId>{USER_ID}</userId>"
             f"{soap_user_info(username)}</result></loginResponse></soapenv:Body></soapenv:Envelope>"
@@ -155,7 +166,7 @@ def init_app(app, org):
         """The username-password flow: no refresh token, as Salesforce gives none for it."""
         if not secret:
             return oauth_error("invalid_client", "invalid client credentials")
-        if not form.get("username") or not password_accepted(form.get("password")):
+        if not form.get("username") or not login_outcome(org, form["username"], form.get("password"))[0]:
             return oauth_error("invalid_grant", "authentication failure")
         return tokens(form["username"], secret=secret)
 
@@ -211,7 +222,7 @@ def init_app(app, org):
                                                    "code_challenge", "code_challenge_method")}
         if request.method == "GET" or not params.get("username"):
             return render_template("org/authorize.html", hidden=hidden, username=params.get("login_hint", ""))
-        if not password_accepted(params.get("password")):
+        if not login_outcome(org, params["username"], params.get("password"))[0]:
             return render_template("org/authorize.html", hidden=hidden, username=params["username"],
                                    error="Please check your username and password."), 200
         code = CODE_PREFIX + org.sign("code", {

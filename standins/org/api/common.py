@@ -1,8 +1,8 @@
 """What every API call shares: the session check, API-request counting, the limit header, error shapes, bodies.
 
-Every answer carries `Sforce-Limit-Info: api-usage=N/MAX`; each /services/data call counts against
-a daily maximum (LOCAL_ORG_DAILY_API_LIMIT, default 15,000) and answers 403 REQUEST_LIMIT_EXCEEDED
-once it is spent, as a real org does. Errors are JSON lists shaped like Salesforce's.
+Every answer carries `Sforce-Limit-Info: api-usage=N/MAX`; each /services/data and Apex REST call
+counts against a daily maximum (LOCAL_ORG_DAILY_API_LIMIT, default 15,000) and answers 403
+REQUEST_LIMIT_EXCEEDED once it is spent, as a real org does. Errors are JSON lists shaped like Salesforce's.
 """
 
 import json
@@ -11,7 +11,7 @@ import re
 
 from flask import abort, g, request
 
-from standins.org import ids, limits, soql
+from standins.org import files, ids, limits, soql
 from standins.org.errors import SalesforceError, error_response
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ COLLECTION_LIMIT = 200
 # The REST base every data route hangs off: /services/data/vNN.N
 BASE = "/services/data/v<version>"
 VERSION_IN_PATH = re.compile(r"^/services/data/v([^/]*)")
+# The paths that need a session and count as API requests: the REST API (all but its list of versions) and Apex REST.
+SESSION_PATHS = ("/services/data/", "/services/apexrest/")
 # WSGI environ keys a composite request (api/composite.py) sets on the subrequests it runs through the
 # app: a subrequest is counted with its composite, not on its own; the composite's allOrNone, when
 # true, overrides the allOrNone of an sObject Collections subrequest.
@@ -54,6 +56,8 @@ def instance_url() -> str:
 
 def body() -> dict | list:
     """The request's JSON body, whatever Content-Type it came with; JSON_PARSER_ERROR otherwise."""
+    if (request.content_length or 0) > files.JSON_MESSAGE_LIMIT:
+        raise files.too_large("A JSON request is limited to 50 MB")
     try:
         data = json.loads(request.get_data(as_text=True) or "null")
     except ValueError as exc:
@@ -62,7 +66,9 @@ def body() -> dict | list:
 
 
 def record_body() -> dict:
-    """A JSON object body (one record's fields)."""
+    """One record's fields: a JSON object body, or a multipart one (a JSON part and binary parts for blob fields)."""
+    if request.mimetype == "multipart/form-data":
+        return files.multipart_record(request.form, request.files)
     data = body()
     if not isinstance(data, dict):
         raise SalesforceError(400, "JSON_PARSER_ERROR", "Expected a JSON object as the request body")
@@ -89,7 +95,7 @@ def init_app(app, org):
     def _authenticate_and_count():
         # The list of versions (/services/data) is public, as on a real org; everything below it needs a session.
         # A composite's subrequests were counted with their composite.
-        if (not request.path.startswith("/services/data/") or request.path == "/services/data/"
+        if (not request.path.startswith(SESSION_PATHS) or request.path == "/services/data/"
                 or request.environ.get(SUBREQUEST)):
             return None
         if not org.valid_session(bearer_token()):

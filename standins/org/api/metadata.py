@@ -31,6 +31,8 @@ USER_NAME = "Integration User"
 STANDARD_DATE, CUSTOM_DATE = "1970-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z"
 # Key prefixes of the Ids a real org gives custom object and custom field definitions.
 CUSTOM_OBJECT_PREFIX, CUSTOM_FIELD_PREFIX = "01I", "00N"
+NO_DEPLOY = ("the local org's Metadata API does not deploy .zip packages (deploy, checkDeployStatus): its objects "
+             "and fields are those of sql/connect/objects.json")
 CANNOT_DEPLOY = ("the local org serves the objects and fields in sql/connect/objects.json and cannot deploy others: "
                  "{name} is not among them (add it to that file; it also shapes the local Connect tables)")
 
@@ -221,7 +223,8 @@ def init_app(app, org):
     @app.post("/services/Soap/m/<version>/")
     @app.post("/services/Soap/m/<version>")
     @app.post("/services/Soap/m/<version>/<org_id>")
-    def metadata_api(version, org_id=None):
+    @app.post("/services/Soap/m/<version>/<org_id>/<async_id>")  # simple-salesforce's checkDeployStatus
+    def metadata_api(version, org_id=None, async_id=None):
         try:
             root = ET.fromstring(request.get_data())
         except ET.ParseError as exc:
@@ -256,4 +259,8 @@ def init_app(app, org):
             results = [save(operation, _local(item.get(f"{{{NS['xsi']}}}type", "")).split(":")[-1], _to_dict(item))
                        for item in call.findall("md:metadata", NS)]
             return _answer(operation, "".join(results))
+        if operation == "deploy":
+            return _fault("INVALID_OPERATION", NO_DEPLOY)
+        if operation == "checkDeployStatus":  # no deploy ever started, so no id names one, as a real org answers
+            return _fault("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
         return _fault("INVALID_OPERATION", f"the local org's Metadata API does not offer {operation}")

@@ -4,6 +4,7 @@ describeGlobal and describe answer `If-Modified-Since` with 304 when the describ
 changed since (it changes only with its files), as Salesforce does for unchanged metadata.
 """
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote_plus
 
 from flask import Response, jsonify, request
@@ -27,6 +28,36 @@ SELECT * FROM {}.records WHERE object = %s AND NOT is_deleted
  ORDER BY system_modstamp DESC, id DESC LIMIT %s
 """
 RECENT_ITEMS_SHOWN = 5
+# How far back getUpdated and getDeleted reach (the recycle bin keeps deleted records 15 days).
+UPDATED_DAYS, DELETED_DAYS = 30, 15
+
+
+def _minute(value: datetime) -> datetime:
+    """A time without its seconds: Salesforce ignores them in a replication window."""
+    return value.replace(second=0, microsecond=0)
+
+
+def replication_window(args, days: int) -> tuple[datetime, datetime]:
+    """(start, end) of a getUpdated/getDeleted request, to the minute, as naive UTC.
+
+    INVALID_REPLICATION_DATE unless start precedes end and lies within the last `days` days.
+    """
+    try:
+        start, end = (_minute(soql._datetime(args[k]).replace(tzinfo=None)) for k in ("start", "end"))
+    except (KeyError, ValueError):
+        raise SalesforceError(400, "INVALID_INPUT", "start and end must be ISO 8601 datetimes") from None
+    if start >= end:
+        raise SalesforceError(400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate")
+    earliest = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
+    if start < earliest:
+        raise SalesforceError(400, "INVALID_REPLICATION_DATE", f"startDate is more than {days} days before today: "
+                              f"changes are kept for {days} days")
+    return start, end
+
+
+def covered(end: datetime) -> datetime:
+    """latestDateCovered: the window's end, or now (to the minute) if the end is still to come."""
+    return min(end, _minute(datetime.now(UTC).replace(tzinfo=None)))
 
 
 def _metadata_response(data):
@@ -127,20 +158,10 @@ def init_app(app, org):
         response.status_code = 201 if created else 200
         return response
 
-    def window():
-        try:
-            start = soql._datetime(request.args["start"])
-            end = soql._datetime(request.args["end"])
-        except (KeyError, ValueError):
-            raise SalesforceError(400, "INVALID_INPUT", "start and end must be ISO 8601 datetimes") from None
-        if end < start:
-            raise SalesforceError(400, "INVALID_REPLICATION_DATE", "end date is before start date")
-        return start.replace(tzinfo=None), end.replace(tzinfo=None)
-
     def changed_between(obj, column, *, deleted):
         """(object, start, end, records changed or deleted in the request's window) for getUpdated/getDeleted."""
         obj = schema.canonical_object(obj)
-        start, end = window()
+        start, end = replication_window(request.args, DELETED_DAYS if deleted else UPDATED_DAYS)
         with org.connection() as conn:
             rows = conn.execute(sql.SQL(CHANGED_BETWEEN).format(
                 s=sql.Identifier(org.schema), at=sql.Identifier(column),
@@ -151,8 +172,7 @@ def init_app(app, org):
     @app.get(base + "/sobjects/<obj>/updated")
     def updated(version, obj):
         obj, start, end, rows = changed_between(obj, "system_modstamp", deleted=False)
-        latest = max([r["at"] for r in rows], default=end)
-        return jsonify({"ids": [r["id"] for r in rows], "latestDateCovered": store.format_datetime(latest)})
+        return jsonify({"ids": [r["id"] for r in rows], "latestDateCovered": store.format_datetime(covered(end))})
 
     @app.get(base + "/sobjects/<obj>/deleted/")
     @app.get(base + "/sobjects/<obj>/deleted")
@@ -163,5 +183,5 @@ def init_app(app, org):
         return jsonify({
             "deletedRecords": [{"id": r["id"], "deletedDate": store.format_datetime(r["at"])} for r in rows],
             "earliestDateAvailable": store.format_datetime(earliest or start),
-            "latestDateCovered": store.format_datetime(end),
+            "latestDateCovered": store.format_datetime(covered(end)),
         })
