@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core import connect
 from standins.org.errors import SalesforceError
+from standins.org.ids import salesforce_id
 
 STANDARD_OBJECTS_FILE = Path(__file__).with_name("standard_objects.json")
 # Every object that has record types has the Master one, whose Id is the same in every org.
@@ -366,3 +367,23 @@ def child_relationship(obj: str, name: str) -> dict | None:
         if (rel["relationshipName"] or "").lower() == name.lower():
             return rel
     return None
+
+
+# The Ids Salesforce gives custom objects (01I) and custom fields (00N) as metadata components: what
+# listMetadata, the Tooling API's CustomObject/CustomField and EntityDefinition.DurableId all report.
+CUSTOM_OBJECT_PREFIX, CUSTOM_FIELD_PREFIX = "01I", "00N"
+
+
+@cache
+def definition_ids() -> dict:
+    """The 01I Id of each custom object and the 00N Id of each custom field ((object, field) keys)."""
+    ids, objects_seen, fields_seen = {}, 0, 0
+    for name, o in objects().items():
+        if o["custom"]:
+            objects_seen += 1
+            ids[name] = salesforce_id(CUSTOM_OBJECT_PREFIX, objects_seen)
+        for f in o["fields"]:
+            if f["custom"]:
+                fields_seen += 1
+                ids[(name, f["name"])] = salesforce_id(CUSTOM_FIELD_PREFIX, fields_seen)
+    return ids

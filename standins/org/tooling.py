@@ -22,13 +22,12 @@ from pathlib import Path
 from standins.org import describe as schema
 from standins.org import soql
 from standins.org.errors import SalesforceError
-from standins.org.ids import USER_ID, full_id, salesforce_id
+from standins.org.ids import USER_ID, full_id
 
 TOOLING_OBJECTS_FILE = Path(__file__).with_name("tooling_objects.json")
 # The Id a real org gives every EntityDefinition and FieldDefinition record (they are known by DurableId).
 VIRTUAL_ID = "000000000000000AAA"
 # Key prefixes of custom object and custom field definitions, numbered in describe's order as listMetadata numbers them.
-CUSTOM_OBJECT_PREFIX, CUSTOM_FIELD_PREFIX = "01I", "00N"
 CUSTOM_DATE = "2024-01-01T00:00:00.000+0000"  # when the org's custom components were defined
 NOT_CUSTOMIZABLE = {"Organization", "Profile", "RecordType", "ContentDocument", "Attachment"}
 REIFIED = {"entitydefinitionid", "entitydefinition.qualifiedapiname", "entitydefinition.durableid", "durableid"}
@@ -77,20 +76,6 @@ def describe_result(name: str, version: str) -> dict:
 # ---- the records, from describe ----------------------------------------------------------------------
 
 @cache
-def definition_ids() -> dict:
-    """The 01I Id of each custom object and the 00N Id of each custom field ((object, field) keys)."""
-    ids, objects_seen, fields_seen = {}, 0, 0
-    for name, o in schema.objects().items():
-        if o["custom"]:
-            objects_seen += 1
-            ids[name] = salesforce_id(CUSTOM_OBJECT_PREFIX, objects_seen)
-        for f in o["fields"]:
-            if f["custom"]:
-                fields_seen += 1
-                ids[(name, f["name"])] = salesforce_id(CUSTOM_FIELD_PREFIX, fields_seen)
-    return ids
-
-
 def _developer_name(api_name: str) -> str:
     return api_name.removesuffix("__c")
 
@@ -99,7 +84,7 @@ def _entity(name: str) -> dict:
     o = schema.describe(name)
     custom = o["custom"]
     return {
-        "Id": VIRTUAL_ID, "DurableId": definition_ids()[name] if custom else name, "QualifiedApiName": name,
+        "Id": VIRTUAL_ID, "DurableId": schema.definition_ids()[name] if custom else name, "QualifiedApiName": name,
         "DeveloperName": _developer_name(name), "NamespacePrefix": None, "MasterLabel": o["label"],
         "Label": o["label"], "PluralLabel": o["labelPlural"], "KeyPrefix": o["keyPrefix"],
         "IsCustomizable": name not in NOT_CUSTOMIZABLE, "IsCustomSetting": o["customSetting"],
@@ -140,7 +125,7 @@ def _value_type(f: dict) -> str:
 
 
 def _field(entity: dict, f: dict) -> dict:
-    custom_id = definition_ids().get((entity["QualifiedApiName"], f["name"]))
+    custom_id = schema.definition_ids().get((entity["QualifiedApiName"], f["name"]))
     return {
         "Id": VIRTUAL_ID, "DurableId": f"{entity['DurableId']}.{custom_id or f['name']}",
         "QualifiedApiName": f["name"], "EntityDefinitionId": entity["DurableId"], "EntityDefinition": entity,
@@ -173,7 +158,7 @@ def records(name: str) -> tuple:
         return tuple(entities)
     if name == "FieldDefinition":
         return tuple(_field(e, f) for e in entities for f in schema.describe(e["QualifiedApiName"])["fields"])
-    ids = definition_ids()
+    ids = schema.definition_ids()
     if name == "CustomObject":
         return tuple(_custom({"Id": ids[n], "DeveloperName": _developer_name(n), "ExternalName": None,
                               "SharingModel": "ReadWrite"}) for n, o in schema.objects().items() if o["custom"])

@@ -18,7 +18,6 @@ from core import org_setup
 from standins.org import describe
 from standins.org.api.common import USER_ID
 from standins.org.errors import SalesforceError
-from standins.org.ids import salesforce_id
 
 NS = {"soapenv": "http://schemas.xmlsoap.org/soap/envelope/", "md": "http://soap.sforce.com/2006/04/metadata",
       "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
@@ -30,7 +29,6 @@ SUPPORTED = ("CustomObject", "CustomField")
 USER_NAME = "Integration User"
 STANDARD_DATE, CUSTOM_DATE = "1970-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z"
 # Key prefixes of the Ids a real org gives custom object and custom field definitions.
-CUSTOM_OBJECT_PREFIX, CUSTOM_FIELD_PREFIX = "01I", "00N"
 NO_DEPLOY = ("the local org's Metadata API does not deploy .zip packages (deploy, checkDeployStatus): its objects "
              "and fields are those of sql/connect/objects.json")
 CANNOT_DEPLOY = ("the local org serves the objects and fields in sql/connect/objects.json and cannot deploy others: "
@@ -160,19 +158,14 @@ def _file_properties(kind: str, full_name: str, obj: str, record_id: str, standa
 
 def listing(kind: str) -> list[dict]:
     """listMetadata's FileProperties of every component of a kind: all objects, or the custom fields."""
-    out, custom_objects, custom_fields = [], 0, 0
+    ids, out = describe.definition_ids(), []
     for obj, definition in describe.objects().items():
         if kind == "CustomObject":
             standard = not definition["custom"]
-            if not standard:
-                custom_objects += 1
-            record_id = "" if standard else salesforce_id(CUSTOM_OBJECT_PREFIX, custom_objects)
-            out.append(_file_properties(kind, obj, obj, record_id, standard))
+            out.append(_file_properties(kind, obj, obj, "" if standard else ids[obj], standard))
             continue
         for f in _custom_fields(obj):
-            custom_fields += 1
-            out.append(_file_properties(kind, f"{obj}.{f['name']}", obj,
-                                        salesforce_id(CUSTOM_FIELD_PREFIX, custom_fields), False))
+            out.append(_file_properties(kind, f"{obj}.{f['name']}", obj, ids[(obj, f["name"])], False))
     return out
 
 
