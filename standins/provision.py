@@ -207,14 +207,14 @@ $$;
 # Connect installs this function in public, not in its schema, so every Connect schema in a database
 # shares it. The log triggers name it public.get_xmlbinary(); the status triggers call it unqualified,
 # as Connect's do, so a session writing a mapped table needs public on its search_path (the default).
+# Connect's body reads the setting from the pg_settings view; current_setting() returns the same value
+# without building the whole view, which every row written would otherwise pay for twice (the status
+# trigger's body and the log trigger's WHEN): a 100,000-order load took 40 times as long that way.
 XMLBINARY_FUNCTION = """
 CREATE OR REPLACE FUNCTION public.get_xmlbinary() RETURNS varchar
-    LANGUAGE plpgsql AS $$
-DECLARE
-    xmlbin varchar;
+    LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    SELECT INTO xmlbin setting FROM pg_settings WHERE name = 'xmlbinary';
-    RETURN xmlbin;
+    RETURN current_setting('xmlbinary');
 END;
 $$;
 """
