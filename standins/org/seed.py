@@ -28,6 +28,17 @@ def _value(field: dict, column: str) -> sql.Composable:
     return col
 
 
+TABLE_EXISTS = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) AS t"
+# One mapped table's synced rows as the org's records, in one statement.
+COPY_MAPPING = """
+INSERT INTO {org}.records (id, object, fields, created_date, system_modstamp)
+SELECT sfid, {obj}, jsonb_strip_nulls(jsonb_build_object({pairs})),
+       coalesce(createddate, now() AT TIME ZONE 'UTC'), coalesce(systemmodstamp, now() AT TIME ZONE 'UTC')
+  FROM {table} WHERE sfid IS NOT NULL AND NOT coalesce(isdeleted, false)
+    ON CONFLICT (id) DO NOTHING
+"""
+
+
 def from_connect_schema(org, connect_schema: str = "salesforce") -> int:
     """Copy every synced row of the Connect tables into an org that has no records yet; return the count."""
     copied = 0
@@ -37,8 +48,7 @@ def from_connect_schema(org, connect_schema: str = "salesforce") -> int:
         if conn.execute(sql.SQL(ANY_MAPPED_RECORD).format(sql.Identifier(org.schema)), (mapped,)).fetchone():
             return 0
         for mapping in connect.mappings().values():
-            found = conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) AS t",
-                                 (connect_schema, mapping.table)).fetchone()["t"]
+            found = conn.execute(TABLE_EXISTS, (connect_schema, mapping.table)).fetchone()["t"]
             if found is None:
                 continue
             described = {f["name"]: f for f in schema.describe(mapping.object_name)["fields"]}
@@ -49,13 +59,8 @@ def from_connect_schema(org, connect_schema: str = "salesforce") -> int:
                 pairs += [sql.Literal(name), _value(described[name], connect.column_name(name))]
             if schema.owned(mapping.object_name):
                 pairs += [sql.Literal("OwnerId"), sql.Literal(USER_ID)]
-            statement = sql.SQL(
-                "INSERT INTO {org}.records (id, object, fields, created_date, system_modstamp) "
-                "SELECT sfid, {obj}, jsonb_strip_nulls(jsonb_build_object({pairs})), "
-                "coalesce(createddate, now() AT TIME ZONE 'UTC'), coalesce(systemmodstamp, now() AT TIME ZONE 'UTC') "
-                "FROM {table} WHERE sfid IS NOT NULL AND NOT coalesce(isdeleted, false) "
-                "ON CONFLICT (id) DO NOTHING"
-            ).format(org=sql.Identifier(org.schema), obj=sql.Literal(mapping.object_name),
-                     pairs=sql.SQL(", ").join(pairs), table=sql.Identifier(connect_schema, mapping.table))
+            statement = sql.SQL(COPY_MAPPING).format(
+                org=sql.Identifier(org.schema), obj=sql.Literal(mapping.object_name),
+                pairs=sql.SQL(", ").join(pairs), table=sql.Identifier(connect_schema, mapping.table))
             copied += conn.execute(statement).rowcount
     return copied

@@ -81,15 +81,15 @@ def format_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 
 
+NEXT_NUMBER = """
+INSERT INTO {}.counters AS c (name, value) VALUES (%s, %s)
+ON CONFLICT (name) DO UPDATE SET value = c.value + 1 RETURNING value
+"""
+
+
 def next_number(conn, schema, name, start) -> int:
     """The next value of a named counter (Ids, auto-numbers), starting at `start`."""
-    row = conn.execute(
-        sql.SQL(
-            "INSERT INTO {}.counters AS c (name, value) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET value = c.value + 1 RETURNING value"
-        ).format(sql.Identifier(schema)),
-        (name, start),
-    ).fetchone()
+    row = conn.execute(sql.SQL(NEXT_NUMBER).format(sql.Identifier(schema)), (name, start)).fetchone()
     return row["value"]
 
 

@@ -16,6 +16,13 @@ from standins.org import limits, store
 from standins.org.errors import SalesforceError
 
 PAGE = 50
+RECORD_COUNTS = "SELECT object, count(*) AS n FROM {}.records WHERE NOT is_deleted GROUP BY object"
+# The list page: the newest records first, or those whose Id or any value matches the search term.
+FIND_RECORDS = """
+SELECT * FROM {}.records WHERE object = %(obj)s AND NOT is_deleted
+   AND (%(term)s = '' OR id = %(term)s OR fields::text ILIKE '%%' || %(term)s || '%%')
+ ORDER BY system_modstamp DESC, id DESC LIMIT %(limit)s
+"""
 
 
 def init_app(app, org):
@@ -39,9 +46,8 @@ def init_app(app, org):
     @app.get("/")
     def org_home():
         with org.connection() as conn:
-            counts = {r["object"]: r["n"] for r in conn.execute(sql.SQL(
-                "SELECT object, count(*) AS n FROM {}.records WHERE NOT is_deleted GROUP BY object").format(
-                sql.Identifier(org.schema)))}
+            counts = {r["object"]: r["n"] for r in conn.execute(
+                sql.SQL(RECORD_COUNTS).format(sql.Identifier(org.schema)))}
             used = limits.used(conn, org.schema, "DailyApiRequests")
             limit = limits.maximum(conn, org.schema, "DailyApiRequests")
         return page("org/home.html", counts=counts, used=used, limit=limit)
@@ -54,11 +60,8 @@ def init_app(app, org):
             abort(404)
         term = request.args.get("q", "").strip()[:100]
         with org.connection() as conn:
-            rows = conn.execute(sql.SQL(
-                "SELECT * FROM {}.records WHERE object = %(obj)s AND NOT is_deleted "
-                "AND (%(term)s = '' OR id = %(term)s OR fields::text ILIKE '%%' || %(term)s || '%%') "
-                "ORDER BY system_modstamp DESC, id DESC LIMIT %(limit)s").format(sql.Identifier(org.schema)),
-                {"obj": obj, "term": term, "limit": PAGE}).fetchall()
+            rows = conn.execute(sql.SQL(FIND_RECORDS).format(sql.Identifier(org.schema)),
+                                {"obj": obj, "term": term, "limit": PAGE}).fetchall()
         columns = [f["name"] for f in schema.describe(obj)["fields"]
                    if f["type"] in ("string", "picklist", "email", "currency", "date")][:5]
         return page("org/list.html", obj=obj, rows=rows, term=term, columns=columns)
