@@ -19,7 +19,7 @@ import math
 from flask import Blueprint, Response, jsonify, request
 
 from standins.org import bulk_csv, bulk_jobs, bulk_processing, limits, soql, store
-from standins.org.api.common import BASE, USER_ID, body
+from standins.org.api.common import BASE, USER_ID, body, record_body
 from standins.org.bulk_jobs import BulkError
 from standins.org.compiler import canonical_object_for_query
 from standins.org.errors import SalesforceError, error_response
@@ -133,9 +133,7 @@ def init_app(app, org):
     @bp.post(ingest)
     @bp.post(ingest + "/")
     def create_ingest(version):
-        data = body()
-        if not isinstance(data, dict):
-            raise SalesforceError(400, "JSON_PARSER_ERROR", "Expected a JSON object as the request body")
+        data = record_body()
         operation = data.get("operation")
         if operation not in INGEST_OPERATIONS:
             raise BulkError("InvalidJob", f"Invalid operation: {operation}")
@@ -262,9 +260,7 @@ def init_app(app, org):
     @bp.post(query)
     @bp.post(query + "/")
     def create_query(version):
-        data = body()
-        if not isinstance(data, dict):
-            raise SalesforceError(400, "JSON_PARSER_ERROR", "Expected a JSON object as the request body")
+        data = record_body()
         operation, text = data.get("operation"), data.get("query")
         if operation not in QUERY_OPERATIONS:
             raise BulkError("InvalidJob", f"Invalid operation: {operation}")

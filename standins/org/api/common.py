@@ -65,6 +65,14 @@ def body() -> dict | list:
     return data
 
 
+def query_text() -> str:
+    """The SOQL a query call carries in `q`; MALFORMED_QUERY without it."""
+    text = request.args.get("q")
+    if text is None:
+        raise SalesforceError(400, "MALFORMED_QUERY", "The q parameter is required")
+    return text
+
+
 def record_body() -> dict:
     """One record's fields: a JSON object body, or a multipart one (a JSON part and binary parts for blob fields)."""
     if request.mimetype == "multipart/form-data":

@@ -6,7 +6,7 @@ import json
 from flask import jsonify, request
 
 from standins.org import queries, query_columns
-from standins.org.api.common import BASE
+from standins.org.api.common import BASE, query_text
 from standins.org.errors import SalesforceError
 
 
@@ -50,9 +50,7 @@ def init_app(app, org):
     @app.get(base + "/queryAll/")
     @app.get(base + "/queryAll")
     def query(version):
-        text = request.args.get("q")
-        if text is None:
-            raise SalesforceError(400, "MALFORMED_QUERY", "The q parameter is required")
+        text = query_text()
         if request.args.get("columns", "").lower() == "true":
             return jsonify(query_columns.column_metadata(org.schema, text))
         return answer(text, 0, request.path.rstrip("/").endswith("queryAll"), version)

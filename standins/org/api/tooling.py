@@ -7,10 +7,10 @@ record by Id or DurableId (standins/org/tooling.py). `executeAnonymous` is refus
 Apex. Writes and every other tooling resource (runTests*, completions, …) are not served (405 / 404).
 """
 
-from flask import jsonify, request
+from flask import jsonify
 
 from standins.org import tooling
-from standins.org.api.common import BASE, COLLECTION_LIMIT
+from standins.org.api.common import BASE, COLLECTION_LIMIT, query_text
 from standins.org.errors import SalesforceError
 
 TOOLING = BASE + "/tooling"
@@ -24,9 +24,7 @@ def init_app(app, org):
     @app.get(TOOLING + "/query/")
     @app.get(TOOLING + "/query")
     def tooling_query(version):
-        text = request.args.get("q")
-        if text is None:
-            raise SalesforceError(400, "MALFORMED_QUERY", "The q parameter is required")
+        text = query_text()
         return jsonify(tooling.query(text, version))
 
     @app.get(TOOLING + "/sobjects/")
