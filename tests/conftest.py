@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 from psycopg import sql
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
@@ -225,6 +226,21 @@ def local_org(_local_org_server):
     """A local Salesforce org on loopback, emptied before each test."""
     _local_org_server.reset()
     return _local_org_server
+
+
+@pytest.fixture
+def sf(local_org):
+    """A simple-salesforce client logged in to the local org."""
+    return local_org.salesforce()
+
+
+@pytest.fixture
+def org_session(local_org, sf):
+    """A plain requests session carrying the client's session id, for what simple-salesforce does not wrap."""
+    session = requests.Session()
+    session.trust_env = False  # loopback: no proxies or CA-bundle variables
+    session.headers["Authorization"] = f"Bearer {sf.session_id}"
+    return session
 
 
 @pytest.fixture

@@ -16,11 +16,6 @@ from standins.org import limits
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
 def http(sf):
     """Plain HTTP against the org with the client's session (Bulk 2.0 under /services/data)."""
     session = requests.Session()

@@ -13,11 +13,6 @@ ORIGIN = "http://localhost:3000"
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
 def api(local_org, sf):
     """(base URL of the REST API, headers with the session) for plain HTTP calls."""
     return f"{local_org.url}/services/data/v59.0", {"Authorization": f"Bearer {sf.session_id}"}

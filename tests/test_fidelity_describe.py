@@ -5,7 +5,6 @@ queries and gets) and plain HTTP where it has no wrapper (If-Modified-Since, pat
 """
 
 import pytest
-import requests
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
@@ -48,17 +47,9 @@ OWNED = {"Account", "Contact", "Case", "Order", "Invoice__c", "ContentDocument",
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
-def http(local_org, sf):
+def http(local_org, org_session):
     """Plain HTTP against the org's REST base, with the client's session."""
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {sf.session_id}"
-    return lambda path, **kw: session.get(f"{local_org.url}/services/data/v59.0/{path}", **kw)
+    return lambda path, **kw: org_session.get(f"{local_org.url}/services/data/v59.0/{path}", **kw)
 
 
 def fields_of(described):

@@ -10,11 +10,6 @@ from standins.org.client import session
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
 def md(sf):
     return metadata(sf)
 

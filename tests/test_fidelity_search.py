@@ -7,11 +7,6 @@ from standins.org.client import session
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
 def world(sf):
     """Two accounts and their contacts, one deleted contact, and a product; their Ids by name."""
     acme = sf.Account.create({"Name": "Acme Corp", "BillingCity": "London", "Phone": "(415) 555-0100"})["id"]

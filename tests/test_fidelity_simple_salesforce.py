@@ -39,17 +39,10 @@ PDF = b"%PDF-1.4\n% a small file\n" + bytes(range(256))
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
-def http(local_org, sf):
+def http(local_org, org_session):
     """Plain HTTP to the org's REST base with the client's session: http("GET", "sobjects/...")."""
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {sf.session_id}"
-    return lambda method, path, **kw: session.request(method, f"{local_org.url}/services/data/v59.0/{path}", **kw)
+    return lambda method, path, **kw: org_session.request(method, f"{local_org.url}/services/data/v59.0/{path}",
+                                                          **kw)
 
 
 @pytest.fixture

@@ -14,11 +14,6 @@ FIELD_KEYS = {"aggregate", "apexType", "booleanType", "columnName", "custom", "d
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
 def org(sf):
     """Two accounts with contacts, orders, cases and invoices; one account and one contact with nothing."""
     ids = {}

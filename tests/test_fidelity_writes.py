@@ -13,11 +13,6 @@ NOT_THERE = "001000000000999AAA"  # an Account Id no record has
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
 def account(sf):
     return sf.Account.create({"Name": "Acme Corp"})["id"]
 

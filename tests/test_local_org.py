@@ -21,11 +21,6 @@ from standins.org.server import Org
 
 
 @pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
-
-
-@pytest.fixture
 def account(sf):
     return sf.Account.create({"Name": "Acme Corp"})["id"]
 

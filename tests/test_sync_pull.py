@@ -1,13 +1,7 @@
 """The local Connect's pull: org changes reach Postgres the way Heroku Connect writes them."""
 
-import pytest
 
 from standins.connect import engine as engine_module
-
-
-@pytest.fixture
-def sf(local_org):
-    return local_org.salesforce()
 
 
 def create_accounts(sf, names):
