@@ -234,14 +234,15 @@ def create(conn, schema, obj, values, *, unique_checked: str | None = None) -> s
 UPDATE = "UPDATE {}.records SET fields = fields || %s, system_modstamp = {now}, last_modified_by_id = %s WHERE id = %s"
 
 
-def update(conn, schema, obj, record_id, values) -> None:
-    """Update a live record's fields."""
+def update(conn, schema, obj, record_id, values) -> str:
+    """Update a live record's fields; return its 18-character Id."""
     row = get(conn, schema, obj, record_id)
     rules.supports(obj, "update")
     data = rules.prepare(conn, schema, obj, values, creating=False, current=row["fields"], record_id=row["id"])
     blobs = files.take(obj, row["id"], data)
     conn.execute(sql.SQL(UPDATE).format(sql.Identifier(schema), now=NOW), (Jsonb(data), USER_ID, row["id"]))
     files.save(conn, schema, row["id"], blobs)
+    return row["id"]
 
 
 DELETE = "UPDATE {}.records SET is_deleted = true, deleted_date = {now}, system_modstamp = {now} WHERE id = %s"

@@ -126,11 +126,9 @@ def init_app(app, org):
             if not ids or not ids[0]:
                 raise SalesforceError(400, "MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
             try:
-                row = store.get(conn, org.schema, obj, ids[0])
+                return {"id": store.update(conn, org.schema, obj, ids[0], values)}
             except store.Unavailable as exc:
                 raise exc.answered(UPDATE_UNAVAILABLE) from None
-            store.update(conn, org.schema, obj, row["id"], values)
-            return {"id": row["id"]}
 
         apply = insert if request.method == "POST" else change
         return jsonify(run_collection(records, _all_or_none(data.get("allOrNone")), apply))
