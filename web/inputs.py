@@ -33,6 +33,8 @@ JOB_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,128}")
 # A key of core/exports.EXPORTS.
 EXPORT_NAME = re.compile(r"[a-z0-9_-]{1,64}")
+# A file under web/static (Flask's own route).
+STATIC_FILE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
 
 # Route parameter name → the shape its value must have.
 SHAPES = {
@@ -41,6 +43,7 @@ SHAPES = {
     "job_id": JOB_ID,
     "token": LINK_TOKEN,
     "name": EXPORT_NAME,
+    "filename": STATIC_FILE,
 }
 
 # Form fields core/field_values.py checks itself, with a message beside the field.
@@ -111,7 +114,7 @@ class CheckedRequest(Request):
 
 def init_app(app):
     """Limit request bodies, check JSON bodies, and check every request's inputs before its view."""
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_CONTENT_LENGTH"] or MAX_BODY_BYTES
     app.request_class = CheckedRequest
     app.before_request(check)
 
