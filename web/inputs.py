@@ -22,6 +22,7 @@ from core import cases, contacts
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 16
+TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
 
 # A Salesforce record Id: 15 characters (case-sensitive) or 18 (with the case-safe suffix).
 SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}|[A-Za-z0-9]{18}")
@@ -103,12 +104,9 @@ class CheckedRequest(Request):
         try:
             data = super().get_json(force=force, silent=silent, cache=cache)
         except RecursionError:
-            data = None
-            deep = True
-        else:
-            deep = too_deep(data)
-        if deep:
-            raise BadRequest(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+            raise BadRequest(TOO_DEEP) from None
+        if too_deep(data):
+            raise BadRequest(TOO_DEEP)
         return data
 
 
