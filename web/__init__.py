@@ -16,6 +16,7 @@ from web import (
     exports,
     health,
     home,
+    inputs,
     invoicing,
     jobs,
     portal,
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     csrf.init_app(app)
+    inputs.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)

@@ -6,12 +6,11 @@ rate-limited in Redis per client address and per email (web/rate_limits.py).
 """
 
 import logging
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from core import logins, passwords
-from web import csrf, database, rate_limits
+from web import csrf, database, inputs, rate_limits
 from web.identity import current_customer, customer_for, log_in, log_out
 
 bp = Blueprint("auth", __name__)
@@ -29,10 +28,8 @@ def _start_session(user: dict) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("portal.orders")
+    """Only a path on this site (web/inputs.py): never an open redirect, never a header break."""
+    return inputs.same_site_path(target) or url_for("portal.orders")
 
 
 def _too_many(wait: int, template: str, **context):
