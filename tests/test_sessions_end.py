@@ -63,7 +63,7 @@ def test_a_password_reset_ends_the_sessions_from_before(app, client, user, caplo
     stranger = app.test_client()
     with caplog.at_level(logging.INFO, logger="web.auth"):
         stranger.post("/forgot-password", data={"email": EMAIL_A, "csrf_token": portal_rows.csrf(stranger)})
-    link = re.search(r"http://localhost(/reset-password/\S+)", caplog.text)[1]
+    link = re.search(r"http://localhost:5000(/reset-password/\S+)", caplog.text)[1]
     stranger.post(link, data={"password": "a brand new password", "confirm": "a brand new password",
                               "csrf_token": portal_rows.csrf(stranger)})
     assert _sent_to_login(copy) and _sent_to_login(client)
