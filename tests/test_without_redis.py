@@ -1,12 +1,16 @@
 """Redis down: every enqueue answers 503 with a clear message and records nothing; /healthz names Redis."""
 
 import dataclasses
+import os
 import re
+import shutil
 import socket
+from pathlib import Path
 
 import pytest
 from psycopg import sql
 
+from standins import services
 from tests import connect_rows
 from tests.invoicing_rows import add_accounts, add_orders
 from tests.people import as_operator, log_in
@@ -77,3 +81,25 @@ def test_an_invoicing_run_is_a_503_and_records_no_run(no_redis, conn):
     assert MESSAGE in problem.get_json()["detail"]
     assert _count(conn, "invoice_runs") == 0 and _count(conn, "invoice_run_chunks") == 0
 
+
+
+def test_a_real_redis_stopped_then_started_again_needs_no_app_restart(app_config, conn):
+    connect_rows.load(conn, accounts=1, orders=3)
+    server = services.EmbeddedRedis(Path("/tmp") / f"connectapp-stop-redis-{os.getpid()}").start()
+    try:
+        app = create_app({"APP": dataclasses.replace(app_config, redis_url=server.url), "TESTING": True})
+        client = app.test_client()
+        log_in(client, account_sfid=connect_rows.account_sfid(1))
+        assert client.get("/healthz").status_code == 200
+        server.stop()
+        assert client.get("/healthz").get_json()["checks"]["redis"] == {"ok": False}
+        refused = client.post("/orders/exports", data={"csrf_token": csrf(client)})
+        assert refused.status_code == 503 and _count(conn, "jobs") == 0
+        server.start()
+        assert client.get("/healthz").status_code == 200
+        again = client.post("/orders/exports", data={"csrf_token": csrf(client)})
+        assert again.status_code == 202, (again.headers, client.get_cookie("session"))
+        assert _count(conn, "jobs") == 1
+    finally:
+        server.stop()
+        shutil.rmtree(server.directory, ignore_errors=True)
