@@ -11,6 +11,7 @@ from core import config as app_config
 with app_config.exit_on_error():
     cfg = app_config.load()
     cfg.require_secret_key()
+    cfg.require_app_url()
 
 # `make run` sets APP_ENV=development; a dyno runs in production (core/config.py's default).
 development = cfg.environment == "development"

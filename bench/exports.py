@@ -108,7 +108,8 @@ def measure(server_url: str, redis_url: str, orders: int) -> dict:
     """Both ways for one size: the app's stream (twice, best kept) and COPY (twice, best kept)."""
     url = setup.demo_database(server_url, f"connectapp_bench_{orders}", accounts=max(1, orders // 10), orders=orders)
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": "b" * 64,
-           "APP_ENV": "production", "WEB_CONCURRENCY": "1", "OPS_USERNAME": OPS_USER, "OPS_PASSWORD": OPS_PASSWORD}
+           "APP_ENV": "production", "APP_URL": "https://portal.example.com", "WEB_CONCURRENCY": "1",
+           "OPS_USERNAME": OPS_USER, "OPS_PASSWORD": OPS_PASSWORD}
     port = free_port()
     master, worker = start_gunicorn(env, port, RESULTS / f"gunicorn-{orders}.log")
     try:

@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     redis_server = services.EmbeddedRedis(Path("/tmp") / f"connectapp-bench-redis-{os.getpid()}").start()
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_server.url, "SECRET_KEY": "b" * 64,
-           "APP_ENV": "production", "WEB_CONCURRENCY": "2", "PORT": str(port)}
+           "APP_ENV": "production", "APP_URL": "https://portal.example.com", "WEB_CONCURRENCY": "2", "PORT": str(port)}
     master = setup.start_gunicorn(env, port, RESULTS / "gunicorn-portal.log")
     try:
         cookie = log_in(port, user["email"], user["password"])

@@ -7,7 +7,7 @@ from core import config, db, logins
 
 def _base_url(base_url: str | None, cfg: config.Config) -> str:
     """Where invitation links point: the option, $APP_URL, or the local app."""
-    return (base_url or cfg.app_url or "http://localhost:5000").rstrip("/")
+    return (base_url or cfg.public_url()).rstrip("/")
 
 
 @click.command()

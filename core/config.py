@@ -217,7 +217,8 @@ class Config:
     session_lifetime_hours: int = setting("SESSION_LIFETIME_HOURS", _whole(1, 24 * 30), 12)
     # Hours a background export's file stays downloadable before cleanup deletes it (docs/long-work.md).
     export_ttl_hours: int = setting("EXPORT_TTL_HOURS", _whole(1, 24 * 90), 24)
-    # Where the invitation links `manage.py invite` prints point.
+    # The app's public URL: every absolute link (reset and invitation links, the OpenAPI `servers`)
+    # starts with it, never with the request's Host header. Required in production (require_app_url).
     app_url: str | None = setting("APP_URL", _public_url)
     # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
     connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
@@ -231,6 +232,19 @@ class Config:
             raise ConfigError(
                 "APP_SCHEMA must differ from CONNECT_SCHEMA: Connect owns its schema, the app owns its own."
             )
+
+    def require_app_url(self) -> None:
+        """In production the web process needs APP_URL: absolute links are never built from the Host header."""
+        if self.environment == "production" and not self.app_url:
+            raise ConfigError(
+                "APP_URL is not set: in production links in emails and the API description are built from it, "
+                "never from the request's Host header. Set it to the app's public URL, like "
+                "https://your-app.herokuapp.com (heroku config:set APP_URL=…)."
+            )
+
+    def public_url(self) -> str:
+        """The start of every absolute link: APP_URL, or outside production the local app on PORT."""
+        return self.app_url or f"http://localhost:{self.port}"
 
     def require_secret_key(self) -> str:
         """The signing key; only the web process needs one, and there is no fallback."""

@@ -2,7 +2,8 @@
 
 gunicorn (with preload) and RQ's work-horses fork after import. A pool opened before the fork
 would share sockets between processes, so pools are created on first use and re-created when
-the process id changes.
+the process id changes. Every pool checks a connection before lending it
+(`ConnectionPool.check_connection`), so a restart of Postgres costs no failed request.
 """
 
 import os
@@ -56,6 +57,9 @@ def pool(url: str, *, size: int = 5, name: str = "primary", options: str = "") -
                 max_size=size,
                 kwargs=kwargs,
                 configure=_configure,
+                # A connection is checked (one empty round trip) as it is lent: after a Postgres
+                # restart or failover the dead ones are replaced, so the next request succeeds.
+                check=ConnectionPool.check_connection,
                 name=f"{name}-{os.getpid()}",
                 # Fail a request quickly (503) rather than queue it behind a dead database.
                 timeout=5,

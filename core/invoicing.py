@@ -225,6 +225,7 @@ def start_run(conn, redis_conn, period: str, cfg: config.Config, *, force: bool 
     """Plan a run for `period`, record it and its chunks, enqueue the chunks; return (run id, estimate).
 
     Raises BadPeriod, OverBudget (unless force) or RunAlreadyActive; in each case nothing is written.
+    A redis.RedisError when Redis does not answer: nothing is written either.
     """
     opts = cfg.invoicing
     period = parse_period(period)
@@ -239,6 +240,9 @@ def start_run(conn, redis_conn, period: str, cfg: config.Config, *, force: bool 
             f"{opts.max_api_share:.0%} (INVOICE_MAX_API_SHARE). Start it with --force (or tick 'force') to go ahead."
         )
     edges = [None, *est.boundaries, None] if est.orders else []
+    # Redis must answer before anything is written: a run recorded with none of its chunks queued
+    # would be half-started. (A RedisError here leaves no row; one mid-enqueue marks the run failed.)
+    redis_conn.ping()
     try:
         with conn.transaction():
             run_id = conn.execute(

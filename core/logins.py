@@ -68,13 +68,17 @@ PEEK_TOKEN = """
 SELECT u.id, u.email FROM {app}.portal_tokens t JOIN {app}.portal_users u ON u.id = t.user_id
 WHERE t.token_hash = %(hash)s AND t.purpose = %(purpose)s AND t.used_at IS NULL AND t.expires_at > now()
 """
-SET_PASSWORD = "UPDATE {app}.portal_users SET password_hash = %(hash)s WHERE id = %(user_id)s"
+# A password set by email also ends every session the login had (a cookie copied before is refused).
+SET_PASSWORD = """
+UPDATE {app}.portal_users SET password_hash = %(hash)s, session_version = session_version + 1
+WHERE id = %(user_id)s
+"""
 
 # The user with the Contact's current account. The join follows the Contact by sfid, or by its
 # external id while Connect has not inserted it yet.
 USER_WITH_CONTACT = """
-SELECT u.id, u.email, u.password_hash, c.sfid AS contact_sfid, c.external_id__c AS contact_external_id,
-       c.accountid AS account_sfid
+SELECT u.id, u.email, u.password_hash, u.session_version, c.sfid AS contact_sfid,
+       c.external_id__c AS contact_external_id, c.accountid AS account_sfid
 FROM {app}.portal_users u
 JOIN {s}.contact c
   ON c.sfid = u.contact_sfid OR (u.contact_sfid IS NULL AND c.external_id__c = u.contact_external_id)
@@ -94,6 +98,9 @@ LIST_API_TOKENS = """
 SELECT id, name, created_at, last_used_at FROM {app}.portal_tokens
 WHERE user_id = %(user_id)s AND purpose = 'api' ORDER BY id
 """
+# Sessions that end on the server: a session cookie carries the version it was issued with.
+SESSION_VERSION = "SELECT session_version FROM {app}.portal_users WHERE id = %(user_id)s"
+END_SESSIONS = "UPDATE {app}.portal_users SET session_version = session_version + 1 WHERE id = %(user_id)s"
 REVOKE_API_TOKEN = "DELETE FROM {app}.portal_tokens WHERE id = %(id)s AND user_id = %(user_id)s AND purpose = 'api'"
 
 
@@ -184,6 +191,17 @@ def start_reset(conn, schema: str, app_schema: str, email: str) -> str | None:
     with conn.transaction():
         issue(conn, app_schema, user["id"], "reset", token, RESET_TTL)
     return token
+
+
+def session_version(conn, app_schema: str, user_id: int) -> int | None:
+    """The login's current session version (a cookie with another one is ended); None if the login is gone."""
+    row = conn.execute(_a(SESSION_VERSION, app_schema), {"user_id": user_id}).fetchone()
+    return row["session_version"] if row else None
+
+
+def end_sessions(conn, app_schema: str, user_id: int) -> None:
+    """End every session of this login, on every device (logout, "log out everywhere")."""
+    conn.execute(_a(END_SESSIONS, app_schema), {"user_id": user_id})
 
 
 def create_api_token(conn, app_schema: str, user_id: int, name: str) -> str:

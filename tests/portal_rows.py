@@ -95,7 +95,8 @@ def session_for(client, user: dict) -> None:
     with client.session_transaction() as session:
         session["customer"] = {"user_id": user["id"], "contact_sfid": user["contact_sfid"],
                                "account_sfid": user["account_sfid"],
-                               "contact_external_id": user["contact_external_id"]}
+                               "contact_external_id": user["contact_external_id"],
+                               "session_version": user["session_version"]}
 
 
 def csrf(client) -> str:

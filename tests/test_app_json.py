@@ -138,7 +138,9 @@ def test_default_formation_fits_essential_0_connections():
 
 def test_pool_size_matches_gunicorn_threads_so_no_thread_waits_for_a_connection(monkeypatch):
     # gunicorn.conf.py loads the configuration at boot, as on a web dyno.
-    for name, value in {"DATABASE_URL": "postgres://u@h/d", "REDIS_URL": "redis://h", "SECRET_KEY": "k" * 64}.items():
+    dyno = {"DATABASE_URL": "postgres://u@h/d", "REDIS_URL": "redis://h", "SECRET_KEY": "k" * 64,
+            "APP_URL": "https://app.example.com"}
+    for name, value in dyno.items():
         monkeypatch.setenv(name, value)
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert int(APP_JSON["env"]["DB_POOL_SIZE"]["value"]) == settings["threads"]

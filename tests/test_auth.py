@@ -138,7 +138,7 @@ def test_forgot_password_answers_the_same_for_unknown_emails(client, user):
 def test_password_reset_flow(client, user, conn, caplog):
     with caplog.at_level(logging.INFO, logger="web.auth"):
         _forgot(client, EMAIL_A)
-    link = re.search(r"http://localhost(/reset-password/\S+)", caplog.text)[1]
+    link = re.search(r"http://localhost:5000(/reset-password/\S+)", caplog.text)[1]
     response = client.post(link, data={"password": "a brand new password", "confirm": "a brand new password",
                                        "csrf_token": portal_rows.csrf(client)})
     assert response.headers["Location"] == "/orders"

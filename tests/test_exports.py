@@ -266,4 +266,4 @@ def test_background_export_is_a_503_when_redis_is_down(app_config, conn):
     log_in(client, account_sfid=ACCOUNT)
     response = _start(client)
     assert response.status_code == 503
-    assert "cannot be started right now" in response.get_data(as_text=True)
+    assert "not started and nothing was recorded" in response.get_data(as_text=True)

@@ -116,7 +116,7 @@ def test_security_headers_forbid_inline_scripts(client, ann):
 
 
 def test_production_sends_hsts_and_secure_cookies(app_config, conn, redis, portal_world):
-    production = dataclasses.replace(app_config, environment="production")
+    production = dataclasses.replace(app_config, environment="production", app_url="https://portal.example.com")
     client = create_app({"APP": production, "TESTING": True}).test_client()
     response = client.get("/login")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")

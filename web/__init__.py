@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_REFRESH_EACH_REQUEST=False,
     )
     app.config.update(test_config)
+    cfg.require_app_url()
 
     requests.init_app(app)
     database.init_app(app)

@@ -94,8 +94,8 @@ def _schema() -> str:
 
 @bp.get("/openapi.json")
 def openapi_document():
-    """The OpenAPI 3 description of this API."""
-    return jsonify(openapi.document(request.host_url.rstrip("/")))
+    """The OpenAPI 3 description of this API; its server is APP_URL (relative when unset), never the Host header."""
+    return jsonify(openapi.document(current_app.config["APP"].app_url or ""))
 
 
 @bp.get("/orders")

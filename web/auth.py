@@ -112,7 +112,7 @@ def forgot_password():
     with database.connection() as conn:
         token = logins.start_reset(conn, cfg.connect_schema, cfg.app_schema, email)
     if token:
-        deliver_reset_link(email, url_for("auth.reset_password", token=token, _external=True))
+        deliver_reset_link(email, cfg.public_url() + url_for("auth.reset_password", token=token))
     flash(SENT, "success")
     return redirect(url_for("auth.login"))
 

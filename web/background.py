@@ -23,6 +23,8 @@ from web.errors import render_error
 log = logging.getLogger(__name__)
 # The owner of jobs that operators start.
 OPS = "ops"
+QUEUE_DOWN = ("The job queue is not answering, so this was not started and nothing was recorded. "
+              "Try again in a minute.")
 
 
 def start(kind: str, params: dict, func: str, *, owner: str, timeout: int = 3600):
@@ -34,11 +36,18 @@ def start(kind: str, params: dict, func: str, *, owner: str, timeout: int = 3600
                                           owner=owner, params=params, func=func, timeout=timeout)
     except redis.RedisError as exc:
         log.error("could not queue %s: %s", kind, exc)
-        return render_error(503, "Service Unavailable", "Background work cannot be started right now. Try again.")
+        return queue_down()
     log.info("job %s %s for %s", record["id"], "started" if started else "joined", owner)
     response = make_response(status_body(record), 202)
     response.headers["Location"] = status_url(record)
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def queue_down():
+    """503 when Redis does not answer: nothing was started or recorded (problem details or a page)."""
+    response = make_response(render_error(503, "Service Unavailable", QUEUE_DOWN))
+    response.headers["Retry-After"] = "60"
     return response
 
 

@@ -2,7 +2,10 @@
 
 Customer sessions live in Flask's signed cookie (nothing in process memory, so any dyno can serve
 any request and a restart logs nobody out). The session holds only ids; every query re-scopes
-by the account in SQL. A call with `Authorization: Bearer <token>` is authenticated by that token
+by the account in SQL. A session ends on the server too: the cookie carries the login's
+`session_version` from when it was issued, and each request compares it with the login's row (one
+primary-key lookup); logout, "log out everywhere" and a password set by email add one to it, so a
+copy of an earlier cookie is refused. A call with `Authorization: Bearer <token>` is authenticated by that token
 alone (web/api.py checks it): its cookie, if any, is never read for who is asking. Operators
 authenticate with OPS_USERNAME / OPS_PASSWORD (`cfg.ops`); when those are unset, ops pages are
 off (404), never open.
@@ -16,6 +19,9 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
+from core import logins
+from web import database
+
 
 @dataclass(frozen=True)
 class Customer:
@@ -26,6 +32,8 @@ class Customer:
     account_sfid: str
     # The Contact's External_ID__c: how it is found while it exists only in Postgres (sfid NULL).
     contact_external_id: str | None = None
+    # The login's session_version when the session began (None for a call with an API token).
+    session_version: int | None = None
 
 
 def customer_for(user: dict) -> Customer:
@@ -35,6 +43,7 @@ def customer_for(user: dict) -> Customer:
         contact_sfid=user["contact_sfid"],
         account_sfid=user["account_sfid"],
         contact_external_id=user["contact_external_id"],
+        session_version=user.get("session_version"),
     )
 
 
@@ -50,8 +59,18 @@ def current_customer() -> Customer | None:
         # Never the cookie for a bearer call: the CSRF guard lets those through without the session's
         # token, so a bad token falling back to the cookie would carry a cookie-authenticated write past it.
         data = None if bearer_call() else session.get("customer")
-        g.customer = Customer(**data) if isinstance(data, dict) else None
+        customer = Customer(**data) if isinstance(data, dict) else None
+        g.customer = customer if customer is not None and _session_current(customer) else None
     return g.customer
+
+
+def _session_current(customer: Customer) -> bool:
+    """True while the login's session version is the one the cookie was issued with (not logged out since)."""
+    if customer.session_version is None:
+        return False
+    with database.connection() as conn:
+        version = logins.session_version(conn, current_app.config["APP"].app_schema, customer.user_id)
+    return version == customer.session_version
 
 
 def log_in(customer: Customer) -> None:
@@ -59,13 +78,23 @@ def log_in(customer: Customer) -> None:
     session.clear()
     session["customer"] = {"user_id": customer.user_id, "contact_sfid": customer.contact_sfid,
                            "account_sfid": customer.account_sfid,
-                           "contact_external_id": customer.contact_external_id}
+                           "contact_external_id": customer.contact_external_id,
+                           "session_version": customer.session_version}
     session.permanent = True
 
 
 def log_out() -> None:
-    """End the session."""
+    """End the session in the browser and on the server.
+
+    There is one version per login, so this ends every session of the login, on every device: the
+    profile's "log out everywhere" and the header's "log out" are the same act.
+    """
+    customer = current_customer()
     session.clear()
+    g.customer = None
+    if customer is not None:
+        with database.connection() as conn:
+            logins.end_sessions(conn, current_app.config["APP"].app_schema, customer.user_id)
 
 
 def customer_required(view):

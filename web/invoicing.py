@@ -5,15 +5,19 @@ Starting answers 202 Accepted with a Location of the run's status page; the page
 web dyno can answer and a restart loses nothing.
 """
 
+import logging
+
+import redis
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 
 from core import invoicing as rules
 from core import queue
-from web import errors
+from web import background, errors
 from web.database import connection
 from web.identity import ops_required
 
 bp = Blueprint("invoicing", __name__, url_prefix="/ops/invoicing")
+log = logging.getLogger(__name__)
 # csrf_token is the CSRF guard's (web/csrf.py); any other field is a mistake worth saying so.
 FORM_FIELDS = {"csrf_token", "period", "force"}
 
@@ -75,6 +79,11 @@ def start():
             return _form(409, error=str(exc), period=period, active_run=exc.run_id)
         except rules.OverBudget as exc:
             return _form(409, error=str(exc), period=period)
+        except redis.RedisError as exc:
+            log.error("could not start the invoice run for %s: %s", period, exc)
+            response = current_app.make_response(_form(503, error=background.QUEUE_DOWN, period=period))
+            response.headers["Retry-After"] = "60"
+            return response
         p = rules.progress(conn, run_id, cfg)
     location = url_for("invoicing.run_page", run_id=run_id)
     if _wants_json():

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from core import account_invoices, cases, connect, contacts, field_values, logins, orders, write_retries
 from web import answers, database, freshness
-from web.identity import current_customer, customer_required
+from web.identity import current_customer, customer_required, log_out
 
 bp = Blueprint("portal", __name__)
 
@@ -178,6 +178,15 @@ def retry_profile():
     answers.send_again(write_retries.contact(current_customer()))
     flash("Sending your changes again.", "success")
     return redirect(url_for("portal.profile"))
+
+
+@bp.post("/profile/log-out-everywhere")
+@customer_required
+def log_out_everywhere():
+    """End every session of this login, on every device (API tokens stay until revoked)."""
+    log_out()
+    flash("You are logged out on every device.", "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.post("/profile/api-tokens")
