@@ -86,11 +86,33 @@ USED = """
 SELECT coalesce(sum(used), 0)::bigint AS used FROM {s}.usage
  WHERE name = %(name)s AND hour > now() AT TIME ZONE 'UTC' - interval '24 hours'
 """
+# The limit's use and its maximum (the org's setting, if any) in one round trip.
+USAGE = """
+SELECT (SELECT coalesce(sum(used), 0)::bigint FROM {s}.usage
+         WHERE name = %(name)s AND hour > now() AT TIME ZONE 'UTC' - interval '24 hours') AS used,
+       (SELECT value FROM {s}.settings WHERE key = %(key)s) AS maximum
+"""
+# Count against the limit and read its use and maximum, in one statement. The outer SELECT sees the
+# table as it was before the INSERT, so the hour just counted comes from RETURNING, the others from the table.
+SPEND = """
+WITH counted AS (
+    INSERT INTO {s}.usage AS u (name, hour, used)
+    VALUES (%(name)s, date_trunc('hour', now() AT TIME ZONE 'UTC'), %(n)s)
+    ON CONFLICT (name, hour) DO UPDATE SET used = u.used + EXCLUDED.used
+    RETURNING hour, used
+)
+SELECT (SELECT used FROM counted)
+       + (SELECT coalesce(sum(used), 0) FROM {s}.usage
+           WHERE name = %(name)s AND hour > now() AT TIME ZONE 'UTC' - interval '24 hours'
+             AND hour <> (SELECT hour FROM counted))::bigint AS used,
+       (SELECT value FROM {s}.settings WHERE key = %(key)s) AS maximum
+"""
 USED_ALL = """
 SELECT name, coalesce(sum(used), 0)::bigint AS used FROM {s}.usage
  WHERE hour > now() AT TIME ZONE 'UTC' - interval '24 hours' GROUP BY name
 """
 FORGET = "DELETE FROM {s}.usage WHERE name = %(name)s"
+SET_MAXIMUMS = "SELECT key, value FROM {s}.settings WHERE key LIKE %(prefix)s"
 LIVE_RECORDS = "SELECT count(*) AS n FROM {s}.records WHERE NOT is_deleted"
 
 
@@ -118,10 +140,20 @@ def used(conn, schema: str, name: str) -> int:
     return conn.execute(_q(USED, schema), {"name": name}).fetchone()["used"]
 
 
+def _answer(row, name: str) -> tuple[int, int]:
+    return int(row["used"]), int(row["maximum"]) if row["maximum"] is not None else MAXIMUMS[name]
+
+
+def usage(conn, schema: str, name: str) -> tuple[int, int]:
+    """(used in the last 24 hours, maximum) of one limit."""
+    row = conn.execute(_q(USAGE, schema), {"name": name, "key": SETTING_PREFIX + name}).fetchone()
+    return _answer(row, name)
+
+
 def spend(conn, schema: str, name: str, n: int = 1) -> tuple[int, int]:
     """Count `n` against the limit; return (used in the last 24 hours, maximum)."""
-    conn.execute(_q(COUNT, schema), {"name": name, "n": n})
-    return used(conn, schema, name), maximum(conn, schema, name)
+    row = conn.execute(_q(SPEND, schema), {"name": name, "n": n, "key": SETTING_PREFIX + name}).fetchone()
+    return _answer(row, name)
 
 
 def set_used(conn, schema: str, name: str, value: int) -> None:
@@ -136,8 +168,10 @@ def report(conn, schema: str) -> dict:
     spent = {r["name"]: r["used"] for r in conn.execute(_q(USED_ALL, schema))}
     records = conn.execute(_q(LIVE_RECORDS, schema)).fetchone()["n"]
     spent["DataStorageMB"] = (records * RECORD_KB + 1023) // 1024
+    changed = {r["key"].removeprefix(SETTING_PREFIX): int(r["value"])
+               for r in conn.execute(_q(SET_MAXIMUMS, schema), {"prefix": SETTING_PREFIX + "%"})}
     out = {}
-    for name in MAXIMUMS:
-        top = maximum(conn, schema, name)
+    for name, standard in MAXIMUMS.items():
+        top = changed.get(name, standard)
         out[name] = {"Max": top, "Remaining": max(top - spent.get(name, 0), 0)}
     return out

@@ -48,8 +48,7 @@ def init_app(app, org):
         with org.connection() as conn:
             counts = {r["object"]: r["n"] for r in conn.execute(
                 sql.SQL(RECORD_COUNTS).format(sql.Identifier(org.schema)))}
-            used = limits.used(conn, org.schema, "DailyApiRequests")
-            limit = limits.maximum(conn, org.schema, "DailyApiRequests")
+            used, limit = limits.usage(conn, org.schema, "DailyApiRequests")
         return page("org/home.html", counts=counts, used=used, limit=limit)
 
     @app.get("/o/<obj>")

@@ -279,8 +279,7 @@ def init_app(app, org):
             if used > top:
                 raise SalesforceError(400, "LIMIT_EXCEEDED", f"Max bulk v2 query jobs ({top}) per 24 hrs has been "
                                       f"reached ({used})")
-            stored = limits.used(conn, org.schema, "DailyBulkV2QueryFileStorageMB")
-            most = limits.maximum(conn, org.schema, "DailyBulkV2QueryFileStorageMB")
+            stored, most = limits.usage(conn, org.schema, "DailyBulkV2QueryFileStorageMB")
             if stored >= most:
                 raise SalesforceError(400, "LIMIT_EXCEEDED", f"Max bulk v2 query result size stored ({most * 1024}) "
                                       "kb per 24 hrs has been exceeded")

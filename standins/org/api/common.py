@@ -122,8 +122,7 @@ def init_app(app, org):
     def _limit_header(response):
         if "api_usage" not in g:
             with org.connection() as conn:
-                g.api_usage = (limits.used(conn, org.schema, "DailyApiRequests"),
-                               limits.maximum(conn, org.schema, "DailyApiRequests"))
+                g.api_usage = limits.usage(conn, org.schema, "DailyApiRequests")
         used, limit = g.api_usage
         response.headers["Sforce-Limit-Info"] = f"api-usage={min(used, limit)}/{limit}"
         return response
