@@ -122,24 +122,25 @@ class Org:
             claims["g"] = grant
         return f"{ORG_ID}!{self.sign('session', claims)}"
 
-    def session_claims(self, token: str) -> dict | None:
+    def session_claims(self, token: str, conn=None) -> dict | None:
         """The claims of a live session (`u` its username, `t` when it was issued), None if not one."""
         org_id, _, signed = (token or "").partition("!")
         claims = self.verify("session", signed) if org_id == ORG_ID else None
-        if claims is None or self.revoked(claims["n"], claims.get("g")):
+        if claims is None or self.revoked(claims["n"], claims.get("g"), conn=conn):
             return None
         return claims
 
-    def valid_session(self, token: str) -> bool:
-        """Whether a bearer token is a live session this org issued."""
-        return self.session_claims(token) is not None
+    def valid_session(self, token: str, conn=None) -> bool:
+        """Whether a bearer token is a live session this org issued (on `conn`, if the caller holds one)."""
+        return self.session_claims(token, conn) is not None
 
-    def revoked(self, *nonces) -> bool:
+    def revoked(self, *nonces, conn=None) -> bool:
         """Whether any of these tokens (by nonce) was revoked."""
         keys = [REVOKED_PREFIX + n for n in nonces if n]
-        with self.connection() as conn:
-            row = conn.execute(sql.SQL(ANY_REVOKED).format(sql.Identifier(self.schema)), (keys,)).fetchone()
-        return row is not None
+        if conn is None:
+            with self.connection() as conn:
+                return self.revoked(*nonces, conn=conn)
+        return conn.execute(sql.SQL(ANY_REVOKED).format(sql.Identifier(self.schema)), (keys,)).fetchone() is not None
 
     def revoke(self, nonce: str) -> bool:
         """Revoke a token for good (sessions, refresh tokens, used authorization codes); False if it already was."""
@@ -152,7 +153,6 @@ class Org:
 def create_org_app(org: Org) -> Flask:
     """The Flask app that answers as Salesforce would."""
     app = Flask(__name__)
-    app.json.sort_keys = False  # Salesforce answers keys in their order: attributes first, then the SELECT's
     app.config["ORG"] = org
     transport.init_app(app, org)
     common.init_app(app, org)

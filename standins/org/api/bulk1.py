@@ -202,9 +202,9 @@ def init_app(app, org):
     @bp.before_request
     def _session_and_count():
         token = request.headers.get("X-SFDC-Session", "").removeprefix("Bearer ").strip() or bearer_token()
-        if not org.valid_session(token):
-            raise BulkError("InvalidSessionId", "Invalid session id")
-        with org.connection() as conn:
+        with org.connection() as conn:  # one connection for the session check and the count
+            if not org.valid_session(token, conn):
+                raise BulkError("InvalidSessionId", "Invalid session id")
             g.api_usage = limits.spend(conn, org.schema, "DailyApiRequests")
         if g.api_usage[0] > g.api_usage[1]:
             raise BulkError("ExceededQuota", "TotalRequests Limit exceeded.")

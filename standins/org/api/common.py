@@ -106,9 +106,9 @@ def init_app(app, org):
         if (not request.path.startswith(SESSION_PATHS) or request.path == "/services/data/"
                 or request.environ.get(SUBREQUEST)):
             return None
-        if not org.valid_session(bearer_token()):
-            return error_response(SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid"))
-        with org.connection() as conn:
+        with org.connection() as conn:  # one connection for the session check and the count
+            if not org.valid_session(bearer_token(), conn):
+                return error_response(SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid"))
             used, limit = limits.spend(conn, org.schema, "DailyApiRequests")
         g.api_usage = (used, limit)
         if used > limit:
