@@ -220,6 +220,9 @@ class Config:
     # The app's public URL: every absolute link (reset and invitation links, the OpenAPI `servers`)
     # starts with it, never with the request's Host header. Required in production (require_app_url).
     app_url: str | None = setting("APP_URL", _public_url)
+    # Proxies in front of the web process that append to X-Forwarded-For: Heroku's router is one.
+    # Unset: 1 in production (on Heroku), 0 elsewhere (nothing in front: the header is the client's own).
+    proxy_hops: int | None = setting("PROXY_HOPS", _whole(0, 5))
     # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
     connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
     ops: Ops = part(Ops)
@@ -241,6 +244,12 @@ class Config:
                 "never from the request's Host header. Set it to the app's public URL, like "
                 "https://your-app.herokuapp.com (heroku config:set APP_URL=…)."
             )
+
+    def forwarded_hops(self) -> int:
+        """How many X-Forwarded-For entries, from the right, were added by proxies the app trusts."""
+        if self.proxy_hops is not None:
+            return self.proxy_hops
+        return 1 if self.environment == "production" else 0
 
     def public_url(self) -> str:
         """The start of every absolute link: APP_URL, or outside production the local app on PORT."""
