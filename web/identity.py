@@ -68,8 +68,8 @@ def _session_current(customer: Customer) -> bool:
     """True while the login's session version is the one the cookie was issued with (not logged out since)."""
     if customer.session_version is None:
         return False
-    with database.connection() as conn:
-        version = logins.session_version(conn, current_app.config["APP"].app_schema, customer.user_id)
+    conn = database.request_connection()
+    version = logins.session_version(conn, current_app.config["APP"].app_schema, customer.user_id)
     return version == customer.session_version
 
 
