@@ -5,12 +5,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
-from core import config, salesforce
+from core import config, connect, salesforce
 from core.paths import ROOT
-from core.verify_sync import VerifyFailed, verify
+from core.verify_sync import VerifyFailed, sample_record, verify
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +36,47 @@ def engine_process(database_url, local_org, conn):
             p.wait(15)
 
 
-def test_verify_sync_passes_against_the_local_stack(database_url, local_org, engine_process):
+@pytest.mark.parametrize("object_name", ["Contact", "Case", "Invoice__c"])
+def test_verify_sync_passes_for_every_read_write_mapping(database_url, local_org, engine_process, object_name):
+    sf = local_org.salesforce()
+    account = sf.Account.create({"Name": "Parent Co."})["id"]  # Invoice__c.Account__c is a required lookup
     engine_process()
     lines = []
-    steps = verify(database_url, "salesforce", timeout=30, salesforce_factory=local_org.salesforce,
-                   echo=lines.append)
-    assert len(steps) == 7 and all(" ok " in line for line in lines)
-    assert local_org.salesforce().query("SELECT Id FROM Contact")["totalSize"] == 0  # cleaned up
+    steps = verify(database_url, "salesforce", object_name=object_name, timeout=30,
+                   salesforce_factory=local_org.salesforce, echo=lines.append)
+    assert len(steps) == 8 and all(" ok " in line for line in lines)
+    assert sf.query(f"SELECT Id FROM {object_name}")["totalSize"] == 0  # cleaned up
+    assert [r["Id"] for r in sf.query("SELECT Id FROM Account")["records"]] == [account]
+
+
+def test_the_test_record_is_built_from_the_describe(local_org):
+    sf = local_org.salesforce()
+    account = sf.Account.create({"Name": "Parent Co."})["id"]
+    marker = uuid.uuid4()
+    case = sample_record(sf, connect.mappings()["Case"], marker)
+    # Case.Status is a required picklist: its first active value; Subject names the record.
+    assert (case.text_field, case.values["status"], case.values["external_id__c"]) == ("Subject", "New", str(marker))
+    invoice = sample_record(sf, connect.mappings()["Invoice__c"], marker)
+    assert (invoice.text_field, invoice.values["account__c"]) == ("Name", account)
+    assert sample_record(sf, connect.mappings()["Contact"], marker).text_field == "LastName"
+
+
+def test_a_required_lookup_without_a_parent_in_the_org_is_named(local_org):
+    with pytest.raises(VerifyFailed, match=r"Invoice__c.Account__c needs a Account and the org has none"):
+        sample_record(local_org.salesforce(), connect.mappings()["Invoice__c"], uuid.uuid4())
+
+
+def test_the_command_checks_every_read_write_mapping(database_url, local_org, engine_process):
+    local_org.salesforce().Account.create({"Name": "Parent Co."})
+    engine_process()
+    env = {**os.environ, "DATABASE_URL": database_url, "LOCAL_ORG_URL": local_org.url, "REDIS_URL": "redis://x"}
+    for var in ("SF_USERNAME", "SF_INSTANCE_URL", "SF_SESSION_ID"):
+        env.pop(var, None)
+    result = subprocess.run([sys.executable, "manage.py", "verify-sync", "--timeout", "30"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("Contact", "Case", "Invoice__c"):
+        assert f"verify-sync passed for {name} in" in result.stdout
 
 
 def test_verify_sync_names_a_stopped_connect(database_url, local_org):
