@@ -45,7 +45,7 @@ def test_verify_sync_passes_for_every_read_write_mapping(database_url, local_org
     steps = verify(database_url, "salesforce", object_name=object_name, timeout=30,
                    salesforce_factory=local_org.salesforce, echo=lines.append)
     assert len(steps) == 8 and all(" ok " in line for line in lines)
-    assert sf.query(f"SELECT Id FROM {object_name}")["totalSize"] == 0  # cleaned up
+    assert sf.query(f"SELECT Id FROM {object_name}")["totalSize"] == 0  # noqa: S608 (cleaned up)
     assert [r["Id"] for r in sf.query("SELECT Id FROM Account")["records"]] == [account]
 
 
