@@ -13,16 +13,36 @@ def org():
 
 
 @org.command("setup")
-@click.option("--dry-run", is_flag=True, help="Only list what exists and what would be created.")
-def setup(dry_run):
-    """Create the custom object and fields the mapping needs (Metadata API); safe to rerun."""
+@click.option("--dry-run", is_flag=True, help="Only list what exists, differs and would be created.")
+@click.option("--yes", is_flag=True, help="Update components that differ from sql/connect/objects.json without "
+                                          "asking.")
+def setup(dry_run, yes):
+    """Create the custom object and fields the mapping needs, and bring differing ones in line (Metadata API)."""
     sf = salesforce.connect(config.load().salesforce)
-    created = org_setup.setup(sf, dry_run=dry_run, echo=click.echo)
-    if not created:
-        click.echo("nothing to create: the org already has everything sql/connect/mapping.json maps.")
-        return
+
+    def confirm(differing):
+        if yes:
+            return True
+        if sys.stdin.isatty():
+            return click.confirm(f"Update {len(differing)} component(s) to match sql/connect/objects.json?")
+        return False
+
+    changes = org_setup.setup(sf, dry_run=dry_run, confirm=confirm, echo=click.echo)
     verb = "would create" if dry_run else "created"
-    click.echo(f"{verb} {len(created)} component(s); the org has everything sql/connect/mapping.json maps.")
+    if changes.created:
+        click.echo(f"{verb} {len(changes.created)} component(s).")
+    if changes.updated:
+        click.echo(f"updated {len(changes.updated)} component(s): {', '.join(changes.updated)}.")
+    elif changes.differing and dry_run:
+        click.echo(f"{len(changes.differing)} component(s) differ from sql/connect/objects.json (--yes updates them).")
+    elif changes.differing:
+        click.echo(f"{len(changes.differing)} component(s) differ from sql/connect/objects.json and were not "
+                   "updated: rerun with --yes to update them.")
+        sys.exit(1)
+    if not changes.created and not changes.updated and not changes.differing:
+        click.echo("nothing to create: the org already has everything sql/connect/mapping.json maps.")
+    elif not dry_run:
+        click.echo("the org has everything sql/connect/mapping.json maps.")
 
 
 @org.command("seed")
