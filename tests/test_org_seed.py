@@ -104,3 +104,25 @@ def test_the_command_seeds_then_creates_nothing_on_a_rerun(local_org, database_u
     assert "created 184 record(s); the mapped objects hold 176 of the demo plan's 10,000 synced rows." in outputs[0]
     assert "created 0 record(s); the mapped objects hold 176 of the demo plan's 10,000 synced rows." in outputs[1]
     assert "python manage.py org seed --invite" in outputs[1]
+
+
+def test_invite_sends_invitations_to_the_seeded_contacts_connect_has_synced(local_org, database_url, engine, conn):
+    sf = local_org.salesforce()
+    org_seed.seed(sf, echo=quiet)
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "redis://unused", "LOCAL_ORG_URL": local_org.url,
+           "APP_URL": "https://portal.example.com"}
+    for var in ("SF_USERNAME", "SF_INSTANCE_URL", "SF_SESSION_ID"):
+        env.pop(var, None)
+    argv = [sys.executable, "manage.py", "org", "seed", "--invite"]
+    waiting = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert waiting.returncode == 0, waiting.stdout + waiting.stderr
+    assert "12 contact(s) not in Postgres yet (seed-contact-001, seed-contact-003, seed-contact-005…)" in waiting.stdout
+    engine.pull_once("Account")
+    engine.pull_once("Contact")
+    invited = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert invited.returncode == 0, invited.stdout + invited.stderr
+    lines = [line for line in invited.stdout.splitlines() if line.startswith("  invited ")]
+    assert len(lines) == 12
+    assert lines[0].startswith("  invited ada.") and "https://portal.example.com/invitation/" in lines[0]
+    users = conn.execute("SELECT count(*) AS n FROM app.portal_users WHERE contact_external_id LIKE 'seed-contact-%'")
+    assert users.fetchone()["n"] == 12
