@@ -5,7 +5,7 @@ fails later, table by table, in its dashboard. This reads the org's describe of 
 (the real org, or the local one) and names every problem up front, one line each:
 - every mapped object and field exists in the org;
 - the column Connect will create for each field (its type map, core.connect.column_type) is the one
-  the app is built against (sql/connect/objects.json);
+  the app is built against (sql/connect/objects.json), and the one a table that exists already has;
 - an upsert field is an external id and unique;
 - on a read-write mapping, the fields the app writes are createable / updateable by the integration
   user (describe reports the logged-in user's field access);
@@ -47,6 +47,23 @@ JOIN pg_namespace dst_ns ON dst_ns.oid = dst.relnamespace
 WHERE c.contype = 'f' AND src_ns.nspname = %(app_schema)s AND dst_ns.nspname = %(connect_schema)s
 ORDER BY src.relname, c.conname
 """
+
+
+# The columns a table has now, with their Postgres types (as format_type spells them).
+TABLE_COLUMNS = """
+SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relname = %(table)s AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+def postgres_type(column_type: str) -> str:
+    """Connect's column type as Postgres reports it (`varchar(80)` → `character varying(80)`)."""
+    if column_type.startswith("varchar("):
+        return "character varying" + column_type.removeprefix("varchar")
+    return {"timestamp": "timestamp without time zone"}.get(column_type, column_type)
 
 
 def org_fields(sf, object_name: str) -> dict | None:
@@ -146,6 +163,27 @@ def foreign_key_problems(conn, app_schema: str, connect_schema: str) -> list[Pro
                     "drops and recreates its tables, so keep the reference as a plain column") for r in rows]
 
 
+def table_problems(conn, connect_schema: str, mappings: dict, described: dict) -> list[Problem]:
+    """A mapped table that exists already, with a column whose type is not the one Connect makes of the org's field."""
+    out = []
+    for mapping in mappings.values():
+        fields = described.get(mapping.object_name) or {}
+        have = {r["name"]: r["type"] for r in conn.execute(sql.SQL(TABLE_COLUMNS),
+                                                           {"schema": connect_schema, "table": mapping.table})}
+        for name in mapping.fields:
+            column = connect.column_name(name)
+            if name in connect.SYSTEM_FIELDS or name not in fields or column not in have:
+                continue
+            try:
+                wanted = postgres_type(connect.column_type(fields[name]))
+            except ValueError:
+                continue  # named by mapping_problems
+            if have[column] != wanted:
+                out.append(Problem(mapping.object_name, name, f"the table {connect_schema}.{mapping.table} has "
+                                   f"{column} as {have[column]}; Connect makes {wanted} of the org's field"))
+    return out
+
+
 def row_count_problem(counts: dict[str, int], cap: int) -> Problem | None:
     """A Problem when the org holds more rows for the mappings than the plan syncs."""
     total = sum(counts.values())
@@ -163,6 +201,7 @@ def validate(sf, mappings: dict, *, conn=None, app_schema="app", connect_schema=
     described = {}
     problems = mapping_problems(sf, mappings, described=described)
     if conn is not None:
+        problems += table_problems(conn, connect_schema, mappings, described)
         problems += foreign_key_problems(conn, app_schema, connect_schema)
     counts = row_counts(sf, [name for name in mappings if described.get(name) is not None])
     over = row_count_problem(counts, cap)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import psycopg
 import pytest
 
 from core import connect, connect_validate
@@ -94,6 +95,16 @@ def test_a_column_type_other_than_the_app_expects_is_named(sf):
     assert [str(p) for p in found] == [
         "Account.Phone: Connect will create the column phone as varchar(40), the app expects varchar(20) (the org's "
         "field is phone(40), sql/connect/objects.json says string(20))"]
+
+
+def test_a_table_column_of_another_type_than_connect_makes_is_named(sf, conn):
+    assert problems(sf, document(), conn=conn) == []  # the tables make run provisions are Connect's
+    with conn.transaction() as tx:
+        conn.execute("ALTER TABLE salesforce.contact ALTER COLUMN phone TYPE varchar(60)")
+        found = problems(sf, document(), conn=conn)
+        raise psycopg.Rollback(tx)
+    assert found == ["Contact.Phone: the table salesforce.contact has phone as character varying(60); Connect makes "
+                     "character varying(40) of the org's field"]
 
 
 def test_a_foreign_key_from_the_app_schema_into_a_connect_table_is_named(sf, conn):
