@@ -172,8 +172,10 @@ def check_org(sf) -> None:
     for obj, field_name in NEEDED_FIELDS.items():
         fields = {f["name"] for f in getattr(sf, obj).describe()["fields"]}
         if field_name not in fields:
-            hint = NEEDED_OBJECTS[obj] if field_name.endswith("Id") else "run `python manage.py org setup` first"
-            raise SeedRefused(f"the org has no {obj}.{field_name}: {hint}")
+            hint = NEEDED_OBJECTS[obj] if field_name.endswith("Id") else (
+                "run `python manage.py org setup` first (if the field exists, give your user access to it: Setup → "
+                f"Object Manager → {obj} → Fields → {field_name} → Set Field-Level Security)")
+            raise SeedRefused(f"the org has no {obj}.{field_name} (or cannot see it): {hint}")
 
 
 def standard_price_book(sf, *, dry_run: bool, echo) -> str | None:
@@ -309,7 +311,7 @@ def _run(sf, p: Plan, *, dry_run: bool, echo) -> Result:
     drafts = [{"Id": orders[r["PoNumber"]]["Id"], "Status": "Activated"} for r in due
               if orders.get(r["PoNumber"], {}).get("Status") == "Draft"]
     result.created["Order activated"] = len(drafts) + (sum(r["PoNumber"] not in orders for r in due) if dry_run else 0)
-    echo(f"  {'Order activated':<16} {len(due) - result.created['Order activated']:>4} are   "
+    echo(f"  {'Order activation':<16} {len(due) - result.created['Order activated']:>4} done   "
          f"{result.created['Order activated']:>4} {'to activate' if dry_run else 'activated'}")
     if drafts and not dry_run:
         _bulk(sf, "Order", "update", drafts)
