@@ -118,13 +118,18 @@ def recorded_run(path=RUN_FILE) -> dict:
         return {}
 
 
-def run_command(argv: list[str]) -> int:
-    """`make verify-sync` and friends: run one command against the stack `make run` runs (started if needed)."""
-    running = recorded_run()
+def exec_env(base: dict, path=RUN_FILE) -> dict:
+    """The environment for a command run beside `make run`: `base`, with what the running one recorded."""
+    running = recorded_run(path)
     if not running:
         print("make run is not running: the command gets a database, but no local org or Connect to sync with "
               "(start `make run` in another terminal first)", file=sys.stderr)
-    env = prepare({**local_env(), **running}, log=lambda *_: None)
+    return {**base, **running}
+
+
+def run_command(argv: list[str]) -> int:
+    """`make verify-sync` and friends: run one command against the stack `make run` runs (started if needed)."""
+    env = prepare(exec_env(local_env()), log=lambda *_: None)
     return subprocess.run(argv, env=env, cwd=ROOT).returncode
 
 

@@ -12,6 +12,7 @@ import pytest
 from core import config, connect, salesforce
 from core.paths import ROOT
 from core.verify_sync import VerifyFailed, sample_record, verify
+from standins import run
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +125,16 @@ def test_the_engine_killed_mid_batch_loses_and_doubles_nothing(conn, local_org, 
     records = local_org.salesforce().query_all("SELECT External_ID__c FROM Contact")["records"]
     assert len(records) == 1200 == len({r["External_ID__c"] for r in records})
     assert conn.execute("SELECT count(DISTINCT sfid) AS n FROM salesforce.contact").fetchone()["n"] == 1200
+
+
+def test_make_verify_sync_uses_the_urls_the_running_make_run_recorded(tmp_path, capsys):
+    record = tmp_path / "run.json"
+    started = {"DATABASE_URL": "postgresql://app@/connectapp?host=/tmp/pg", "REDIS_URL": "unix:///tmp/redis.sock",
+               "LOCAL_ORG_URL": "http://127.0.0.1:5200", "PORT": "5001"}
+    run.record_run({**started, "SECRET_KEY": "not recorded"}, path=record)
+    assert oct(record.stat().st_mode & 0o777) == "0o600"
+    env = run.exec_env({"LOCAL_ORG_URL": "http://127.0.0.1:5100", "PORT": "5000", "SECRET_KEY": "k"}, path=record)
+    assert env == {**started, "SECRET_KEY": "k"}
+    record.unlink()
+    assert run.exec_env({"PORT": "5000"}, path=record) == {"PORT": "5000"}
+    assert "make run is not running" in capsys.readouterr().err
