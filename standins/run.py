@@ -5,8 +5,12 @@
 3. Builds the Connect schema as Connect would, migrates the app schema, loads demo data once.
 4. Runs every process of Procfile.local (web, worker, stand-ins) with honcho, like `heroku local`.
 Ctrl-C stops the processes, then Redis, then Postgres: nothing is left running.
+
+While it runs, the URLs it chose (database, Redis, the local org, the web port) are in
+`.data/run.json`: `make verify-sync` (`python -m standins.run exec …`) runs its command against them.
 """
 
+import json
 import os
 import secrets
 import subprocess
@@ -27,6 +31,9 @@ PROCFILE = ROOT / "Procfile.local"
 DATABASE_NAME = "connectapp"
 DEFAULT_SCALE = {"accounts": 1_000, "orders": 10_000}
 LOCAL_CONNECT_INFO = "standins.connect.info.LocalConnectInfo"
+# What a running `make run` records for the commands run beside it (`exec`).
+RUN_FILE = services.DATA_DIR / "run.json"
+RECORDED = ("DATABASE_URL", "REDIS_URL", "LOCAL_ORG_URL", "PORT", "CONNECT_SCHEMA", "APP_SCHEMA")
 
 
 def read_env_file(path=ENV_FILE) -> dict:
@@ -96,9 +103,33 @@ def local_env() -> dict:
     return env
 
 
+def record_run(env: dict, path=RUN_FILE) -> None:
+    """Write down the URLs and ports this `make run` uses, for `exec`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: env[k] for k in RECORDED if env.get(k)}, indent=2))
+    path.chmod(0o600)  # the database URL may carry a password
+
+
+def recorded_run(path=RUN_FILE) -> dict:
+    """What the running `make run` recorded (empty when none runs)."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def exec_env(base: dict, path=RUN_FILE) -> dict:
+    """The environment for a command run beside `make run`: `base`, with what the running one recorded."""
+    running = recorded_run(path)
+    if not running:
+        print("make run is not running: the command gets a database, but no local org or Connect to sync with "
+              "(start `make run` in another terminal first)", file=sys.stderr)
+    return {**base, **running}
+
+
 def run_command(argv: list[str]) -> int:
-    """`make verify-sync` and friends: run one command against the local stack (started if needed)."""
-    env = prepare(local_env(), log=lambda *_: None)
+    """`make verify-sync` and friends: run one command against the stack `make run` runs (started if needed)."""
+    env = prepare(exec_env(local_env()), log=lambda *_: None)
     return subprocess.run(argv, env=env, cwd=ROOT).returncode
 
 
@@ -118,7 +149,11 @@ def main(argv=None) -> int:
     if env.get("OPS_USERNAME"):
         print(f"  Operator pages: http://localhost:{env['PORT']}/ops/sync  ({env['OPS_USERNAME']} / the "
               "OPS_PASSWORD in .env)\n", flush=True)
-    manager.loop()
+    record_run(env)
+    try:
+        manager.loop()
+    finally:
+        RUN_FILE.unlink(missing_ok=True)
     # Ctrl-C (130) or a SIGTERM (143) is how a developer stops it: not an error.
     return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode
 
