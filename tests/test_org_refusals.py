@@ -138,6 +138,8 @@ def test_maintenance_answers_503_server_unavailable_on_every_api(sf, local_org, 
     bulk = org_session.get(f"{local_org.url}/services/async/59.0/job/750000000000001AAA",
                            headers={"X-SFDC-Session": sf.session_id, "Accept": "application/json"})
     assert bulk.status_code == 503 and bulk.json()["exceptionCode"] == "Unknown"
+    metadata = requests.post(f"{local_org.url}/services/Soap/m/59.0", data="<x/>", headers={"SOAPAction": '""'})
+    assert metadata.status_code == 503 and "<faultcode>sf:SERVER_UNAVAILABLE</faultcode>" in metadata.text
     assert requests.get(local_org.url + "/").status_code == 200  # the HTML view stays up to switch it off
     off("maintenance")
     assert sf.query("SELECT Id FROM Contact")["totalSize"] == 0
@@ -167,6 +169,23 @@ def test_a_composite_subrequest_is_refused_with_the_rest_error_body(switch, org_
     assert sub["httpStatusCode"] == 400
     assert sub["body"][0]["errorCode"] == "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
     assert sub["body"][0]["message"].startswith("ContactTrigger: execution of BeforeUpdate")
+
+
+def test_a_tree_saves_nothing_and_names_the_refused_record(switch, org_session, local_org):
+    switch("validation", "Contact", "Phone", "Phone numbers are frozen.")
+    answer = org_session.post(f"{local_org.url}{API}/composite/tree/Contact", json={"records": [
+        {"attributes": {"type": "Contact", "referenceId": "ada"}, "LastName": "Lovelace", "Phone": "1"}]})
+    assert answer.status_code == 400 and answer.json()["hasErrors"] is True
+    [result] = answer.json()["results"]
+    assert result["referenceId"] == "ada" and result["errors"][0]["statusCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+
+
+def test_bulk2_hard_delete_is_refused_by_a_trigger_too(sf, switch, contact):
+    switch("trigger", "Contact")
+    [result] = sf.bulk2.Contact.hard_delete(records=[{"Id": contact}], wait=0)
+    assert result["numberRecordsFailed"] == 1
+    _, failed = csv.reader(io.StringIO(sf.bulk2.Contact.get_failed_records(result["job_id"])))
+    assert failed[1].startswith("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY:ContactTrigger: execution of BeforeDelete")
 
 
 def test_bulk2_failed_results_carry_the_refusal(sf, switch, contact):
