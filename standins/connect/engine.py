@@ -9,7 +9,8 @@ Push (Postgres → Salesforce), per cycle:
 3. write back as Connect writes (xmlbinary hex: no echo into the trigger log): sfid and
    INSERTED/UPDATED, or FAILED with `_hc_err`; the log rows → SUCCESS/FAILED with `sf_message`;
 4. archive processed rows.
-Org unreachable or API limit reached: claimed rows go back to NEW and the caller backs off.
+Org unreachable, API limit reached or a record locked (UNABLE_TO_LOCK_ROW): claimed rows go back
+to NEW and the caller backs off.
 
 Pull (Salesforce → Postgres), per mapping: queryAll by (SystemModstamp, Id) after a watermark, so
 records sharing a timestamp are neither missed nor repeated; rows matched by sfid, then by the
