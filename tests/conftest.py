@@ -198,7 +198,7 @@ class LocalOrg:
                       "local_org.bulk_batches, local_org.bulk_rows, local_org.bulk_results, local_org.blobs")
             standard.ensure_records(c, "local_org")  # the Organization, the user, … every org has
             c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%' OR key LIKE 'limit:%%' "
-                      "OR key LIKE 'password:%%'")
+                      "OR key LIKE 'password:%%' OR key LIKE 'refuse:%%'")
 
     def set_api_usage(self, used: int):
         """Pretend `used` API requests were already made today."""

@@ -9,7 +9,8 @@ Push (Postgres → Salesforce), per cycle:
 3. write back as Connect writes (xmlbinary hex: no echo into the trigger log): sfid and
    INSERTED/UPDATED, or FAILED with `_hc_err`; the log rows → SUCCESS/FAILED with `sf_message`;
 4. archive processed rows.
-Org unreachable or API limit reached: claimed rows go back to NEW and the caller backs off.
+Org unreachable, API limit reached or a record locked (UNABLE_TO_LOCK_ROW): claimed rows go back
+to NEW and the caller backs off.
 
 Pull (Salesforce → Postgres), per mapping: queryAll by (SystemModstamp, Id) after a watermark, so
 records sharing a timestamp are neither missed nor repeated; rows matched by sfid, then by the
@@ -37,6 +38,8 @@ from standins.provision import external_id_relationship_columns, provision
 
 log = logging.getLogger(__name__)
 CLAIM_LIMIT = 2000
+# Per-record errors that mean "not now" rather than "refused": the change stays queued and is sent again.
+RETRIED_CODES = ("UNABLE_TO_LOCK_ROW",)
 PULL_PAGE = 2000
 
 
@@ -349,7 +352,13 @@ class Engine:
         return outcomes
 
     def _finish(self, outcomes, pending):
-        """Write results back the way Connect does: no echo, sfid and _hc_lastop on the row, state on the log."""
+        """Write results back the way Connect does: no echo, sfid and _hc_lastop on the row, state on the log.
+
+        A record the org could not lock (UNABLE_TO_LOCK_ROW) is not a refusal: its change stays queued,
+        and OrgUnavailable (raised once the rest is written) backs the engine off before it is sent again.
+        """
+        locked = [o for o in outcomes if _error_code(o) in RETRIED_CODES]
+        outcomes = [o for o in outcomes if _error_code(o) not in RETRIED_CODES]
         write_backs, finished, pushed = {}, [], {}
         for o in outcomes:
             row = o["row"]
@@ -372,6 +381,8 @@ class Engine:
                                     "last_sync_at = now() WHERE object_name = %s").format(sql.Identifier(state.SCHEMA)),
                             (count, object_name))
         pending.difference_update(f["id"] for f in finished)
+        if locked:
+            raise OrgUnavailable(f"the org could not lock {len(locked)} record(s) (UNABLE_TO_LOCK_ROW)")
 
     # ---- pull --------------------------------------------------------------------------------------
 
@@ -470,6 +481,9 @@ def _outcome(row, result_state, errors, *, sfid=None, lastop=None):
 
 
 def _error_code(exc) -> str | None:
+    """The errorCode of a refused call (an exception), or the statusCode of a refused record (an outcome)."""
+    if isinstance(exc, dict):
+        return (exc["message"] or "").partition(":")[0] if exc["state"] == "FAILED" else None
     content = getattr(exc, "content", None)
     if isinstance(content, list) and content and isinstance(content[0], dict):
         return content[0].get("errorCode")

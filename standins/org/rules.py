@@ -2,7 +2,7 @@
 
 Field by field: types and lengths, restricted picklists, read-only fields, parents named by
 external id, lookups that must name a live record of the right object, unique fields; then
-required fields, a few validation rules, the refusal switches (store.refuse_writes) and computed
+required fields, a few validation rules, the refusal switches (standins/org/refusals.py) and computed
 fields (Contact.Name, Order.StatusCode, auto-numbers, a file's size and checksum). On insert, a
 ContentVersion joins its file (a new ContentDocument, or the next version of the one it names). On
 delete, each child relationship decides: children go with their parent where describe says
@@ -19,7 +19,7 @@ from datetime import date, datetime
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from standins.org import files, soql, store
+from standins.org import files, refusals, soql, store
 from standins.org.describe import child_relationships, describe, field_of, key_prefix_object, owned
 from standins.org.errors import SalesforceError
 from standins.org.ids import USER_ID, canonical_id
@@ -141,7 +141,7 @@ def prepare(conn, schema, obj, values: dict, *, creating: bool, current: dict | 
         raise SalesforceError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
                               missing)
     _validation_rules(obj, merged)
-    _refusals(conn, schema, obj, out)
+    refusals.check_write(conn, schema, obj, "insert" if creating else "update", out, record_id)
     _check_unique(conn, schema, obj, {k: v for k, v in out.items() if k != unique_checked}, record_id)
     out.update(_computed(conn, schema, obj, merged, creating))
     return out
@@ -203,14 +203,6 @@ def _validation_rules(obj, r):
         fail("Email must contain @.", ["Email"])
     if obj == "Invoice__c" and (r.get("Amount__c") or 0) < 0:
         fail("An invoice amount cannot be negative.", ["Amount__c"])
-
-
-def _refusals(conn, schema, obj, values):
-    """Refuse the write if it sets a field whose refusal switch is on."""
-    for row in conn.execute(sql.SQL(store.REFUSALS).format(sql.Identifier(schema)), (store.REFUSE_PREFIX + "%",)):
-        switched_obj, _, field_name = row["key"].removeprefix(store.REFUSE_PREFIX).partition(".")
-        if switched_obj == obj and field_name in values:
-            raise SalesforceError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", row["value"], [field_name])
 
 
 def _computed(conn, schema, obj, r, creating) -> dict:
@@ -276,6 +268,7 @@ def before_insert(conn, schema, obj, record_id, data) -> None:
 
 def before_delete(conn, schema, obj, row) -> None:
     """What deleting `row` does to its children: refused, cascaded or cleared, as each relationship says."""
+    refusals.check_write(conn, schema, obj, "delete", {}, row["id"])
     related = [(rel, store.children(conn, schema, rel["childSObject"], rel["field"], row["id"]))
                for rel in child_relationships(obj)]
     for rel, children in related:

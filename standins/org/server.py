@@ -1,10 +1,11 @@
 """The local org's process: its state (`Org`, kept in Postgres) and the app that answers as Salesforce would.
 
 The app is put together from one module per concern, in standins/org/api/: what every call shares
-(sessions, API-request counting, error shapes), login (SOAP and OAuth), identity, discovery (versions
-and resources), REST data (sObjects, describe, changes), layouts, files (blobs), user passwords, SOQL
-queries, the Tooling API, SOSL searches, sObject Collections, composite requests, sObject Trees, the
-Metadata API, Bulk API 2.0 and 1.0, and Apex REST; plus the HTML view (standins/org/views.py).
+(sessions, API-request counting, error shapes), calls refused by a refusal switch (outage), login
+(SOAP and OAuth), identity, discovery (versions and resources), REST data (sObjects, describe,
+changes), layouts, files (blobs), user passwords, SOQL queries, the Tooling API, SOSL searches,
+sObject Collections, composite requests, sObject Trees, the Metadata API, Bulk API 2.0 and 1.0, and
+Apex REST; plus the HTML view (standins/org/views.py).
 """
 
 import base64
@@ -34,6 +35,7 @@ from standins.org.api import (
     identity,
     layouts,
     metadata,
+    outage,
     passwords,
     query,
     search,
@@ -155,6 +157,7 @@ def create_org_app(org: Org) -> Flask:
     app = Flask(__name__)
     app.config["ORG"] = org
     transport.init_app(app, org)
+    outage.init_app(app, org)
     common.init_app(app, org)
     auth.init_app(app, org)
     identity.init_app(app, org)

@@ -15,8 +15,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from core.db import compose
-from standins.org import files, rules
-from standins.org.describe import canonical_object, describe, field_of, key_prefix_object
+from standins.org import files, refusals, rules
+from standins.org.describe import describe, field_of, key_prefix_object
 from standins.org.errors import SalesforceError
 from standins.org.ids import USER_ID, canonical_id, salesforce_id
 
@@ -99,33 +99,21 @@ def new_id(conn, schema, obj) -> str:
     return salesforce_id(prefix, next_number(conn, schema, "id:" + prefix, FIRST_NEW_RECORD))
 
 
-# A refusal switch: while the settings table has `refuse:<Object>.<Field>`, every write that sets
-# that field is refused as a validation rule would refuse it, with the setting's value as the
-# message. Switch it on, let a write fail, switch it off, and "send again" succeeds: a refused
-# write and its retry, on demand (docs/local-org.md).
-REFUSE_PREFIX = "refuse:"
-REFUSALS = "SELECT key, value FROM {}.settings WHERE key LIKE %s"
-# The org's settings table (the server's daily API limit and session secret live there too).
+# The org's settings table (the server's daily API limit, session secret and refusal switches live there too).
 SET_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s"
 ADD_SETTING = "INSERT INTO {}.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"
 GET_SETTING = "SELECT value FROM {}.settings WHERE key = %s"
 CLEAR_SETTING = "DELETE FROM {}.settings WHERE key = %s"
 
 
-def _refusal_key(obj, field_name) -> str:
-    """`refuse:Contact.Phone`, whatever the case the names were given in."""
-    return f"{REFUSE_PREFIX}{canonical_object(obj)}.{field_of(obj, field_name)['name']}"
-
-
 def refuse_writes(conn, schema, obj, field_name, message="Refused by the local org's refusal switch.") -> None:
-    """Switch on: refuse every write that sets `obj`.`field_name` (FIELD_CUSTOM_VALIDATION_EXCEPTION)."""
-    key = _refusal_key(obj, field_name)
-    conn.execute(sql.SQL(SET_SETTING).format(sql.Identifier(schema)), (key, message, message))
+    """Switch on a validation rule on `obj`.`field_name` (standins/org/refusals.py has every kind of refusal)."""
+    refusals.switch_on(conn, schema, "validation", obj, field_name, message)
 
 
 def accept_writes(conn, schema, obj, field_name) -> None:
     """Switch off what refuse_writes switched on."""
-    conn.execute(sql.SQL(CLEAR_SETTING).format(sql.Identifier(schema)), (_refusal_key(obj, field_name),))
+    refusals.switch_off(conn, schema, "validation", obj, field_name)
 
 
 # ---- records ------------------------------------------------------------------------------------
@@ -270,6 +258,7 @@ def hard_delete(conn, schema, obj, record_id) -> None:
         if exc.reason != "deleted":
             raise
         row = record(conn, schema, record_id)
+    refusals.check_write(conn, schema, obj, "delete", {}, row["id"])  # the one write that skips the rules
     conn.execute(sql.SQL(HARD_DELETE).format(sql.Identifier(schema)), (row["id"],))
 
 

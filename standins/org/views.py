@@ -2,6 +2,7 @@
 
 This is how a learner "updates the Salesforce record" in step 5 without a real org: an edit here is
 a Salesforce-side change (SystemModstamp moves), which the local Connect then pulls into Postgres.
+The home page also lists the refusal switches (standins/org/refusals.py) with on/off buttons.
 Forms use a double-submit cookie against cross-site posts (a loopback development tool).
 """
 
@@ -12,7 +13,7 @@ from flask import abort, make_response, redirect, render_template, request, url_
 from psycopg import sql
 
 from standins.org import describe as schema
-from standins.org import limits, store
+from standins.org import limits, refusals, store
 from standins.org.errors import SalesforceError
 
 PAGE = 50
@@ -44,12 +45,40 @@ def init_app(app, org):
         return response
 
     @app.get("/")
-    def org_home():
+    def org_home(error=None, status=200):
         with org.connection() as conn:
             counts = {r["object"]: r["n"] for r in conn.execute(
                 sql.SQL(RECORD_COUNTS).format(sql.Identifier(org.schema)))}
             used, limit = limits.usage(conn, org.schema, "DailyApiRequests")
-        return page("org/home.html", counts=counts, used=used, limit=limit)
+            switches = refusals.listing(conn, org.schema)
+        response = page("org/home.html", counts=counts, used=used, limit=limit, switches=switches,
+                        kinds=refusals.DESCRIPTIONS, record_kinds=refusals.RECORD_KINDS, error=error,
+                        form=request.form if error else {})
+        response.status_code = status
+        return response
+
+    @app.post("/refusals")
+    def org_refuse():
+        check_csrf()
+        form = request.form
+        times = form.get("times", "").strip()
+        try:
+            if times and not times.isdigit():
+                raise refusals.SwitchError("Times must be a whole number")
+            with org.connection() as conn:
+                refusals.switch_on(conn, org.schema, form.get("kind", ""), form.get("object") or None,
+                                   form.get("field", "").strip() or None, form.get("message", "").strip() or None,
+                                   int(times) if times else None)
+        except refusals.SwitchError as exc:
+            return org_home(error=str(exc), status=400)
+        return redirect(url_for("org_home") + "#refusals")
+
+    @app.post("/refusals/off")
+    def org_allow():
+        check_csrf()
+        with org.connection() as conn:
+            refusals.remove(conn, org.schema, request.form.get("key", ""))
+        return redirect(url_for("org_home") + "#refusals")
 
     @app.get("/o/<obj>")
     def org_list(obj):
