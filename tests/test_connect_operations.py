@@ -13,7 +13,7 @@ import pytest
 
 from core import config, salesforce
 from core.paths import ROOT
-from standins.connect import state
+from standins.connect import operations, state
 from standins.connect.__main__ import Runner
 from standins.connect.engine import Engine
 from standins.org import seed
@@ -109,6 +109,15 @@ def test_pause_is_refused_unless_the_connection_is_idle(conn, runner, org):
     assert state.connection(conn)["paused"] is False
 
 
+def test_pause_is_refused_while_the_engine_is_sending(conn, runner):
+    runner.cycle()
+    state.set_connection_state(conn, "POLLING_DB_CHANGES")  # what the engine records during a push
+    answer = ask(runner, "pause")
+    assert answer["outcome"] == "refused" and "was POLLING_DB_CHANGES" in answer["message"]
+    assert connection_state(conn) == "IDLE"  # the push finished; now a pause is accepted
+    assert ask(runner, "pause")["outcome"] == "done"
+
+
 def test_resume_of_a_connection_that_is_not_paused_is_refused(conn, runner):
     runner.cycle()
     answer = ask(runner, "resume")
@@ -118,12 +127,13 @@ def test_resume_of_a_connection_that_is_not_paused_is_refused(conn, runner):
 def test_a_paused_connection_stays_paused_when_the_engine_restarts(conn, runner, database_url, org):
     runner.cycle()
     ask(runner, "pause")
+    runner.set_state("PAUSED", "engine stopped")  # what a stopping engine records
     runner.listener.close()
     again = Runner(Engine(database_url, "salesforce", salesforce_factory=org), push_every=0.1, pull_every=0.0001)
     again.listen()
     insert_contact(conn)
     again.cycle()
-    assert waiting(conn) == 1 and connection_state(conn) == "PAUSED"
+    assert waiting(conn) == 1 and state.connection(conn)["detail"] == operations.PAUSED_DETAIL
     again.listener.close()
     again.engine.conn.close()
 

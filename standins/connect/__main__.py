@@ -115,8 +115,10 @@ class Runner:
 
     def _held(self) -> bool:
         """Paused, in maintenance or unauthorized: the connection does nothing but answer operations."""
-        current = state.connection(self.conn)
-        return current["paused"] or current["maintenance"] or not current["authorized"]
+        held = operations.held_state(state.connection(self.conn))
+        if held:
+            self.set_state(*held)  # e.g. after a restart: "engine stopped" becomes the pause's own detail
+        return held is not None
 
     # ---- one cycle -----------------------------------------------------------------------------
 

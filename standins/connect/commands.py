@@ -15,6 +15,8 @@ from core import config, connect, db
 from standins.connect import state
 
 DONE, REFUSED, USAGE, NO_ENGINE = 0, 1, 2, 3
+# What a mapping the engine has not touched yet reads as.
+NOT_POLLED = {"state": "INITIAL", "rows_pushed": 0, "rows_pulled": 0, "last_poll_at": None}
 NOT_RUNNING = "the local Connect is not running (make run starts it): nothing changed"
 
 
@@ -81,8 +83,9 @@ def show_info(conn, args, out) -> int:
           f"   Authorized: {'yes' if current['authorized'] else 'no'}", file=out)
     print("", file=out)
     print(f"{'Object':<12} {'State':<20} {'Pushed':>8} {'Pulled':>8}  Last poll", file=out)
+    known = state.mapping_states(conn)
     for name in connect.mappings():
-        row = state.mapping_row(conn, name)
+        row = known.get(name, NOT_POLLED)
         polled = row["last_poll_at"].strftime("%Y-%m-%d %H:%M:%S") if row["last_poll_at"] else "never"
         print(f"{name:<12} {row['state']:<20} {row['rows_pushed']:>8} {row['rows_pulled']:>8}  {polled}", file=out)
     return DONE
@@ -94,7 +97,7 @@ def show_mapping_state(conn, args, out) -> int:
     if name is None:
         print(f"no mapping for {args.object!r}; mapped: {', '.join(connect.mappings())}", file=sys.stderr)
         return REFUSED
-    print(state.mapping_row(conn, name)["state"], file=out)
+    print(state.mapping_states(conn).get(name, NOT_POLLED)["state"], file=out)
     return DONE
 
 

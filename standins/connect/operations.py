@@ -40,6 +40,17 @@ def logfmt(event: str, **fields) -> str:
     return " ".join(parts)
 
 
+def held_state(current) -> tuple[str, str] | None:
+    """The state a held connection shows (maintenance, pause, expired authorization), None when not held."""
+    if current["maintenance"]:
+        return "PAUSED", MAINTENANCE_DETAIL
+    if current["paused"]:
+        return "PAUSED", PAUSED_DETAIL
+    if not current["authorized"]:
+        return "UNAUTHORIZED", current["detail"] if current["state"] == "UNAUTHORIZED" else UNAUTHORIZED_DETAIL
+    return None
+
+
 def _refused(message):
     return "refused", message
 
@@ -49,9 +60,11 @@ def pause(runner, op):
     current = state.connection(runner.conn)
     if current["paused"] or current["maintenance"]:
         return _refused(f"the connection is already {current['state']}")
-    if current["state"] not in (None, "IDLE"):
-        return _refused(f"the connection is {current['state']}: Connect pauses only from IDLE; try again when it "
-                        "is IDLE (python -m standins.connect state)")
+    # Judged by the state when the request was made: a push that was running then counts.
+    was = state.state_at(runner.conn, op["requested_at"]) or current["state"]
+    if was not in (None, "IDLE"):
+        return _refused(f"the connection was {was}: Connect pauses only from IDLE; try again when it is IDLE "
+                        "(python -m standins.connect state)")
     state.set_switch(runner.conn, "paused", True)
     runner.set_state("PAUSED", PAUSED_DETAIL)
     return "done", "paused: changes queue in the trigger log until resume"

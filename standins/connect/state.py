@@ -126,6 +126,15 @@ def set_switch(conn, switch: str, value: bool) -> None:
                  {"state": "IDLE", "value": value})
 
 
+STATE_AT = "SELECT state FROM {s}.state_changes WHERE changed_at <= %(at)s ORDER BY id DESC LIMIT 1"
+
+
+def state_at(conn, at) -> str | None:
+    """The connection's state at a moment (None before the first recorded change)."""
+    row = conn.execute(_q(STATE_AT), {"at": at}).fetchone()
+    return row["state"] if row else None
+
+
 STATE_CHANGES = "SELECT state, detail, changed_at FROM {s}.state_changes WHERE id > %(after)s ORDER BY id"
 LAST_STATE_CHANGE = "SELECT coalesce(max(id), 0) AS id FROM {s}.state_changes"
 
@@ -141,7 +150,7 @@ def last_state_change(conn) -> int:
 
 
 REQUEST = "INSERT INTO {s}.operations (operation, object_name) VALUES (%(operation)s, %(object)s) RETURNING id"
-WAITING = "SELECT id, operation, object_name FROM {s}.operations WHERE answered_at IS NULL ORDER BY id"
+WAITING = "SELECT id, operation, object_name, requested_at FROM {s}.operations WHERE answered_at IS NULL ORDER BY id"
 ANSWER = "UPDATE {s}.operations SET answered_at = now(), outcome = %(outcome)s, message = %(message)s WHERE id = %(id)s"
 OPERATION = "SELECT id, operation, object_name, outcome, message, answered_at FROM {s}.operations WHERE id = %(id)s"
 WITHDRAW = "DELETE FROM {s}.operations WHERE id = %(id)s AND answered_at IS NULL"
@@ -187,6 +196,14 @@ def mapping_row(conn, object_name: str) -> dict:
     conn.execute(set_mapping_state_if_missing, (object_name,))
     return conn.execute(sql.SQL("SELECT * FROM {}.mapping_state WHERE object_name = %s").format(
         sql.Identifier(SCHEMA)), (object_name,)).fetchone()
+
+
+MAPPING_STATES = "SELECT * FROM {s}.mapping_state"
+
+
+def mapping_states(conn) -> dict[str, dict]:
+    """Every mapping's state row the engine has written, by object name."""
+    return {r["object_name"]: r for r in conn.execute(_q(MAPPING_STATES))}
 
 
 def count_api_calls(conn, object_name: str, calls: int, usage=None) -> None:
