@@ -69,6 +69,9 @@ def restart(pgdata: Path) -> None:
 @pytest.fixture
 def stack(own_postgres, app_config, local_org, redis, tmp_path):
     """The engine, the worker and web (gunicorn) as `make run` starts them, on the module's own Postgres."""
+    with db.connect(own_postgres["url"]) as conn:  # so "IDLE" below is this engine's, not the last test's
+        state.ensure(conn)
+        conn.execute("TRUNCATE local_connect.connection_state, local_connect.operations")
     port = processes.free_port()
     env = processes.environment(app_config, DATABASE_URL=own_postgres["url"], LOCAL_ORG_URL=local_org.url,
                                 LOCAL_CONNECT_PUSH_SECONDS="0.2", LOCAL_CONNECT_PULL_SECONDS="0.5",
@@ -138,3 +141,21 @@ def test_a_postgres_restart_leaves_every_process_up_and_the_engine_carries_on(ow
     with db.connect(url) as conn:
         assert conn.execute("SELECT count(*) AS n FROM app.sync_health_samples").fetchone()["n"] >= 1
     assert all(p.poll() is None for p in stack["processes"].values())
+
+
+def test_the_commands_reach_the_running_engine_process(own_postgres, stack, app_config):
+    url = own_postgres["url"]
+    processes.wait_for(lambda: _connection_state(url) == "IDLE", 60, "the engine to be IDLE")
+    env = processes.environment(app_config, DATABASE_URL=url)
+
+    def command(*args):
+        return subprocess.run([sys.executable, "-m", "standins.connect", *args], cwd=processes.ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    paused = command("pause")
+    assert (paused.returncode, paused.stdout.split(":")[0]) == (0, "paused")
+    assert command("state").stdout == "PAUSED\n"
+    resumed = command("resume")
+    assert resumed.returncode == 0 and resumed.stdout.startswith("resumed")
+    log = stack["logs"]["connect"].read_text()
+    assert "operation op=pause outcome=done" in log and "connection_state state=PAUSED" in log
