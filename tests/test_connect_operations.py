@@ -215,9 +215,12 @@ def test_each_state_change_is_recorded_once(conn, runner):
     before = state.last_state_change(conn)
     for _ in range(3):
         runner.cycle()
+    insert_contact(conn)
+    runner.cycle()
     ask(runner, "pause")
     ask(runner, "resume")
-    assert [c["state"] for c in state.state_changes(conn, before)] == ["IDLE", "PAUSED", "IDLE"]
+    assert [c["state"] for c in state.state_changes(conn, before)] == [
+        "IDLE", "POLLING_DB_CHANGES", "IDLE", "PAUSED", "IDLE"]
 
 
 # ---- reload ---------------------------------------------------------------------------------------

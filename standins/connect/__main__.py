@@ -27,6 +27,10 @@ log = logging.getLogger("standins.connect")
 MAX_BACKOFF = 60.0
 
 
+# Served by Connect's partial index on (state, table_name) WHERE state is NEW or PENDING.
+CHANGES_WAITING = "SELECT EXISTS (SELECT 1 FROM {s}._trigger_log WHERE state = {new}) AS waiting"
+
+
 class AnotherEngine(Exception):
     """Another engine holds the lock for this database."""
 
@@ -78,12 +82,15 @@ class Runner:
                      "connection)", released)
 
     def _database_lost(self, exc) -> float:
+        """Note the outage (one line when it starts), back off, reconnect on the next cycle."""
+        self.backoff = _backoff(self.backoff)
         if self.db_down_since is None:
             self.db_down_since = time.time()
-            log.warning(operations.logfmt("database_unavailable", error=str(exc).strip().splitlines()[0]
-                                          if str(exc).strip() else type(exc).__name__))
-        self.backoff = _backoff(self.backoff)
-        log.warning("database unavailable; reconnecting in %.0f s (changes stay in the trigger log)", self.backoff)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.warning(operations.logfmt("database_unavailable", error=reason, retry_in=f"{self.backoff:.0f}s"))
+        else:
+            log.warning("database still unavailable; retrying in %.0f s (changes stay in the trigger log)",
+                        self.backoff)
         return self.backoff
 
     def _reconnect(self) -> None:
@@ -156,10 +163,13 @@ class Runner:
         return max(0.05, min(self.push_every, self.next_pull - self.clock()))
 
     def _push(self) -> None:
-        if self.engine.push_once():
+        """Send everything waiting; POLLING_DB_CHANGES while there is something to send (a pause is refused then)."""
+        waiting = self.conn.execute(sql.SQL(CHANGES_WAITING).format(
+            s=sql.Identifier(self.engine.schema), new=sql.Literal(connect.LOG_NEW))).fetchone()["waiting"]
+        if waiting:
             self.set_state("POLLING_DB_CHANGES")
-            while self.engine.push_once():
-                pass
+        while self.engine.push_once():
+            pass
 
     def _pull(self) -> None:
         if self.clock() >= self.next_pull:
