@@ -1,4 +1,4 @@
-"""A Postgres restart while the stack runs: the local Connect, the worker and web stay up and carry on.
+"""A Postgres restart while the stack runs: the local org, the local Connect, the worker and web stay up.
 
 `make run` stops every process when one exits, so a process that dies with its database takes the
 whole stack down. This runs the real processes against an embedded server of their own (under
@@ -67,17 +67,21 @@ def restart(pgdata: Path) -> None:
 
 
 @pytest.fixture
-def stack(own_postgres, app_config, local_org, redis, tmp_path):
-    """The engine, the worker and web (gunicorn) as `make run` starts them, on the module's own Postgres."""
+def stack(own_postgres, app_config, redis, tmp_path):
+    """Procfile.local's processes — the org, the engine, the worker and web — on the module's own Postgres."""
     with db.connect(own_postgres["url"]) as conn:  # so "IDLE" below is this engine's, not the last test's
         state.ensure(conn)
         conn.execute("TRUNCATE local_connect.connection_state, local_connect.operations")
-    port = processes.free_port()
-    env = processes.environment(app_config, DATABASE_URL=own_postgres["url"], LOCAL_ORG_URL=local_org.url,
-                                LOCAL_CONNECT_PUSH_SECONDS="0.2", LOCAL_CONNECT_PULL_SECONDS="0.5",
-                                PORT=port, WEB_CONCURRENCY=1)
-    logs = {name: tmp_path / f"{name}.log" for name in ("connect", "worker", "web")}
+    port, org_port = processes.free_port(), processes.free_port()
+    org_url = f"http://127.0.0.1:{org_port}"
+    env = processes.environment(app_config, DATABASE_URL=own_postgres["url"], LOCAL_ORG_URL=org_url,
+                                LOCAL_ORG_PORT=org_port, LOCAL_CONNECT_PUSH_SECONDS="0.2",
+                                LOCAL_CONNECT_PULL_SECONDS="0.5", PORT=port, WEB_CONCURRENCY=1)
+    logs = {name: tmp_path / f"{name}.log" for name in ("org", "connect", "worker", "web")}
+    org = processes.start([sys.executable, "-m", "standins.org"], env, logs["org"])
+    processes.wait_for(lambda: _answers(f"{org_url}/services/data/"), 60, "the local org to answer")
     started = {
+        "org": org,
         "connect": processes.start([sys.executable, "-m", "standins.connect"], env, logs["connect"]),
         "worker": processes.start_worker(env, logs["worker"]),
         # Loopback only: the command line's --bind overrides gunicorn.conf.py's [::].
@@ -87,6 +91,13 @@ def stack(own_postgres, app_config, local_org, redis, tmp_path):
     yield {"processes": started, "logs": logs, "url": f"http://127.0.0.1:{port}"}
     for process in started.values():
         processes.stop(process)
+
+
+def _answers(url):
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def _healthy(url):
