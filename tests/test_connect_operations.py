@@ -5,6 +5,7 @@ The engine's loop runs here one `cycle()` at a time (the same Runner `python -m 
 runs), against the test database and the local org.
 """
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from standins.connect.__main__ import Runner
 from standins.connect.engine import Engine
 from standins.org import seed
 from tests import portal_rows
+from tests.people import as_operator
 from tests.processes import environment
+from web import create_app
 
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -363,3 +366,34 @@ def test_the_console_shows_the_connection_and_mapping_states(ops, conn, runner):
     page = ops.get("/ops/sync").get_data(as_text=True)
     assert "<strong>PAUSED</strong>" in page and "DATA_SYNCED" in page
     assert "heroku connect:pause" in page and "python -m standins.connect pause" in page
+
+
+def csrf(page):
+    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+
+
+def test_the_console_offers_the_local_operations_and_the_engine_carries_them_out(ops, conn, runner):
+    runner.cycle()
+    page = ops.get("/ops/sync").get_data(as_text=True)
+    assert 'name="operation" value="pause"' in page and 'name="operation" value="mapping:reload"' in page
+    response = ops.post("/ops/sync/operations", data={"csrf_token": csrf(page), "operation": "pause"})
+    assert response.status_code == 302
+    assert "pause requested" in ops.get("/ops/sync").get_data(as_text=True)
+    runner.cycle()
+    assert connection_state(conn) == "PAUSED"
+    reload = ops.post("/ops/sync/operations", data={"csrf_token": csrf(page), "operation": "mapping:reload",
+                                                    "object_name": "Lead"})
+    assert reload.status_code == 400 and "mapped object" in reload.get_data(as_text=True)
+    unknown = ops.post("/ops/sync/operations", data={"csrf_token": csrf(page), "operation": "sf:expire"})
+    assert unknown.status_code == 400 and "heroku connect:pause" in unknown.get_data(as_text=True)
+    assert ops.post("/ops/sync/operations", data={"operation": "resume"}).status_code == 400  # no CSRF token
+
+
+def test_on_heroku_the_console_offers_no_operations(app_config, conn):
+    heroku = as_operator(create_app({"APP": dataclasses.replace(app_config, connect_info=None),
+                                     "TESTING": True}).test_client())
+    page = heroku.get("/ops/sync").get_data(as_text=True)
+    assert 'name="operation"' not in page and "heroku connect:pause" in page
+    token = csrf(heroku.get("/login").get_data(as_text=True))  # the page itself has no form now
+    response = heroku.post("/ops/sync/operations", data={"csrf_token": token, "operation": "pause"})
+    assert response.status_code == 400 and "not offered here" in response.get_data(as_text=True)
