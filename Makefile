@@ -10,12 +10,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean help verify-sync
+.PHONY: run test lint bench clean help verify-sync connect
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test   run the test suite"
 	@echo "make verify-sync   setup step 5 against make run's stack, every read-write mapping (OBJECT=Case: one)"
+	@echo "make connect ARGS=pause   operate the local Connect (state, info, pause, resume, mapping:reload X, ...)"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
@@ -34,6 +35,10 @@ test: $(STAMP)
 
 verify-sync: $(STAMP)
 	$(BIN)/python -m standins.run exec $(BIN)/python manage.py verify-sync $(if $(OBJECT),--object $(OBJECT))
+
+# Joins make run's embedded database, like verify-sync: `make connect ARGS="mapping:reload Contact"`.
+connect: $(STAMP)
+	$(BIN)/python -m standins.run exec $(BIN)/python -m standins.connect $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,7 +5,8 @@ dashboard and `heroku connect:info`, and no query can read them from Postgres. S
 a `ConnectInfo` for them, and production's is `UnknownOnHeroku`, which says so. The local Connect
 stand-in answers from its own tables instead (`standins.connect.info.LocalConnectInfo`); it is
 named by dotted path in CONNECT_INFO, which `make run` and the tests set and Heroku never does, so
-nothing deployed imports the stand-ins.
+nothing deployed imports the stand-ins. A ConnectInfo may also offer connection operations
+(`operations()`, `request()`): the console shows buttons only for those, so on Heroku it shows none.
 """
 
 import importlib
@@ -26,6 +27,17 @@ class ConnectInfo(Protocol):
     def mappings(self, conn) -> dict[str, dict]:
         """{object name: {state, api_calls_today}} for the mappings it knows; the others are left out."""
 
+    def operations(self) -> tuple[str, ...]:
+        """The connection operations the console may offer as buttons (pause, resume, mapping:reload, …)."""
+
+    def request(self, conn, operation: str, object_name: str | None = None) -> str:
+        """Ask for one of `operations()`; return what happens next, for the operator."""
+
+
+def operations(info: ConnectInfo) -> tuple[str, ...]:
+    """The operations `info` offers; none when it predates them or cannot (Heroku: the dashboard or CLI does)."""
+    return tuple(getattr(info, "operations", tuple)())
+
 
 class UnknownOnHeroku:
     """Production: Connect's state is not in Postgres, so the console points at where it is."""
@@ -38,6 +50,10 @@ class UnknownOnHeroku:
     def mappings(self, conn) -> dict[str, dict]:
         """No mapping's state or API calls are known."""
         return {}
+
+    def operations(self) -> tuple[str, ...]:
+        """None: on Heroku, operations are the Connect dashboard's, the CLI plugin's or the Connect API's."""
+        return ()
 
 
 @cache

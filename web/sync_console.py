@@ -6,7 +6,7 @@ and its archive) plus the app's own samples, so it works on Heroku as it does lo
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from core import connect_info, sync_health, trigger_log, write_retries
+from core import connect, connect_info, sync_health, trigger_log, write_retries
 from web import answers
 from web.database import connection
 from web.errors import render_error
@@ -24,6 +24,7 @@ def _snapshot(conn):
     info = connect_info.provider(cfg.connect_info)
     return {
         "connection": sync_health.connection(conn, info, cfg.api_budget.daily_limit),
+        "operations": connect_info.operations(info),
         "mappings": sync_health.mapping_health(conn, cfg.connect_schema, info=info),
         "write_errors": trigger_log.failed_entries(conn, cfg.connect_schema),
     }
@@ -46,6 +47,7 @@ def console_json():
     """The same figures as JSON (for monitoring)."""
     with connection() as conn:
         data = _snapshot(conn)
+    data.pop("operations")  # buttons of the page, not figures
     for m in data["mappings"]:
         m.pop("failed_rows", None)
     return jsonify(data)
@@ -83,6 +85,24 @@ def retry_row():
     else:
         flash(f"The archive no longer has {table} row {row_id}'s failed write: the row was saved again, and "
               "Connect sends it as a new change.", "success")
+    return redirect(url_for("sync_console.console"))
+
+
+@bp.post("/ops/sync/operations")
+@ops_required
+def operation():
+    """Ask Connect for a connection operation, where the ConnectInfo offers it (locally; never on Heroku)."""
+    cfg = _cfg()
+    info = connect_info.provider(cfg.connect_info)
+    name = request.form.get("operation", "")
+    if name not in connect_info.operations(info):
+        return render_error_page("That operation is not offered here: on Heroku use the Connect dashboard or "
+                                 "the CLI plugin (heroku connect:pause, connect:resume, connect:mapping:reload).")
+    object_name = request.form.get("object_name") or None
+    if name == "mapping:reload" and object_name not in connect.mappings():
+        return render_error_page("Choose a mapped object to reload.")
+    with connection() as conn:
+        flash(info.request(conn, name, object_name), "success")
     return redirect(url_for("sync_console.console"))
 
 

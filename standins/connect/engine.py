@@ -47,6 +47,15 @@ class OrgUnavailable(Exception):
     """The org cannot take writes now (unreachable, limit reached, login refused): keep changes queued."""
 
 
+class OrgUnauthorized(OrgUnavailable):
+    """The org refuses the engine's login (an expired or revoked authorization): nothing syncs until re-authorized."""
+
+
+# Login faults that mean "these credentials are no longer good", not "the org is not answering".
+AUTHORIZATION_REFUSED = ("INVALID_LOGIN", "INVALID_GRANT", "INVALID_SESSION_ID", "PASSWORD_LOCKOUT",
+                         "INVALID_OPERATION_WITH_EXPIRED_PASSWORD", "LOGIN_MUST_USE_SECURITY_TOKEN")
+
+
 CLAIM = """
 UPDATE {s}._trigger_log AS t SET state = 'PENDING', updated_at = now()
 WHERE t.id IN (SELECT id FROM {s}._trigger_log WHERE state = 'NEW' ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
@@ -141,7 +150,11 @@ class Engine:
         if self._sf is None:
             try:
                 self._sf = self.factory()
-            except (requests.RequestException, SalesforceAuthenticationFailed, SalesforceError) as exc:
+            except SalesforceAuthenticationFailed as exc:
+                raise _login_refused(exc) from exc
+            except requests.RequestException as exc:
+                raise OrgUnavailable(f"the org is unreachable: {type(exc).__name__}") from exc
+            except SalesforceError as exc:
                 raise OrgUnavailable(f"cannot log in to the org: {exc}") from exc
         return self._sf
 
@@ -149,6 +162,9 @@ class Engine:
         """One API call, counted for the mapping; failures that mean "not now" become OrgUnavailable."""
         try:
             result = fn(*args, **kwargs)
+        except SalesforceAuthenticationFailed as exc:  # simple-salesforce logs in again after a 401 itself
+            self._sf = None
+            raise _login_refused(exc) from exc
         except SalesforceExpiredSession:
             self._sf = None
             raise OrgUnavailable("the org session expired; logging in again on the next attempt") from None
@@ -191,6 +207,14 @@ class Engine:
         """Build or update the local Connect schema from the org's describe plus the mapping file, as Connect does."""
         objects = {name: self.describe(name) for name in self.mappings}
         return provision(self.conn, self.schema, self.mappings, objects, log=lambda *_: None)
+
+    def reconnect(self) -> None:
+        """A new database connection (after Postgres restarted); the org client is kept."""
+        self.conn = db.connect(self.database_url)
+
+    def log_out(self) -> None:
+        """Forget the org session: the next call logs in again (after re-authorization)."""
+        self._sf = None
 
     def release_stale_claims(self) -> int:
         """Put back rows a killed engine had claimed but never confirmed."""
@@ -386,6 +410,16 @@ class Engine:
 
     # ---- pull --------------------------------------------------------------------------------------
 
+    def reload(self, object_name: str) -> int:
+        """Connect's mapping reload: the table emptied (TRUNCATE, new row ids) and refilled from the org."""
+        mapping = self.mappings[object_name]
+        with self.conn.transaction():
+            state.reset_watermark(self.conn, object_name, "RELOAD_TABLE")
+            # No CASCADE: a foreign key from another table into this one stops the reload, as it
+            # breaks Connect's (which is why the app refers to Connect rows by sfid / external id).
+            self.conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.schema, mapping.table)))
+        return self.pull_once(object_name)
+
     def pull_once(self, object_name: str) -> int:
         """Bring every record changed in the org since the watermark into Postgres; return how many."""
         mapping = self.mappings[object_name]
@@ -478,6 +512,13 @@ def _outcome(row, result_state, errors, *, sfid=None, lastop=None):
     err = json.dumps({"op": row["action"], "src": "SFDC", "msg": errors[0].get("message"), "errors": errors}) \
         if errors else None
     return {"row": row, "state": result_state, "message": message, "err": err, "sfid": sfid, "lastop": lastop}
+
+
+def _login_refused(exc) -> OrgUnavailable:
+    """OrgUnauthorized when the org refused the credentials, OrgUnavailable when it could not answer."""
+    if any(code in str(getattr(exc, "code", "")) for code in AUTHORIZATION_REFUSED):
+        return OrgUnauthorized(f"the org refuses the engine's login: {exc}")
+    return OrgUnavailable(f"cannot log in to the org: {exc}")
 
 
 def _error_code(exc) -> str | None:

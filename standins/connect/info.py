@@ -7,6 +7,7 @@ from psycopg import sql
 
 from standins.connect import state
 
+OPERATIONS = ("pause", "resume", "mapping:reload", "sf:auth")
 SCHEMA_EXISTS = "SELECT to_regclass(%s) IS NOT NULL AS ok"
 CONNECTION = "SELECT state, detail FROM {s}.connection_state WHERE id = 1"
 USAGE = "SELECT used, max, observed_at FROM {s}.api_usage WHERE id = 1"
@@ -50,3 +51,16 @@ class LocalConnectInfo:
             return {}
         return {r["object_name"]: {"state": r["state"], "api_calls_today": r["api_calls_today"]}
                 for r in conn.execute(_q(MAPPINGS))}
+
+    def operations(self) -> tuple[str, ...]:
+        """What the console may ask the local Connect for (the commands of standins/connect/commands.py)."""
+        return OPERATIONS
+
+    def request(self, conn, operation: str, object_name: str | None = None) -> str:
+        """Queue the request for the running engine, as `python -m standins.connect <operation>` does."""
+        if operation not in OPERATIONS:
+            raise ValueError(f"not an operation the local Connect offers: {operation}")
+        state.ensure(conn)
+        state.request_operation(conn, operation, object_name)
+        return (f"{operation}{' ' + object_name if object_name else ''} requested: the local Connect answers on its "
+                "next cycle (about a second); its answer is the state shown below and a line in make run's log.")
