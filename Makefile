@@ -4,7 +4,9 @@
 # Both use an embedded Postgres and Redis under .data/ unless DATABASE_URL / REDIS_URL are set
 # (TEST_DATABASE_URL / TEST_REDIS_URL for tests).
 
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+# The Python runtime.txt names (what Heroku installs and CI tests) when this machine has it.
+RUNTIME_PYTHON := python$(shell sed -n 's/^python-\([0-9]*\.[0-9]*\).*$$/\1/p' runtime.txt)
+PYTHON ?= $(shell for p in $(RUNTIME_PYTHON) python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
