@@ -12,12 +12,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean help verify-sync
+.PHONY: run test lint bench clean help verify-sync manage
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test   run the test suite"
 	@echo "make verify-sync   setup step 5 against the local stack: Postgres -> local org -> Postgres"
+	@echo "make manage ARGS='doctor'   any python manage.py command against the local stack (org, ports of make run)"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
@@ -36,6 +37,9 @@ test: $(STAMP)
 
 verify-sync: $(STAMP)
 	$(BIN)/python -m standins.run exec $(BIN)/python manage.py verify-sync
+
+manage: $(STAMP)
+	$(BIN)/python -m standins.run exec $(BIN)/python manage.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ worker processes they import core/ only: jobs are enqueued by dotted path, never
 
 import click
 
-from commands import exports, invoices, logins, migrate, org, sync_health, verify_sync
+from commands import doctor, exports, invoices, logins, migrate, org, sync_health, verify_sync
 
 
 @click.group()
@@ -27,5 +27,6 @@ for command in (
     sync_health.sync_health,
     org.org,
     verify_sync.verify_sync,
+    doctor.doctor,
 ):
     cli.add_command(command)

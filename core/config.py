@@ -220,6 +220,9 @@ class Config:
     # The app's public URL: every absolute link (reset and invitation links, the OpenAPI `servers`)
     # starts with it, never with the request's Host header. Required in production (require_app_url).
     app_url: str | None = setting("APP_URL", _public_url)
+    # The app's name on Heroku, from dyno metadata (`heroku labs:enable runtime-dyno-metadata`; review
+    # apps always have it): postdeploy and doctor fill it into the commands they print.
+    heroku_app_name: str | None = setting("HEROKU_APP_NAME")
     # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
     connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
     ops: Ops = part(Ops)

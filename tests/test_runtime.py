@@ -25,7 +25,7 @@ def runtime_version() -> str:
 
 
 def test_runtime_txt_names_a_python_heroku_supports():
-    assert runtime_version() in HEROKU_SUPPORTED, f"Heroku supports {sorted(HEROKU_SUPPORTED)}; runtime.txt says {RUNTIME}"
+    assert runtime_version() in HEROKU_SUPPORTED, f"Heroku builds {sorted(HEROKU_SUPPORTED)}; runtime.txt: {RUNTIME}"
 
 
 def test_ci_takes_its_python_from_runtime_txt():
