@@ -47,3 +47,68 @@ def test_tests_named_in_the_docs_exist():
         defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.MULTILINE))
     named = set(re.findall(r"`(test_\w+)`", DOCS))
     assert named and not named - defined, f"docs name tests that do not exist: {sorted(named - defined)}"
+
+
+# Commands another branch of this work adds (hpath-a: `org seed`, `connect validate`); the docs name them
+# already. Until that branch is merged they are expected to be missing, and reported as xfail.
+ADDED_ELSEWHERE = {"org seed", "connect validate"}
+DEPLOY_DOCS = [ROOT / "README.md", ROOT / "docs" / "deploy.md"]
+# `python manage.py org setup --app <your-app>`: up to the end of the code span, line, or a shell operator.
+MANAGE_PY = re.compile(r"python manage\.py ([^`\n|;)#]+)")
+
+
+def _resolve(words: list[str]) -> tuple[click.Command | None, str, list[str]]:
+    """Walk click's command tree along `words`: (the command or None, its path, the words after it)."""
+    command, path = manage.cli, []
+    while isinstance(command, click.Group) and words and not words[0].startswith("-"):
+        child = command.commands.get(words[0])
+        if child is None:
+            return None, " ".join([*path, words[0]]), words[1:]
+        command, path, words = child, [*path, words[0]], words[1:]
+    return command, " ".join(path), words
+
+
+def _documented_invocations() -> list[str]:
+    found = []
+    for doc in DEPLOY_DOCS:
+        for match in MANAGE_PY.finditer(doc.read_text()):
+            invocation = match[1].strip().rstrip(".,:")
+            # "python manage.py …" in prose and `<command>` placeholders name no command.
+            if invocation[:1].isalpha() and invocation not in found:
+                found.append(invocation)
+    return found
+
+
+def _case(invocation: str):
+    command, _, _ = _resolve(invocation.split())
+    named = " ".join(w for w in invocation.split() if not w.startswith("-"))
+    missing_here = command is None or isinstance(command, click.Group)
+    if missing_here and any(named.startswith(path) for path in ADDED_ELSEWHERE):
+        path = next(p for p in ADDED_ELSEWHERE if named.startswith(p))
+        return pytest.param(invocation, marks=pytest.mark.xfail(reason=f"`{path}` comes with branch hpath-a"))
+    return invocation
+
+
+@pytest.mark.parametrize("invocation", [_case(i) for i in _documented_invocations()])
+def test_every_manage_py_command_in_the_deploy_docs_exists(invocation):
+    command, path, rest = _resolve(invocation.split())
+    if rest == ["--help"]:
+        return  # every group and command answers --help
+    assert command is not None and not isinstance(command, click.Group), f"`python manage.py {path}` does not exist"
+    known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    for word in rest:
+        if word.startswith("--"):
+            assert word.split("=")[0] in known or word == "--app", f"`{path}` has no option {word}"
+
+
+def test_deploy_md_walks_the_steps_postdeploy_prints_in_the_same_order():
+    from core import deploy
+
+    page = (ROOT / "docs" / "deploy.md").read_text()
+    position = 0
+    for step in deploy.STEPS:
+        for command in step.heroku:
+            text = command.format(app=deploy.APP_PLACEHOLDER)
+            found = page.find(text, position)
+            assert found >= 0, f"docs/deploy.md should show `{text}` after the previous step's commands"
+            position = found
