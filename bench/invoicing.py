@@ -250,8 +250,6 @@ def main(argv=None) -> int:
     url = prepare(args.accounts, args.orders)
     redis_server = services.EmbeddedRedis(REDIS_DIR).start()
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_server.url, "APP_ENV": "development"}
-    for name in ("SF_API_REMAINING", "SF_DAILY_API_LIMIT"):
-        env.pop(name, None)
     cfg = config.load(env)
     redis_conn = queue.connect(redis_server.url)
     results = {}

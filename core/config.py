@@ -156,20 +156,8 @@ class Invoicing:
     tax_rate: Decimal = setting("INVOICE_TAX_RATE", _number(Decimal, 0, 1), Decimal("0.20"))
     # Days after the end of the billing month an invoice is due.
     due_days: int = setting("INVOICE_DUE_DAYS", _whole(0, 365), 30)
-    # A run that would spend more of the remaining daily API calls than this is refused unless forced.
-    max_api_share: float = setting("INVOICE_MAX_API_SHARE", _number(float, 0.0, 1.0), 0.5)
     # RQ jobs per run: at least about 4 × the worker processes, so they finish together.
     chunks: int = setting("INVOICE_CHUNKS", _whole(1, 1000), 20)
-
-
-@dataclass(frozen=True)
-class ApiBudget:
-    """What the app knows of the org's daily API allowance: Connect calls Salesforce, the app never does."""
-
-    # What Salesforce's /limits reported as DailyApiRequests.Remaining; wins over the daily limit.
-    remaining: int | None = setting("SF_API_REMAINING", _whole(0, 1_000_000_000))
-    # The whole daily allowance: an upper bound of what is left.
-    daily_limit: int | None = setting("SF_DAILY_API_LIMIT", _whole(0, 1_000_000_000))
 
 
 @dataclass(frozen=True)
@@ -225,9 +213,10 @@ class Config:
     heroku_app_name: str | None = setting("HEROKU_APP_NAME")
     # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
     connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
+    # The Heroku Connect plan: demo caps synced rows at 10,000 across all mappings (core/connect.py).
+    connect_plan: str = setting("CONNECT_PLAN", _choice("demo", "enterprise"), "demo")
     ops: Ops = part(Ops)
     invoicing: Invoicing = part(Invoicing)
-    api_budget: ApiBudget = part(ApiBudget)
     salesforce: Salesforce = part(Salesforce)
 
     def __post_init__(self):
