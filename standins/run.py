@@ -152,6 +152,9 @@ def local_env() -> dict:
     env.setdefault("LOCAL_ORG_URL", f"http://127.0.0.1:{env['LOCAL_ORG_PORT']}")
     # The sync console reads the local Connect's state from its tables; on Heroku it cannot know it.
     env.setdefault("CONNECT_INFO", LOCAL_CONNECT_INFO)
+    # The demo data (about 37,600 rows at the default scale) is past the demo plan's 10,000-row cap,
+    # which the local Connect does not enforce: plan invoicing runs as on an enterprise plan.
+    env.setdefault("CONNECT_PLAN", "enterprise")
     env["PYTHONUNBUFFERED"] = "1"
     # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
