@@ -9,6 +9,7 @@ from rq.worker import Worker
 import manage
 from core import config, doctor, queue
 from tests import processes
+from tests.test_redis_urls import tcp_redis, tls_redis  # noqa: F401  (fixtures: a Redis behind TLS)
 
 
 @pytest.fixture
@@ -124,3 +125,9 @@ def test_unreachable_redis_fails_both_redis_and_the_checks_behind_it(app_config)
     names = {f.name: f for f in doctor.run(cfg)}
     assert not names["Redis"].ok and "not reachable" in names["Redis"].detail
     assert not names["Workers"].ok and "Redis is not reachable" in names["Workers"].detail
+
+
+def test_a_rediss_url_with_heroku_style_certificate_passes_and_says_tls(tls_redis):  # noqa: F811
+    url, _ = tls_redis
+    finding = doctor.redis_server(queue.connect(url), url)
+    assert finding.ok and "over TLS (rediss://" in finding.detail
