@@ -112,3 +112,15 @@ def test_deploy_md_walks_the_steps_postdeploy_prints_in_the_same_order():
             found = page.find(text, position)
             assert found >= 0, f"docs/deploy.md should show `{text}` after the previous step's commands"
             position = found
+
+
+def test_the_readmes_six_steps_cover_the_deploy_in_order():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploy to Heroku"):readme.index("## Demo users")]
+    in_order = ["deploy?template=https://github.com/<owner>/<repo>", "heroku config:set APP_URL",
+                "heroku plugins:install @heroku-cli/heroku-connect-plugin", "manage.py org setup",
+                "manage.py connect validate", "heroku connect:import", "manage.py org seed", "manage.py invite",
+                "heroku addons:open scheduler", "manage.py verify-sync", "manage.py doctor"]
+    positions = [section.index(text) for text in in_order]
+    assert positions == sorted(positions)
+    assert len(re.findall(r"^\d\. \*\*", section, re.MULTILINE)) == 6
