@@ -234,6 +234,10 @@ class Config:
                 "https://your-app.herokuapp.com (heroku config:set APP_URL=…)."
             )
 
+    def local_only_set(self) -> list[str]:
+        """The local-only variables (LOCAL_ORG_URL, …) that have a value: none should on Heroku."""
+        return _local_only_set(self)
+
     def public_url(self) -> str:
         """The start of every absolute link: APP_URL, or outside production the local app on PORT."""
         return self.app_url or f"http://localhost:{self.port}"
@@ -257,6 +261,16 @@ class Variable:
     name: str
     secret: bool
     local_only: bool  # read only on a developer's machine (make run, tests); unset on Heroku
+
+
+def _local_only_set(values) -> list[str]:
+    found = []
+    for f in fields(values):
+        if "part" in f.metadata:
+            found += _local_only_set(getattr(values, f.name))
+        elif f.metadata["local_only"] and getattr(values, f.name) is not None:
+            found.append(f.metadata["env"])
+    return found
 
 
 def variables(cls: type = Config) -> list[Variable]:

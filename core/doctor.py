@@ -184,18 +184,13 @@ def settings(cfg: config.Config) -> Finding:
                 require()
             except config.ConfigError as exc:
                 problems.append(str(exc))
-        local = [v.name for v in config.variables() if v.local_only and _is_set(cfg, v.name)]
+        local = cfg.local_only_set()
         if local:
             problems.append(f"{', '.join(local)} set in production: they point at local stand-ins; unset them")
     if problems:
         return _fail(name, " ".join(problems), "heroku config:set / config:unset --app <your-app>, as the lines say")
     ops = "ops pages on" if cfg.ops.enabled else "ops pages off (set OPS_USERNAME and OPS_PASSWORD to open them)"
     return _pass(name, f"APP_ENV={cfg.environment}, links start with {cfg.public_url()}, {ops}")
-
-
-def _is_set(cfg: config.Config, variable: str) -> bool:
-    """Whether a local-only variable has a value (they all default to None)."""
-    return {"LOCAL_ORG_URL": cfg.salesforce.local_url, "CONNECT_INFO": cfg.connect_info}.get(variable) is not None
 
 
 def org(cfg: config.Config) -> Finding:
