@@ -17,7 +17,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test   run the test suite"
-	@echo "make verify-sync   setup step 5 against the local stack: Postgres -> local org -> Postgres"
+	@echo "make verify-sync   setup step 5 against make run's stack, every read-write mapping (OBJECT=Case: one)"
 	@echo "make manage ARGS='doctor'   any python manage.py command against the local stack (org, ports of make run)"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
@@ -36,7 +36,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 verify-sync: $(STAMP)
-	$(BIN)/python -m standins.run exec $(BIN)/python manage.py verify-sync
+	$(BIN)/python -m standins.run exec $(BIN)/python manage.py verify-sync $(if $(OBJECT),--object $(OBJECT))
 
 manage: $(STAMP)
 	$(BIN)/python -m standins.run exec $(BIN)/python manage.py $(ARGS)

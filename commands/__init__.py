@@ -7,7 +7,7 @@ worker processes they import core/ only: jobs are enqueued by dotted path, never
 
 import click
 
-from commands import doctor, exports, invoices, logins, migrate, org, sync_health, verify_sync
+from commands import connect, doctor, exports, invoices, logins, migrate, org, sync_health, verify_sync
 
 
 @click.group()
@@ -26,6 +26,7 @@ for command in (
     logins.api_token,
     sync_health.sync_health,
     org.org,
+    connect.connect_group,
     verify_sync.verify_sync,
     doctor.doctor,
 ):

@@ -5,22 +5,35 @@ import time
 
 import click
 
-from core import config, salesforce
+from core import config, connect, salesforce
 from core.verify_sync import VerifyFailed, verify
 
 
+def read_write_objects() -> list[str]:
+    """The objects of the read-write mappings, in the mapping file's order."""
+    return [name for name, m in connect.mappings().items() if m.read_write]
+
+
 @click.command("verify-sync")
-@click.option("--object", "object_name", default="Contact", show_default=True, help="A read-write mapped object.")
+@click.option("--object", "object_names", multiple=True,
+              help="A read-write mapped object (repeatable); default: every read-write mapping.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each hop.")
-def verify_sync(object_name, timeout):
+def verify_sync(object_names, timeout):
     """Step 5: insert a row, see it in Salesforce, change it there, see it back; names the cause on failure."""
     cfg = config.load()
-    click.echo(f"verify-sync: {object_name} through schema {cfg.connect_schema}")
-    started = time.monotonic()
-    try:
-        verify(cfg.database_url, cfg.connect_schema, salesforce_factory=lambda: salesforce.connect(cfg.salesforce),
-               object_name=object_name, timeout=timeout, echo=click.echo)
-    except VerifyFailed as exc:
-        click.echo(f"  FAILED  {exc}")
+    failed = []
+    for object_name in object_names or read_write_objects():
+        click.echo(f"verify-sync: {object_name} through schema {cfg.connect_schema}")
+        started = time.monotonic()
+        try:
+            verify(cfg.database_url, cfg.connect_schema, salesforce_factory=lambda: salesforce.connect(cfg.salesforce),
+                   object_name=object_name, timeout=timeout, echo=click.echo)
+        except VerifyFailed as exc:
+            click.echo(f"  FAILED  {exc}")
+            failed.append(object_name)
+            continue
+        click.echo(f"verify-sync passed for {object_name} in {time.monotonic() - started:.1f} s: "
+                   "Postgres → Salesforce → Postgres works.")
+    if failed:
+        click.echo(f"verify-sync FAILED for {', '.join(failed)}")
         sys.exit(1)
-    click.echo(f"verify-sync passed in {time.monotonic() - started:.1f} s: Postgres → Salesforce → Postgres works.")

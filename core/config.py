@@ -211,6 +211,9 @@ class Config:
     # The app's name on Heroku, from dyno metadata (`heroku labs:enable runtime-dyno-metadata`; review
     # apps always have it): postdeploy and doctor fill it into the commands they print.
     heroku_app_name: str | None = setting("HEROKU_APP_NAME")
+    # Proxies in front of the web process that append to X-Forwarded-For: Heroku's router is one.
+    # Unset: 1 in production (on Heroku), 0 elsewhere (nothing in front: the header is the client's own).
+    proxy_hops: int | None = setting("PROXY_HOPS", _whole(0, 5))
     # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
     connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
     # The Heroku Connect plan: demo caps synced rows at 10,000 across all mappings (core/connect.py).
@@ -237,6 +240,12 @@ class Config:
     def local_only_set(self) -> list[str]:
         """The local-only variables (LOCAL_ORG_URL, …) that have a value: none should on Heroku."""
         return _local_only_set(self)
+
+    def forwarded_hops(self) -> int:
+        """How many X-Forwarded-For entries, from the right, were added by proxies the app trusts."""
+        if self.proxy_hops is not None:
+            return self.proxy_hops
+        return 1 if self.environment == "production" else 0
 
     def public_url(self) -> str:
         """The start of every absolute link: APP_URL, or outside production the local app on PORT."""

@@ -44,12 +44,15 @@ LOG_STATES = (LOG_NEW, LOG_PENDING, LOG_SUCCESS, LOG_FAILED, LOG_IGNORE, LOG_IGN
 # ('base64'). The triggers tell the two apart by it, so Connect's writes are never echoed back.
 CONNECT_XMLBINARY = "hex"
 
+# The demo plan (herokuconnect:demo) syncs at most this many rows across all mappings together.
+DEMO_PLAN_ROWS = 10_000
+
 # Connect's SOAP writes carry up to this many records per API call.
 WRITE_BATCH_SIZE = 200
 
 # What binds a sync (docs/batch-invoicing.md, "What a run costs, up front"). Each plan caps the rows
 # synced across all mappings (None: set by the contract); over it the connection goes TOO_MANY_ROWS.
-PLAN_ROW_CAPS = {"demo": 10_000, "enterprise": None}
+PLAN_ROW_CAPS = {"demo": DEMO_PLAN_ROWS, "enterprise": None}
 # Above this many changed records Connect uses the Bulk API: documented for reads; writes use it
 # only under Ordered Writes, for which Heroku publishes no threshold, so the app assumes the same.
 BULK_THRESHOLD = 10_000
@@ -77,6 +80,35 @@ def relationship_column(relationship_name: str, external_id_field: str) -> str:
     resolves the parent on insert and the next read fills the lookup with the real Id.
     """
     return f"{relationship_name}__{external_id_field}".lower()
+
+
+# Connect's column type for each describe field type.
+_FIXED_TYPES = {
+    "id": "varchar(18)",
+    "reference": "varchar(18)",
+    "email": "varchar(80)",
+    "phone": "varchar(40)",
+    "url": "varchar(255)",
+    "currency": "double precision",
+    "double": "double precision",
+    "percent": "double precision",
+    "int": "integer",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "timestamp",
+}
+
+
+def column_type(field: dict) -> str:
+    """The Postgres type Connect gives a Salesforce field (ValueError for a type Connect cannot map)."""
+    kind = field["type"]
+    if kind in _FIXED_TYPES:
+        return _FIXED_TYPES[kind]
+    if kind == "textarea" and field["length"] > 255:
+        return "text"  # long text area
+    if kind in ("string", "textarea", "picklist", "multipicklist", "combobox"):
+        return f"varchar({field['length'] or 255})"
+    raise ValueError(f"{field['name']}: no Connect column type for Salesforce type {kind!r}")
 
 
 def notify_channel(schema: str) -> str:

@@ -2,11 +2,12 @@
 
 gunicorn (with preload) and RQ's work-horses fork after import. A pool opened before the fork
 would share sockets between processes, so pools are created on first use and re-created when
-the process id changes. Every pool checks a connection before lending it
-(`ConnectionPool.check_connection`), so a restart of Postgres costs no failed request.
+the process id changes. Every pool checks a connection before lending it (`check_idle`), so a
+restart of Postgres costs no failed request.
 """
 
 import os
+import select
 import threading
 from contextlib import contextmanager
 
@@ -41,6 +42,23 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.row_factory = dict_row
 
 
+def check_idle(conn: psycopg.Connection) -> None:
+    """Raise if a pooled connection is dead, so the pool replaces it before a request uses it.
+
+    An idle connection has nothing to read: the server speaks only when asked. When Postgres ends
+    the session (a restart, a failover: "terminating connection due to administrator command")
+    it sends that error and closes the socket, and the socket becomes readable. So a readable
+    socket, checked without waiting (one system call), is the sign to run psycopg_pool's own check
+    (one empty round trip) — which then fails and the pool opens a new connection; a quiet socket
+    costs no round trip on every checkout.
+    """
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
 def pool(url: str, *, size: int = 5, name: str = "primary", options: str = "") -> ConnectionPool:
     """The pool for `url` in this process, opened on first use."""
     key = (os.getpid(), url + options)
@@ -57,9 +75,9 @@ def pool(url: str, *, size: int = 5, name: str = "primary", options: str = "") -
                 max_size=size,
                 kwargs=kwargs,
                 configure=_configure,
-                # A connection is checked (one empty round trip) as it is lent: after a Postgres
-                # restart or failover the dead ones are replaced, so the next request succeeds.
-                check=ConnectionPool.check_connection,
+                # A connection is checked as it is lent: after a Postgres restart or failover the
+                # dead ones are replaced, so the next request succeeds.
+                check=check_idle,
                 name=f"{name}-{os.getpid()}",
                 # Fail a request quickly (503) rather than queue it behind a dead database.
                 timeout=5,

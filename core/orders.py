@@ -14,8 +14,13 @@ from core import account_invoices, cases, connect
 
 PAGE_SIZE = 25
 STATUSES = tuple(v["value"] for v in connect.field_definition("Order", "Status")["picklistValues"])
-_CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2})~([A-Za-z0-9]{18})$")
-_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,30}$")
+# The shapes the API's OpenAPI document declares too (web/openapi.py).
+CURSOR_PATTERN = r"^([1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))~([A-Za-z0-9]{18})$"
+NUMBER_PATTERN = r"^[A-Za-z0-9-]{0,30}$"  # empty: no filter
+# Empty `after` means the first page; the document says so with this alternative.
+CURSOR_OR_EMPTY = f"^$|{CURSOR_PATTERN}"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 ORDER_COLUMNS = """o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type,
        o.activateddate, o.description"""

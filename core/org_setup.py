@@ -4,8 +4,15 @@ Heroku Connect can only map what exists in Salesforce. The mapping file names `I
 fields, the `External_ID__c` upsert fields on Contact and Case, and the `Case.Order__c` lookup;
 this command creates whichever of them the org lacks, through the Metadata API (simple-salesforce's
 `mdapi`, a SOAP client). It reads first and creates only what is missing, so it is safe to rerun.
-The definitions come from sql/connect/objects.json, the same file the local schema is built from.
+A component that exists but differs from its definition (a shorter text field, a lookup whose delete
+constraint is not the one its required-ness calls for, a missing picklist value) is shown as a diff
+and updated only when confirmed. The definitions come from sql/connect/objects.json, the same file
+the local schema is built from.
 """
+
+from dataclasses import dataclass, field
+
+from zeep.helpers import serialize_object
 
 from core import connect
 from core import salesforce as org_client
@@ -80,30 +87,96 @@ def required_metadata(mappings=None, objects=None) -> tuple[list[dict], list[dic
     return custom_objects, fields
 
 
-def _existing(md_type, names) -> set[str]:
-    found = set()
+def _current(md_type, names) -> dict[str, dict]:
+    """The org's components of a type among `names`, by full name, as plain dicts."""
+    found = {}
     for start in range(0, len(names), BATCH):
         records = md_type.read(names[start:start + BATCH])
         for record in records if isinstance(records, list) else [records]:
             if record is not None and getattr(record, "fullName", None):
-                found.add(record.fullName)
+                found[record.fullName] = serialize_object(record, dict)
     return found
 
 
-def setup(sf, *, dry_run: bool = False, echo=print) -> list[str]:
-    """Create what the org lacks; return the full names created (or, with dry_run, that would be)."""
+def _same(wanted, have) -> bool:
+    """Whether the org's value says what the definition says (the Metadata API answers text, numbers, booleans)."""
+    if isinstance(wanted, bool):
+        return str(have).lower() == str(wanted).lower() or (not wanted and have in (None, ""))
+    if have is None:
+        return wanted in (None, "")
+    return str(wanted) == str(have)
+
+
+def _brief(value):
+    """A list of components by their full names, for a diff line."""
+    if isinstance(value, list):
+        return [v.get("fullName", v) if isinstance(v, dict) else v for v in value]
+    return value
+
+
+def differences(wanted: dict, current, path: str = "") -> list[tuple[str, object, object]]:
+    """(key, the org's value, the definition's value) for every key of the definition the org disagrees on."""
+    out = []
+    for key, value in wanted.items():
+        where = f"{path}.{key}" if path else key
+        have = current.get(key) if isinstance(current, dict) else None
+        if isinstance(value, dict):
+            out += differences(value, have or {}, where)
+        elif isinstance(value, list):
+            have = have if isinstance(have, list) else ([] if have is None else [have])
+            if len(have) != len(value):
+                out.append((where, _brief(have), _brief(value)))
+                continue
+            for i, (w, h) in enumerate(zip(value, have, strict=True)):
+                if isinstance(w, dict):
+                    out += differences(w, h, f"{where}[{i}]")
+                elif not _same(w, h):
+                    out.append((f"{where}[{i}]", h, w))
+        elif not _same(value, have):
+            out.append((where, have, value))
+    return out
+
+
+@dataclass
+class Changes:
+    """What setup found: components created (or missing, in a dry run), differing, and updated."""
+
+    created: list[str] = field(default_factory=list)
+    differing: dict[str, list] = field(default_factory=dict)
+    updated: list[str] = field(default_factory=list)
+
+
+def setup(sf, *, dry_run: bool = False, confirm=lambda differing: False, echo=print) -> Changes:
+    """Create what the org lacks; show what differs and update it when `confirm(differing)` says so.
+
+    `confirm` gets the differing components (full name → differences) and returns whether to update
+    them; a dry run neither creates nor asks.
+    """
     md = org_client.metadata(sf)
     custom_objects, fields = required_metadata()
-    created = []
+    changes = Changes()
+    plans = []
     for md_type, wanted in ((md.CustomObject, custom_objects), (md.CustomField, fields)):
-        names = [w["fullName"] for w in wanted]
-        present = _existing(md_type, names)
-        missing = [w for w in wanted if w["fullName"] not in present]
+        current = _current(md_type, [w["fullName"] for w in wanted])
+        missing = [w for w in wanted if w["fullName"] not in current]
+        differing = [w for w in wanted if w["fullName"] in current and differences(w, current[w["fullName"]])]
         for w in wanted:
-            echo(f"  {'exists ' if w['fullName'] in present else ('missing' if dry_run else 'create ')}  "
-                 f"{w['fullName']}")
+            name = w["fullName"]
+            diff = differences(w, current[name]) if name in current else None
+            state = ("missing" if dry_run else "create ") if diff is None else "differs" if diff else "exists "
+            echo(f"  {state}  {name}")
+            for key, have, want in diff or []:
+                echo(f"             {key}: {have!r} in the org, {want!r} in sql/connect/objects.json")
+            if diff:
+                changes.differing[name] = diff
         if not dry_run:
             for start in range(0, len(missing), BATCH):
                 md_type.create([md_type(**w) for w in missing[start:start + BATCH]])
-        created += [w["fullName"] for w in missing]
-    return created
+        changes.created += [w["fullName"] for w in missing]
+        plans.append((md_type, differing))
+    if changes.differing and not dry_run and confirm(changes.differing):
+        for md_type, differing in plans:
+            for start in range(0, len(differing), BATCH):
+                md_type.update([md_type(**w) for w in differing[start:start + BATCH]])
+            changes.updated += [w["fullName"] for w in differing]
+    return changes

@@ -17,36 +17,10 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from core import config, connect, db
+from core.connect import column_type
 from core.db import compose
 
-# Connect's column type for each describe field type.
-_FIXED_TYPES = {
-    "id": "varchar(18)",
-    "reference": "varchar(18)",
-    "email": "varchar(80)",
-    "phone": "varchar(40)",
-    "url": "varchar(255)",
-    "currency": "double precision",
-    "double": "double precision",
-    "percent": "double precision",
-    "int": "integer",
-    "boolean": "boolean",
-    "date": "date",
-    "datetime": "timestamp",
-}
 _HCVER = 3
-
-
-def column_type(field: dict) -> str:
-    """The Postgres type Connect gives a Salesforce field."""
-    kind = field["type"]
-    if kind in _FIXED_TYPES:
-        return _FIXED_TYPES[kind]
-    if kind == "textarea" and field["length"] > 255:
-        return "text"  # long text area
-    if kind in ("string", "textarea", "picklist", "multipicklist", "combobox"):
-        return f"varchar({field['length'] or 255})"
-    raise ValueError(f"{field['name']}: no Connect column type for Salesforce type {kind!r}")
 
 
 def table_columns(mapping: connect.Mapping, mappings: dict, objects: dict) -> dict[str, str]:

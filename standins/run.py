@@ -7,8 +7,12 @@
 It prints where everything is (portal, operator pages with their login, the local org, the docs)
 and the demo logins with the size of each account. Ctrl-C stops the processes, then Redis, then
 Postgres: nothing is left running.
+
+While it runs, the URLs it chose (database, Redis, the local org, the web port) are in
+`.data/run.json`: `make verify-sync` (`python -m standins.run exec …`) runs its command against them.
 """
 
+import json
 import os
 import secrets
 import subprocess
@@ -29,6 +33,9 @@ PROCFILE = ROOT / "Procfile.local"
 DATABASE_NAME = "connectapp"
 DEFAULT_SCALE = {"accounts": 1_000, "orders": 10_000}
 LOCAL_CONNECT_INFO = "standins.connect.info.LocalConnectInfo"
+# What a running `make run` records for the commands run beside it (`exec`).
+RUN_FILE = services.DATA_DIR / "run.json"
+RECORDED = ("DATABASE_URL", "REDIS_URL", "LOCAL_ORG_URL", "PORT", "CONNECT_SCHEMA", "APP_SCHEMA")
 
 
 def _parse_env(text: str) -> dict:
@@ -164,9 +171,33 @@ def local_env() -> dict:
     return env
 
 
+def record_run(env: dict, path=RUN_FILE) -> None:
+    """Write down the URLs and ports this `make run` uses, for `exec`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: env[k] for k in RECORDED if env.get(k)}, indent=2))
+    path.chmod(0o600)  # the database URL may carry a password
+
+
+def recorded_run(path=RUN_FILE) -> dict:
+    """What the running `make run` recorded (empty when none runs)."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def exec_env(base: dict, path=RUN_FILE) -> dict:
+    """The environment for a command run beside `make run`: `base`, with what the running one recorded."""
+    running = recorded_run(path)
+    if not running:
+        print("make run is not running: the command gets a database, but no local org or Connect to sync with "
+              "(start `make run` in another terminal first)", file=sys.stderr)
+    return {**base, **running}
+
+
 def run_command(argv: list[str]) -> int:
-    """`make verify-sync` and friends: run one command against the local stack (started if needed)."""
-    env = prepare(local_env(), log=lambda *_: None)
+    """`make verify-sync` and friends: run one command against the stack `make run` runs (started if needed)."""
+    env = prepare(exec_env(local_env()), log=lambda *_: None)
     return subprocess.run(argv, env=env, cwd=ROOT).returncode
 
 
@@ -181,7 +212,11 @@ def main(argv=None) -> int:
     for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
     print(shown, flush=True)
-    manager.loop()
+    record_run(env)
+    try:
+        manager.loop()
+    finally:
+        RUN_FILE.unlink(missing_ok=True)
     # Ctrl-C (130) or a SIGTERM (143) is how a developer stops it: not an error.
     return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode
 

@@ -173,3 +173,9 @@ def test_invoices_through_the_api(client, token):
     one = client.get(f"/api/v1/invoices/{invoices[0]['id']}", headers=_auth(token)).get_json()
     assert one["amount"] == 4650 and one["due_date"] == "2026-02-28"
     assert one["sync"] == invoices[0]["sync"] == {**one["sync"], "state": "saved", "label": "Saved", "final": True}
+
+
+def test_an_unsafe_call_without_any_credential_is_a_401_not_a_csrf_refusal(client):
+    response = client.patch("/api/v1/profile", json={"phone": "555"})
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    assert "Log in first" in response.get_json()["detail"]

@@ -49,9 +49,6 @@ def test_tests_named_in_the_docs_exist():
     assert named and not named - defined, f"docs name tests that do not exist: {sorted(named - defined)}"
 
 
-# Commands another branch of this work adds (hpath-a: `org seed`, `connect validate`); the docs name them
-# already. Until that branch is merged they are expected to be missing, and reported as xfail.
-ADDED_ELSEWHERE = {"org seed", "connect validate"}
 DEPLOY_DOCS = [ROOT / "README.md", ROOT / "docs" / "deploy.md"]
 # `python manage.py org setup --app <your-app>`: up to the end of the code span, line, or a shell operator.
 MANAGE_PY = re.compile(r"python manage\.py ([^`\n|;)#]+)")
@@ -79,17 +76,7 @@ def _documented_invocations() -> list[str]:
     return found
 
 
-def _case(invocation: str):
-    command, _, _ = _resolve(invocation.split())
-    named = " ".join(w for w in invocation.split() if not w.startswith("-"))
-    missing_here = command is None or isinstance(command, click.Group)
-    if missing_here and any(named.startswith(path) for path in ADDED_ELSEWHERE):
-        path = next(p for p in ADDED_ELSEWHERE if named.startswith(p))
-        return pytest.param(invocation, marks=pytest.mark.xfail(reason=f"`{path}` comes with branch hpath-a"))
-    return invocation
-
-
-@pytest.mark.parametrize("invocation", [_case(i) for i in _documented_invocations()])
+@pytest.mark.parametrize("invocation", _documented_invocations())
 def test_every_manage_py_command_in_the_deploy_docs_exists(invocation):
     command, path, rest = _resolve(invocation.split())
     if rest == ["--help"]:

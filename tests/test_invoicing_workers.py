@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from rq.registry import StartedJobRegistry
-from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 
 from core import config, db, invoicing, queue
 from tests import processes
@@ -27,15 +26,10 @@ def waiting_on_the_run_row(conn) -> int:
     return conn.execute(WAITING_ON_THE_RUN_ROW).fetchone()["n"]
 
 
-def expire_the_dead_workers_leases(redis_conn) -> None:
-    """Do what waiting would: RQ's heartbeat lease (90 s) and the dead scheduler's lock (61 s) run out now.
-
-    Everything after that — finding the abandoned job, the failure callback, the retry — is RQ's own
-    code in the new worker.
-    """
-    StartedJobRegistry(queue=queue.queue(redis_conn)).cleanup(timestamp=time.time() + 3600)
-    for name in queue.QUEUES:
-        redis_conn.delete(SCHEDULER_LOCKING_KEY_TEMPLATE % name)
+def lease_end(redis_conn) -> float:
+    """When RQ's heartbeat lease of the started job runs out: until then RQ alone would not look at it."""
+    return max(score for _, score in redis_conn.zrange(StartedJobRegistry(queue=queue.queue(redis_conn)).key,
+                                                       0, -1, withscores=True))
 
 
 def test_worker_killed_mid_chunk_is_retried_and_bills_exactly_once(conn, redis, env, database_url, tmp_path):
@@ -61,12 +55,16 @@ def test_worker_killed_mid_chunk_is_retried_and_bills_exactly_once(conn, redis, 
     assert conn.execute("SELECT count(*) AS n FROM salesforce.invoice__c").fetchone()["n"] == 0
     assert invoicing.progress(conn, run_id, env)["chunks_done"] == 0
 
-    expire_the_dead_workers_leases(redis)
-    second = processes.start_worker(worker_env, tmp_path / "second.log")  # retries wait 5 s for its scheduler
+    # No waiting for RQ's lease: the new worker sees that the dead one's liveness key has expired
+    # (worker/liveness.py), hands the job to RQ's own abandoned-job handling and frees the dead
+    # scheduler's lock, so the retry runs in seconds.
+    rq_would_look_at = lease_end(redis)
+    second = processes.start_worker(worker_env, tmp_path / "second.log")
     try:
-        processes.wait_for(lambda: invoicing.progress(conn, run_id, env)["final"], 45, "the run to finish")
+        processes.wait_for(lambda: invoicing.progress(conn, run_id, env)["final"], 60, "the run to finish")
     finally:
         processes.stop(second)
+    assert time.time() < rq_would_look_at, "recovered only after RQ's own lease ran out"
 
     p = invoicing.progress(conn, run_id, env)
     killed = next(c for c in invoicing.chunks(conn, run_id, env) if c["attempts"] > 1)

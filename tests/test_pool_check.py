@@ -10,9 +10,10 @@ from web import create_app
 
 NAME = "pool-check-test"
 # What a restart or failover does to every open connection: "terminating connection due to
-# administrator command". Only this test app's connections (named by application_name).
+# administrator command". Only this test app's connections (named by application_name); each call
+# returns once its backend has exited (the timeout argument), as after a real restart.
 TERMINATE = """
-SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS ended
+SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) AS ended
 FROM pg_stat_activity WHERE application_name = %s
 """
 

@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import config as app_config
 from core import logs
@@ -46,6 +47,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config)
     cfg.require_app_url()
+    if cfg.forwarded_hops():
+        # The client address is the rightmost X-Forwarded-For entries the router added, never one a
+        # client wrote itself (web/rate_limits.py); gunicorn already handles X-Forwarded-Proto.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.forwarded_hops(), x_proto=0, x_host=0, x_port=0, x_prefix=0)
 
     requests.init_app(app)
     database.init_app(app)

@@ -2,7 +2,7 @@
 
 No page says whether an email has a login: a wrong password and an unknown email get the same
 answer, and "forgot password" always says a link is on its way. Login and reset requests are
-rate-limited in Redis per client address and per email (web/rate_limits.py).
+rate-limited per client address and per email (web/rate_limits.py: Redis, or Postgres while it is down).
 """
 
 import logging

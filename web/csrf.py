@@ -5,7 +5,9 @@ credentials), but cannot read the token out of our pages, so a POST, PUT, PATCH 
 without the matching token (form field `csrf_token` or header `X-CSRF-Token`) is a 400. As a
 second line, a request the browser itself marks as coming from another site is a 403 even with
 the token. Calls that authenticate with an API token (`Authorization: Bearer …`) are exempt: no
-browser adds that header on its own, and such a call is never authenticated by its cookie.
+browser adds that header on its own, and such a call is never authenticated by its cookie. So is an
+API call that carries no credential at all (no logged-in session): there is nothing for a forged
+request to ride on, and the API answers it 401 "log in first", as it answers any other.
 Refusals are the app's error pages, or problem details for JSON clients (web/errors.py).
 """
 
@@ -15,7 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, request, session
 
-from web.identity import bearer_call
+from web.identity import bearer_call, current_customer
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 FIELD = "csrf_token"
@@ -56,6 +58,8 @@ def check() -> None:
     # The token is the credential; identity.current_customer ignores the cookie of a bearer call, and
     # the API answers 401 for a token it does not know.
     if bearer_call():
+        return
+    if request.path.startswith("/api/") and current_customer() is None:
         return
     if not valid():
         abort(400, "This form has expired or did not come from this site. Reload the page and submit it again "

@@ -45,7 +45,7 @@ def reading():
     if marker and (not isinstance(marker, dict) or marker.get("until", 0) < time.time()):
         session.pop(MARKER, None)
         marker = None
-    with database.read_connection() as follower:
+    with database.read_connection(shared=True) as follower:
         if marker is None or not current_app.config["APP"].read_database_url:
             g.read_from = "follower" if current_app.config["APP"].read_database_url else "primary"
             yield follower

@@ -17,10 +17,10 @@ from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from core import logins
-from web import database
+from web import database, rate_limits
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def _session_current(customer: Customer) -> bool:
     """True while the login's session version is the one the cookie was issued with (not logged out since)."""
     if customer.session_version is None:
         return False
-    with database.connection() as conn:
-        version = logins.session_version(conn, current_app.config["APP"].app_schema, customer.user_id)
+    conn = database.request_connection()
+    version = logins.session_version(conn, current_app.config["APP"].app_schema, customer.user_id)
     return version == customer.session_version
 
 
@@ -133,11 +133,17 @@ def ops_required(view):
     def wrapped(*args, **kwargs):
         if not _ops().enabled:
             abort(404)
-        if not is_operator():
-            raise Unauthorized(
-                "Operator credentials required.",
-                www_authenticate=WWWAuthenticate("basic", {"realm": "ops", "charset": "UTF-8"}),
-            )
-        return view(*args, **kwargs)
+        wait = rate_limits.operator_blocked()
+        if not wait and is_operator():
+            return view(*args, **kwargs)
+        if not wait and request.authorization is not None:
+            wait = rate_limits.operator_failed()
+        if wait:
+            raise TooManyRequests(f"Too many failed operator logins from this address. Try again in {wait} s.",
+                                  retry_after=wait)
+        raise Unauthorized(
+            "Operator credentials required.",
+            www_authenticate=WWWAuthenticate("basic", {"realm": "ops", "charset": "UTF-8"}),
+        )
 
     return wrapped

@@ -1,7 +1,10 @@
 """The OpenAPI 3.1 document for /api/v1, written by hand next to the code it describes.
 
-tests/test_api.py checks that every /api/v1 route in the app appears here, so the two cannot drift.
+tests/test_api.py checks that every /api/v1 route in the app appears here, so the two cannot drift, and
+tests/test_openapi_fuzz.py has schemathesis hold every answer to it.
 """
+
+from core import orders
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 SYNC = {
@@ -89,10 +92,12 @@ INVOICE_KEY = _path_param("key", "The invoice's Salesforce Id or external id")
 def document(server_url: str = "") -> dict:
     """The OpenAPI document, with this deployment as its server."""
     query = [
-        {"name": "status", "in": "query", "schema": {"type": "string"}, "description": "Only orders in this status"},
-        {"name": "number", "in": "query", "schema": {"type": "string"},
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": [*orders.STATUSES, ""]},
+         "description": "Only orders in this status (empty: every status)"},
+        {"name": "number", "in": "query", "schema": {"type": "string", "pattern": orders.NUMBER_PATTERN},
          "description": "Order number (leading zeros optional)"},
-        {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "Page cursor from `next`"},
+        {"name": "after", "in": "query", "schema": {"type": "string", "pattern": orders.CURSOR_OR_EMPTY},
+         "description": "Page cursor from `next` (an order date and Id; a cursor naming no real date is a 400)"},
     ]
     orders_page = {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
         "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},

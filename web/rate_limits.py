@@ -1,67 +1,55 @@
-"""Rate limits in Redis, shared by every dyno and process.
+"""Rate limits on logging in, password resets and the operators' HTTP Basic, shared by every dyno.
 
-Each attempt increments a counter named for (action, what is limited); the counter's window opens
-at the first attempt and closes `seconds` later (its expiry), so there is no clock boundary at which
-an attacker gets a fresh allowance right after spending one. Login and password-reset requests are
-limited both per client address (one machine trying many emails) and per email (many machines
-trying one account). A limit applies whether or not the email has a login, so it reveals nothing.
+Login and password-reset requests are limited both per client address (one machine trying many
+emails) and per email (many machines trying one account). A limit applies whether or not the email
+has a login, so it reveals nothing. Operators' pages count failed Basic credentials per client
+address; past the limit every attempt from that address is refused until the window ends, right
+credentials included, so guessing stops (per address only: a per-username limit would let anyone
+lock the operators out). Counting is in core/rate_limits.py (Redis, or Postgres while Redis is down).
+
+The client address is `request.remote_addr` as werkzeug's ProxyFix sets it from X-Forwarded-For,
+trusting exactly `PROXY_HOPS` proxies (web/__init__.py): Heroku's router appends the address it saw
+to whatever X-Forwarded-For the client sent, so only the rightmost entry is vouched for, and a
+client sending its own header cannot pose as another address.
 """
-
-import hashlib
-from dataclasses import dataclass
 
 from flask import current_app, request
 
-from core import queue
-
-
-@dataclass(frozen=True)
-class Limit:
-    """At most `count` attempts per `seconds` for one key."""
-
-    count: int
-    seconds: int
-
+from core.rate_limits import Counter, Limit
+from web import database
 
 LIMITS = {
     "login:ip": Limit(30, 300),
     "login:email": Limit(10, 300),
     "reset:ip": Limit(10, 3600),
     "reset:email": Limit(3, 3600),
+    "ops:ip": Limit(20, 300),
 }
 
 
-def _key(name: str, value: str) -> str:
-    """The Redis key counting attempts for one value."""
-    # Hash the value: emails are not kept in Redis in the clear.
-    digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
-    return f"ratelimit:{name}:{digest}"
-
-
-def hit(name: str, value: str) -> int:
-    """Count one attempt; return 0 if allowed, else the seconds until the window ends."""
-    limit = LIMITS[name]
-    client = queue.client(current_app.config["APP"].redis_url)
-    key = _key(name, value)
-    pipe = client.pipeline()
-    # Open the window at the first attempt (SET NX with the expiry), then count in it.
-    pipe.set(key, 0, ex=limit.seconds, nx=True)
-    pipe.incr(key)
-    pipe.ttl(key)
-    _, count, ttl = pipe.execute()
-    if count > limit.count:
-        return max(int(ttl), 1)
-    return 0
+def _counter() -> Counter:
+    cfg = current_app.config["APP"]
+    return Counter(cfg.redis_url, database.connection, cfg.app_schema)
 
 
 def client_address() -> str:
-    """The client's address (gunicorn trusts the router's X-Forwarded-For: see gunicorn.conf.py)."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    # Heroku's router appends the address it saw last: the rightmost entry is the one it vouches for.
-    return forwarded.split(",")[-1].strip() if forwarded else (request.remote_addr or "unknown")
+    """The client's address, as the trusted proxies in front (Heroku's router) report it."""
+    return request.remote_addr or "unknown"
 
 
 def check(action: str, email: str) -> int:
     """Count an attempt at `action` by this client for `email`; seconds to wait if over a limit, else 0."""
-    waits = [hit(f"{action}:ip", client_address()), hit(f"{action}:email", email or "-")]
+    counter = _counter()
+    waits = [counter.hit(f"{action}:ip", client_address(), LIMITS[f"{action}:ip"]),
+             counter.hit(f"{action}:email", email or "-", LIMITS[f"{action}:email"])]
     return max(waits)
+
+
+def operator_blocked() -> int:
+    """Seconds this client must wait before trying operator credentials again (0: it may try)."""
+    return _counter().blocked("ops:ip", client_address(), LIMITS["ops:ip"])
+
+
+def operator_failed() -> int:
+    """Count a failed operator login from this client; seconds to wait if that crossed the limit."""
+    return _counter().hit("ops:ip", client_address(), LIMITS["ops:ip"])

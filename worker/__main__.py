@@ -13,6 +13,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import HerokuWorker
 
 from core import config, logs, queue
+from worker import liveness
 
 # Import the job modules once, in the parent: every forked work-horse then starts with them loaded
 # instead of importing psycopg and friends again (about 50 ms per job).
@@ -39,6 +40,8 @@ def main(argv=None) -> int:
     # scheduler moves it back to its queue. Every worker offers to run one (RQ's lock lets only one
     # per queue work at a time), so retries happen whatever the number of worker dynos.
     with_scheduler = "--without-scheduler" not in argv
+    # A SIGKILLed worker's jobs are retried in seconds, not after RQ's lease (worker/liveness.py).
+    liveness.watch(worker, cfg.redis_url)
     worker.work(burst="--burst" in argv, with_scheduler=with_scheduler, logging_level="INFO")
     return 0
 

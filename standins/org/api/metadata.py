@@ -5,14 +5,18 @@ the Metadata API reports exactly those: readMetadata of a CustomObject or Custom
 component from its describe, listMetadata lists them, and describeMetadata names the two types.
 createMetadata of a component the org has is a DUPLICATE_DEVELOPER_NAME and upsertMetadata of one
 succeeds with created=false, as a real org answers; a component it does not have is refused, since
-what the org serves is fixed by that file (docs/local-org.md). SOAP in, SOAP out, shaped as zeep
+what the org serves is fixed by that file (docs/local-org.md). updateMetadata of a component the org
+has is kept (a `metadata:<type>:<fullName>` setting) and readMetadata answers with it from then on;
+describe and the records keep the file's definitions. SOAP in, SOAP out, shaped as zeep
 (simple-salesforce's `mdapi`) and jsforce read it.
 """
 
+import json
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 from flask import Response, request
+from psycopg import sql
 
 from core import org_setup
 from standins.org import describe
@@ -133,16 +137,35 @@ def custom_object(obj: str) -> dict:
     return component
 
 
-def read(kind: str, name: str) -> dict | None:
-    """The component named, or None when the org has none of that name."""
+# What updateMetadata changed, by `metadata:<type>:<fullName>` (the component as sent, JSON).
+UPDATED_PREFIX = "metadata:"
+UPDATED_COMPONENTS = "SELECT key, value FROM {}.settings WHERE key LIKE 'metadata:%%'"
+
+
+def updated_components(conn, schema: str) -> dict:
+    """The components updateMetadata changed, by (type, fullName)."""
+    out = {}
+    for row in conn.execute(sql.SQL(UPDATED_COMPONENTS).format(sql.Identifier(schema))):
+        kind, _, name = row["key"].removeprefix(UPDATED_PREFIX).partition(":")
+        out[(kind, name)] = json.loads(row["value"])
+    return out
+
+
+def read(kind: str, name: str, updated: dict | None = None) -> dict | None:
+    """The component named (as updateMetadata last changed it), or None when the org has none of that name."""
     if kind == "CustomObject":
         obj = _object_named(name)
-        return custom_object(obj) if obj else None
-    found = _field_named(name)
-    if found is None:
-        return None
-    obj, f = found
-    return custom_field(obj, f) if f["custom"] else {"fullName": f"{obj}.{f['name']}"}
+        component = custom_object(obj) if obj else None
+    else:
+        found = _field_named(name)
+        if found is None:
+            return None
+        obj, f = found
+        component = custom_field(obj, f) if f["custom"] else {"fullName": f"{obj}.{f['name']}"}
+    if component is not None:
+        component.update({k: v for k, v in (updated or {}).get((kind, component["fullName"]), {}).items()
+                          if k != "fullName"})
+    return component
 
 
 def _file_properties(kind: str, full_name: str, obj: str, record_id: str, standard: bool) -> dict:
@@ -189,12 +212,22 @@ def _missing(kind: str, data: dict) -> list[str]:
             if isinstance(f, dict) and _field_named(f"{name}.{f.get('fullName', '')}") is None]
 
 
-def save(operation: str, kind: str, data) -> str:
-    """One SaveResult (UpsertResult) of createMetadata / upsertMetadata."""
+def save(operation: str, kind: str, data, remember=None) -> str:
+    """One SaveResult (UpsertResult) of createMetadata / upsertMetadata / updateMetadata.
+
+    `remember(kind, full_name, data)` keeps what an updateMetadata sent.
+    """
     name = data.get("fullName", "") if isinstance(data, dict) else ""
     if kind not in SUPPORTED or not name:
         return _result(operation, name, False, "INVALID_TYPE",
                        f"the local org's Metadata API deploys {' and '.join(SUPPORTED)}, not {kind or 'this'}")
+    if operation == "updateMetadata":
+        current = read(kind, name)
+        if current is None:
+            return _result(operation, name, False, "INVALID_CROSS_REFERENCE_KEY",
+                           f"In field: fullName - no {kind} named {name} found")
+        remember(kind, current["fullName"], data)
+        return _result(operation, name, True)
     missing = _missing(kind, data)
     if missing:
         return _result(operation, name, False, "INVALID_OPERATION", CANNOT_DEPLOY.format(name=", ".join(missing)))
@@ -234,9 +267,11 @@ def init_app(app, org):
             kind = call.findtext("md:type", default="", namespaces=NS)
             if kind not in SUPPORTED:
                 return _fault("INVALID_TYPE", f"the local org's Metadata API knows {list(SUPPORTED)}, not {kind}")
+            with org.connection() as conn:
+                updated = updated_components(conn, org.schema)
             records = []
             for name in [e.text or "" for e in call.findall("md:fullNames", NS)]:
-                found = read(kind, name)
+                found = read(kind, name, updated)
                 records.append(f'<records xsi:type="{kind}">{_to_xml(found) if found else ""}</records>')
             return _answer(operation, f"<result>{''.join(records)}</result>")
         if operation == "listMetadata":
@@ -248,9 +283,13 @@ def init_app(app, org):
             return _answer(operation, "".join(f"<result>{_to_xml(p, metadata=False)}</result>" for p in results))
         if operation == "describeMetadata":
             return _answer(operation, f"<result>{_to_xml(DESCRIBE_METADATA, metadata=False)}</result>")
-        if operation in ("createMetadata", "upsertMetadata"):
-            results = [save(operation, _local(item.get(f"{{{NS['xsi']}}}type", "")).split(":")[-1], _to_dict(item))
-                       for item in call.findall("md:metadata", NS)]
+        if operation in ("createMetadata", "upsertMetadata", "updateMetadata"):
+            with org.connection() as conn, conn.transaction():
+                def remember(kind, full_name, data):
+                    org.set_setting(conn, f"{UPDATED_PREFIX}{kind}:{full_name}", json.dumps(data))
+
+                results = [save(operation, _local(item.get(f"{{{NS['xsi']}}}type", "")).split(":")[-1],
+                                _to_dict(item), remember) for item in call.findall("md:metadata", NS)]
             return _answer(operation, "".join(results))
         if operation == "deploy":
             return _fault("INVALID_OPERATION", NO_DEPLOY)

@@ -1,0 +1,123 @@
+"""Abandoned work found in seconds: every worker says it is alive, and any worker reaps a dead one's jobs.
+
+A SIGKILL (a dyno killed 30 s after SIGTERM, a crash, an out-of-memory kill) gives RQ no chance to
+record anything. RQ finds the job abandoned only when the dead worker's heartbeat lease has run
+out (its job-monitoring interval + 60 s) and the next maintenance pass has looked (every 10
+minutes by default), and the retry it then schedules waits for the dead worker's scheduler lock
+to run out too (61 s). A killed chunk of a nightly run could sit for ten minutes.
+
+Here each worker process keeps a key of its own alive in Redis (`app:alive:<name>`, 10 s, renewed
+every 3 s by a thread of the parent process), for itself and for the scheduler it runs. The same
+thread, in every worker, looks at the started jobs of its queues: one whose worker has no live
+key is abandoned. It is handed to RQ's own cleanup (its lease set to expire now), which runs the
+job's failure callback and schedules its retry exactly as after a lease expiry; a scheduler lock
+held by a dead scheduler is released and this worker's scheduler takes it (RQ would try again
+only at its next maintenance pass, ten minutes on). A chunk killed
+mid-transaction runs again about 20 s later (10 s for the key to expire, up to 3 s to notice, the
+retry's own 5 s delay, the scheduler's 1 s poll).
+
+A worker cut off from Redis for more than 10 s while its job goes on is reaped too: the job then
+runs twice at once, which the jobs already survive (a chunk locks its rows, a retry of a committed
+chunk finds it done).
+"""
+
+import logging
+import threading
+import time
+
+import redis
+from rq.registry import StartedJobRegistry
+from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
+from rq.timeouts import TimerDeathPenalty
+
+from core import queue
+
+log = logging.getLogger(__name__)
+ALIVE = "app:alive:{}"
+ALIVE_SECONDS = 10
+BEAT_SECONDS = 3
+# Delete a lock only if the dead scheduler still holds it (another may have taken it meanwhile).
+_RELEASE_IF_HELD_BY = redis.Redis().register_script(
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
+
+def beat(conn: redis.Redis, *names: str) -> None:
+    """Say these workers (and schedulers) are alive for the next ALIVE_SECONDS."""
+    pipe = conn.pipeline(transaction=False)
+    for name in names:
+        pipe.set(ALIVE.format(name), "1", ex=ALIVE_SECONDS)
+    pipe.execute()
+
+
+def _alive(conn: redis.Redis, name: str) -> bool:
+    return bool(name) and bool(conn.exists(ALIVE.format(name)))
+
+
+def reap(conn: redis.Redis, queues) -> tuple[list[str], bool]:
+    """Hand the started jobs of dead workers to RQ's abandoned-job handling; free dead schedulers' locks.
+
+    Returns the ids of the jobs found abandoned, and whether a lock was freed.
+    """
+    abandoned, freed = [], False
+    for q in queues:
+        # Failure callbacks run here, in a thread: their time limit cannot be a SIGALRM.
+        registry = StartedJobRegistry(queue=q, death_penalty_class=TimerDeathPenalty)
+        for composite in conn.zrange(registry.key, 0, -1):
+            composite = composite.decode()
+            job_id, _, execution_id = composite.rpartition(":")
+            worker_name = (conn.hget(f"rq:execution:{composite}", "worker_name") or b"").decode()
+            if worker_name and not _alive(conn, worker_name):
+                # RQ's cleanup handles entries whose lease has expired: expire this one now.
+                conn.zadd(registry.key, {composite: 1}, xx=True)
+                abandoned.append(job_id)
+        if abandoned:
+            registry.cleanup(timestamp=2)
+        lock = SCHEDULER_LOCKING_KEY_TEMPLATE % q.name
+        holder = (conn.get(lock) or b"").decode()
+        if holder and not _alive(conn, holder):
+            freed = bool(_RELEASE_IF_HELD_BY(keys=[lock], args=[holder], client=conn)) or freed
+            log.warning("released queue %s's scheduler lock held by a scheduler that stopped (%s)", q.name, holder)
+    for job_id in abandoned:
+        log.warning("job %s was abandoned by a worker that stopped; handed to RQ for its retry", job_id)
+    return abandoned, freed
+
+
+def take_over_scheduling(worker) -> None:
+    """Start this worker's scheduler if it has none running (RQ itself retries only every 10 minutes)."""
+    scheduler = getattr(worker, "scheduler", None)
+    if scheduler is not None and (not scheduler._process or not scheduler._process.is_alive()):
+        scheduler.acquire_locks(auto_start=True)
+
+
+def names(worker) -> list[str]:
+    """The worker's name, and its scheduler's while it has one."""
+    scheduler = getattr(worker, "scheduler", None)
+    return [worker.name] + ([scheduler.name] if scheduler is not None else [])
+
+
+def watch(worker, redis_url: str) -> threading.Thread:
+    """Beat for `worker` now, then every BEAT_SECONDS in a daemon thread that also reaps.
+
+    The thread has a Redis client of its own: the worker forks a work-horse for every job, and a
+    fork must not happen while this thread holds a lock of the client the work-horse will use.
+    """
+    conn = queue.connect(redis_url)
+    queues = [queue.queue(conn, q.name) for q in worker.queues]
+    beat(conn, *names(worker))
+
+    def loop():
+        while True:
+            time.sleep(BEAT_SECONDS)
+            try:
+                beat(conn, *names(worker))
+                _, freed = reap(conn, queues)
+                if freed:
+                    take_over_scheduling(worker)
+            except redis.RedisError as exc:
+                log.warning("liveness: Redis unavailable (%s); trying again in %s s", type(exc).__name__,
+                            BEAT_SECONDS)
+
+    thread = threading.Thread(target=loop, name="liveness", daemon=True)
+    thread.start()
+    return thread
