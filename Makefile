@@ -4,19 +4,22 @@
 # Both use an embedded Postgres and Redis under .data/ unless DATABASE_URL / REDIS_URL are set
 # (TEST_DATABASE_URL / TEST_REDIS_URL for tests).
 
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+# The Python runtime.txt names (what Heroku installs and CI tests) when this machine has it.
+RUNTIME_PYTHON := python$(shell sed -n 's/^python-\([0-9]*\.[0-9]*\).*$$/\1/p' runtime.txt)
+PYTHON ?= $(shell for p in $(RUNTIME_PYTHON) python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean help verify-sync connect
+.PHONY: run test lint bench clean help verify-sync connect manage
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test   run the test suite"
 	@echo "make verify-sync   setup step 5 against make run's stack, every read-write mapping (OBJECT=Case: one)"
 	@echo "make connect ARGS=pause   operate the local Connect (state, info, pause, resume, mapping:reload X, ...)"
+	@echo "make manage ARGS='doctor'   any python manage.py command against the local stack (org, ports of make run)"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
@@ -39,6 +42,8 @@ verify-sync: $(STAMP)
 # Joins make run's embedded database, like verify-sync: `make connect ARGS="mapping:reload Contact"`.
 connect: $(STAMP)
 	$(BIN)/python -m standins.run exec $(BIN)/python -m standins.connect $(ARGS)
+manage: $(STAMP)
+	$(BIN)/python -m standins.run exec $(BIN)/python manage.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ worker processes they import core/ only: jobs are enqueued by dotted path, never
 
 import click
 
-from commands import connect, exports, invoices, logins, migrate, org, sync_health, verify_sync
+from commands import connect, doctor, exports, invoices, logins, migrate, org, sync_health, verify_sync
 
 
 @click.group()
@@ -28,5 +28,6 @@ for command in (
     org.org,
     connect.connect_group,
     verify_sync.verify_sync,
+    doctor.doctor,
 ):
     cli.add_command(command)

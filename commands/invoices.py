@@ -2,7 +2,7 @@
 
     python manage.py invoices run --period previous          # what Heroku Scheduler runs daily at 02:00 UTC
     python manage.py invoices run --period 2026-10 --wait    # start and watch (progress bar on a terminal)
-    python manage.py invoices estimate --period 2026-10      # the API bill, without starting anything
+    python manage.py invoices estimate --period 2026-10      # what it costs the sync, starting nothing
     python manage.py invoices status 12 [--wait]
     python manage.py invoices resume 12                      # re-enqueue the unfinished chunks of run 12
     python manage.py invoices schedule --at 2026-12-01T02:00 # local: RQ's scheduler in the worker starts it
@@ -28,14 +28,12 @@ def _period(ctx, param, value):
 
 
 def _show_estimate(est: rules.Estimate) -> None:
-    budget = "unknown (set SF_API_REMAINING or SF_DAILY_API_LIMIT)" if est.api_budget is None else (
-        f"{est.api_budget:,} left today; this run would use {est.budget_share:.1%} "
-        f"(limit {est.max_api_share:.0%}, INVOICE_MAX_API_SHARE)"
-    )
     amount = "" if est.amount is None else f"{est.amount:,.2f} before tax, "
     click.echo(f"period {est.period}: {est.orders:,} unbilled orders, {amount}{est.invoices:,} invoices to write")
-    click.echo(f"Salesforce API calls for Connect to send them: about {est.api_calls:,} "
-               f"(⌈{est.invoices:,} / 200⌉); budget: {budget}")
+    for line in est.cost.lines():
+        click.echo("  " + line)
+    for refusal in est.refusals:
+        click.echo(f"  over a limit: {refusal}")
 
 
 @click.group()
@@ -46,7 +44,7 @@ def invoices():
 @invoices.command()
 @click.option("--period", required=True, callback=_period, help=PERIOD_HELP)
 def estimate(period):
-    """Show what a run would bill and the API calls it would cost; start nothing."""
+    """Show what a run would bill and what it costs the sync (rows, bulk batches, drain time); start nothing."""
     cfg = config.load()
     with db.connect(cfg.database_url) as conn:
         _show_estimate(rules.estimate(conn, period, cfg))
@@ -54,7 +52,7 @@ def estimate(period):
 
 @invoices.command()
 @click.option("--period", required=True, callback=_period, help=PERIOD_HELP)
-@click.option("--force", is_flag=True, help="Start even above INVOICE_MAX_API_SHARE of the remaining API budget.")
+@click.option("--force", is_flag=True, help="Start even over the plan's row cap or the org's remaining bulk batches.")
 @click.option("--wait", is_flag=True, help="Stay until the run ends, showing progress; exit 1 if it failed.")
 def run(period, force, wait):
     """Start an invoicing run: plan the chunks and enqueue them for the workers."""
@@ -62,7 +60,7 @@ def run(period, force, wait):
     with db.connect(cfg.database_url) as conn:
         try:
             run_id, est = rules.start_run(conn, queue.connect(cfg.redis_url), period, cfg, force=force)
-        except (rules.RunAlreadyActive, rules.OverBudget) as exc:
+        except (rules.RunAlreadyActive, rules.OverSyncLimits) as exc:
             raise click.ClickException(str(exc)) from None
         _show_estimate(est)
         chunk_count = len(est.boundaries) + 1 if est.orders else 0

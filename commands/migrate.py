@@ -2,20 +2,8 @@
 
 import click
 
-from core import config, db
+from core import config, db, deploy
 from core.migrate import migrate as run_migrations
-
-# What app.json cannot do: Connect's org link is an OAuth flow in a browser, and Scheduler jobs
-# are created in the dashboard only. The new app's owner is told exactly what remains.
-NEXT_STEPS = """\
-Next steps (Heroku Connect cannot be finished from app.json):
-  1. Link the Salesforce org:   heroku addons:open herokuconnect --app <app>
-     (choose schema {schema}, then authorize the org in the browser)
-  2. Import the mappings:       heroku connect:import sql/connect/mapping.json --app <app>
-  3. Add the Scheduler job:     heroku addons:open scheduler --app <app>
-     (the python manage.py commands to schedule are listed in docs/architecture.md, "Scheduled work")
-  4. Check the sync both ways:  heroku connect:info --app <app>
-"""
 
 
 @click.command()
@@ -39,4 +27,7 @@ def release(ctx):
 def postdeploy(ctx):
     """app.json's postdeploy: migrate the new app's database, then print what is left to do by hand."""
     ctx.invoke(migrate)
-    click.echo(NEXT_STEPS.format(schema=config.load().connect_schema))
+    # What app.json cannot do (the org's OAuth link, Scheduler jobs, APP_URL's random suffix), in order,
+    # with this app's name filled in when dyno metadata gives it (core/deploy.py, docs/deploy.md).
+    cfg = config.load()
+    click.echo(deploy.steps_text(cfg.heroku_app_name, cfg.connect_schema))

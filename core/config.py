@@ -156,20 +156,8 @@ class Invoicing:
     tax_rate: Decimal = setting("INVOICE_TAX_RATE", _number(Decimal, 0, 1), Decimal("0.20"))
     # Days after the end of the billing month an invoice is due.
     due_days: int = setting("INVOICE_DUE_DAYS", _whole(0, 365), 30)
-    # A run that would spend more of the remaining daily API calls than this is refused unless forced.
-    max_api_share: float = setting("INVOICE_MAX_API_SHARE", _number(float, 0.0, 1.0), 0.5)
     # RQ jobs per run: at least about 4 × the worker processes, so they finish together.
     chunks: int = setting("INVOICE_CHUNKS", _whole(1, 1000), 20)
-
-
-@dataclass(frozen=True)
-class ApiBudget:
-    """What the app knows of the org's daily API allowance: Connect calls Salesforce, the app never does."""
-
-    # What Salesforce's /limits reported as DailyApiRequests.Remaining; wins over the daily limit.
-    remaining: int | None = setting("SF_API_REMAINING", _whole(0, 1_000_000_000))
-    # The whole daily allowance: an upper bound of what is left.
-    daily_limit: int | None = setting("SF_DAILY_API_LIMIT", _whole(0, 1_000_000_000))
 
 
 @dataclass(frozen=True)
@@ -220,14 +208,18 @@ class Config:
     # The app's public URL: every absolute link (reset and invitation links, the OpenAPI `servers`)
     # starts with it, never with the request's Host header. Required in production (require_app_url).
     app_url: str | None = setting("APP_URL", _public_url)
+    # The app's name on Heroku, from dyno metadata (`heroku labs:enable runtime-dyno-metadata`; review
+    # apps always have it): postdeploy and doctor fill it into the commands they print.
+    heroku_app_name: str | None = setting("HEROKU_APP_NAME")
     # Proxies in front of the web process that append to X-Forwarded-For: Heroku's router is one.
     # Unset: 1 in production (on Heroku), 0 elsewhere (nothing in front: the header is the client's own).
     proxy_hops: int | None = setting("PROXY_HOPS", _whole(0, 5))
     # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
     connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
+    # The Heroku Connect plan: demo caps synced rows at 10,000 across all mappings (core/connect.py).
+    connect_plan: str = setting("CONNECT_PLAN", _choice("demo", "enterprise"), "demo")
     ops: Ops = part(Ops)
     invoicing: Invoicing = part(Invoicing)
-    api_budget: ApiBudget = part(ApiBudget)
     salesforce: Salesforce = part(Salesforce)
 
     def __post_init__(self):
@@ -244,6 +236,10 @@ class Config:
                 "never from the request's Host header. Set it to the app's public URL, like "
                 "https://your-app.herokuapp.com (heroku config:set APP_URL=…)."
             )
+
+    def local_only_set(self) -> list[str]:
+        """The local-only variables (LOCAL_ORG_URL, …) that have a value: none should on Heroku."""
+        return _local_only_set(self)
 
     def forwarded_hops(self) -> int:
         """How many X-Forwarded-For entries, from the right, were added by proxies the app trusts."""
@@ -274,6 +270,16 @@ class Variable:
     name: str
     secret: bool
     local_only: bool  # read only on a developer's machine (make run, tests); unset on Heroku
+
+
+def _local_only_set(values) -> list[str]:
+    found = []
+    for f in fields(values):
+        if "part" in f.metadata:
+            found += _local_only_set(getattr(values, f.name))
+        elif f.metadata["local_only"] and getattr(values, f.name) is not None:
+            found.append(f.metadata["env"])
+    return found
 
 
 def variables(cls: type = Config) -> list[Variable]:

@@ -50,6 +50,15 @@ DEMO_PLAN_ROWS = 10_000
 # Connect's SOAP writes carry up to this many records per API call.
 WRITE_BATCH_SIZE = 200
 
+# What binds a sync (docs/batch-invoicing.md, "What a run costs, up front"). Each plan caps the rows
+# synced across all mappings (None: set by the contract); over it the connection goes TOO_MANY_ROWS.
+PLAN_ROW_CAPS = {"demo": DEMO_PLAN_ROWS, "enterprise": None}
+# Above this many changed records Connect uses the Bulk API: documented for reads; writes use it
+# only under Ordered Writes, for which Heroku publishes no threshold, so the app assumes the same.
+BULK_THRESHOLD = 10_000
+# Records per Bulk API batch; every batch counts toward the org's daily Bulk API batch allowance.
+BULK_BATCH_SIZE = 10_000
+
 # The NOTIFY channel is '<schema>.hc_trigger_log'.
 NOTIFY_SUFFIX = ".hc_trigger_log"
 
@@ -167,6 +176,17 @@ def parse_mappings(document: dict) -> dict[str, Mapping]:
 def mappings(path: Path = MAPPING_FILE) -> dict[str, Mapping]:
     """The app's mappings, read from the checked-in mapping file."""
     return parse_mappings(json.loads(Path(path).read_text()))
+
+
+@cache
+def ordered_writes(path: Path = MAPPING_FILE) -> bool:
+    """Whether the connection writes with Ordered Writes and may use the Bulk API for large writes.
+
+    The mapping file's `connection.features`: `poll_db_no_merge` true means Ordered Writes,
+    `disable_bulk_writes` true keeps even those on the SOAP API.
+    """
+    features = json.loads(Path(path).read_text())["connection"].get("features", {})
+    return bool(features.get("poll_db_no_merge")) and not features.get("disable_bulk_writes")
 
 
 @cache

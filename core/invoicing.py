@@ -11,7 +11,6 @@ period; orders that sync after the run amend that invoice while it is open ('Iss
 a supplementary invoice when Salesforce has closed it (Paid or Void).
 """
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,7 +20,7 @@ from psycopg import errors, sql
 from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
-from core import config, connect, trigger_log
+from core import config, sync_cost
 from core import queue as queues
 
 CHUNK_JOB = "worker.invoicing.run_chunk"
@@ -61,8 +60,8 @@ class RunAlreadyActive(InvoicingError):
         self.run_id = run_id
 
 
-class OverBudget(InvoicingError):
-    """The run would spend more than the allowed share of the org's remaining daily API calls."""
+class OverSyncLimits(InvoicingError):
+    """The run would take the sync over the plan's row cap or the org's remaining bulk batches."""
 
 
 def previous_period(today: date | None = None) -> str:
@@ -86,24 +85,6 @@ def parse_period(value: str, today: date | None = None) -> str:
     return value
 
 
-def api_calls(invoices: int) -> int:
-    """Salesforce API calls Connect spends writing this many invoices (SOAP batches of 200)."""
-    return math.ceil(invoices / connect.WRITE_BATCH_SIZE)
-
-
-def remaining_api_budget(conn, connect_schema: str, budget: config.ApiBudget) -> int | None:
-    """The org's remaining daily API calls as far as this app knows; None when unknown.
-
-    SF_API_REMAINING (what Salesforce's /limits reported, e.g. copied by an operator or a console)
-    wins; otherwise SF_DAILY_API_LIMIT (the whole daily allowance: an upper bound). From either,
-    the calls Connect will spend on changes already waiting in the trigger log are subtracted.
-    """
-    known = budget.remaining if budget.remaining is not None else budget.daily_limit
-    if known is None:
-        return None
-    return max(known - api_calls(trigger_log.waiting(conn, connect_schema)), 0)
-
-
 @dataclass(frozen=True)
 class Estimate:
     """What a run for a period would do, measured before it starts."""
@@ -112,22 +93,13 @@ class Estimate:
     orders: int
     invoices: int
     amount: Decimal | None  # None when measured for a run (the chunks compute the real totals)
-    api_calls: int
-    api_budget: int | None
-    max_api_share: float
+    cost: sync_cost.Cost  # what sending the invoices costs the sync (core/sync_cost.py)
     boundaries: list  # first account sfid of each chunk after the first
 
     @property
-    def over_budget(self) -> bool:
-        """True when the run would spend more than the allowed share of the known budget."""
-        return self.api_budget is not None and self.api_calls > self.max_api_share * self.api_budget
-
-    @property
-    def budget_share(self) -> float | None:
-        """The fraction of the known remaining budget this run would spend."""
-        if self.api_budget is None:
-            return None
-        return self.api_calls / self.api_budget if self.api_budget else math.inf
+    def refusals(self) -> list[str]:
+        """The limits this run would break; empty when it fits."""
+        return self.cost.refusals()
 
 
 # Unbilled eligible orders per account, then each account's bucket by cumulative order count,
@@ -164,7 +136,7 @@ AMOUNT = "sum(round(o.totalamount::numeric, 2))"
 
 
 def estimate(conn, period: str, cfg: config.Config, *, amount: bool = True) -> Estimate:
-    """Measure what a run for `period` would bill and what it would cost in API calls (amount None if not asked)."""
+    """Measure what a run for `period` would bill and what it would cost the sync (amount None if not asked)."""
     start, end = period_bounds(period)
     query = sql.SQL(ESTIMATE).format(connect=sql.Identifier(cfg.connect_schema), app=sql.Identifier(cfg.app_schema),
                                      amount=sql.SQL(AMOUNT if amount else "NULL::numeric"))
@@ -185,18 +157,21 @@ def estimate(conn, period: str, cfg: config.Config, *, amount: bool = True) -> E
         orders=sum(r["orders"] for r in rows),
         invoices=invoices,
         amount=sum((r["amount"] for r in rows), Decimal(0)) if amount else None,
-        api_calls=api_calls(invoices),
-        api_budget=remaining_api_budget(conn, cfg.connect_schema, cfg.api_budget),
-        max_api_share=cfg.invoicing.max_api_share,
+        # Each invoice is one write: a new row, an amended one (no new row) or a supplementary one,
+        # so the invoices are an upper bound of the rows the run adds.
+        cost=sync_cost.measure(conn, cfg, rows_added=invoices, writes_added=invoices),
         boundaries=[r["first_account"] for r in rows[1:]],
     )
 
 
 INSERT_RUN = """
 INSERT INTO {app}.invoice_runs
-    (period, state, chunks_total, orders_estimate, api_estimate, api_budget, tax_rate, due_days, forced, started_by)
-VALUES (%(period)s, 'queued', %(chunks_total)s, %(orders)s, %(api_calls)s, %(api_budget)s, %(tax_rate)s,
-        %(due_days)s, %(forced)s, %(started_by)s)
+    (period, state, chunks_total, orders_estimate, synced_rows_before, rows_added_estimate, row_cap,
+     soap_calls_estimate, bulk_batches_estimate, bulk_batches_remaining, drain_seconds_estimate,
+     tax_rate, due_days, forced, started_by)
+VALUES (%(period)s, 'queued', %(chunks_total)s, %(orders)s, %(synced_rows)s, %(rows_added)s, %(row_cap)s,
+        %(soap_calls)s, %(bulk_batches)s, %(bulk_remaining)s, %(drain_seconds)s,
+        %(tax_rate)s, %(due_days)s, %(forced)s, %(started_by)s)
 RETURNING id
 """
 INSERT_CHUNK = """
@@ -224,7 +199,7 @@ def start_run(conn, redis_conn, period: str, cfg: config.Config, *, force: bool 
               started_by: str = "cli") -> tuple[int, Estimate]:
     """Plan a run for `period`, record it and its chunks, enqueue the chunks; return (run id, estimate).
 
-    Raises BadPeriod, OverBudget (unless force) or RunAlreadyActive; in each case nothing is written.
+    Raises BadPeriod, OverSyncLimits (unless force) or RunAlreadyActive; in each case nothing is written.
     A redis.RedisError when Redis does not answer: nothing is written either.
     """
     opts = cfg.invoicing
@@ -233,11 +208,10 @@ def start_run(conn, redis_conn, period: str, cfg: config.Config, *, force: bool 
     if active:
         raise RunAlreadyActive(active["id"], period)
     est = estimate(conn, period, cfg, amount=False)
-    if est.over_budget and not force:
-        raise OverBudget(
-            f"This run would spend about {est.api_calls:,} Salesforce API calls writing {est.invoices:,} invoices: "
-            f"{est.budget_share:.0%} of the {est.api_budget:,} calls left today, above the allowed "
-            f"{opts.max_api_share:.0%} (INVOICE_MAX_API_SHARE). Start it with --force (or tick 'force') to go ahead."
+    if est.refusals and not force:
+        raise OverSyncLimits(
+            f"This run writes {est.invoices:,} invoices: " + " ".join(est.refusals)
+            + " Start it with --force (or tick 'force') if the plan or the allowance is larger than this says."
         )
     edges = [None, *est.boundaries, None] if est.orders else []
     # Redis must answer before anything is written: a run recorded with none of its chunks queued
@@ -248,8 +222,8 @@ def start_run(conn, redis_conn, period: str, cfg: config.Config, *, force: bool 
             run_id = conn.execute(
                 _q(INSERT_RUN, cfg),
                 {"period": period, "chunks_total": max(len(edges) - 1, 0), "orders": est.orders,
-                 "api_calls": est.api_calls, "api_budget": est.api_budget, "tax_rate": opts.tax_rate,
-                 "due_days": opts.due_days, "forced": force, "started_by": started_by},
+                 **_cost_columns(est.cost), "tax_rate": opts.tax_rate, "due_days": opts.due_days,
+                 "forced": force, "started_by": started_by},
             ).fetchone()["id"]
             with conn.cursor() as cur:
                 cur.executemany(
@@ -268,6 +242,13 @@ def start_run(conn, redis_conn, period: str, cfg: config.Config, *, force: bool 
         raise
     conn.execute(_q(MARK_ENQUEUED, cfg), {"run_id": run_id})
     return run_id, est
+
+
+def _cost_columns(cost: sync_cost.Cost) -> dict:
+    """The run's sync figures as invoice_runs stores them."""
+    return {"synced_rows": cost.synced_rows, "rows_added": cost.rows_added, "row_cap": cost.row_cap,
+            "soap_calls": cost.soap_calls, "bulk_batches": cost.bulk_batches,
+            "bulk_remaining": cost.bulk.remaining if cost.bulk else None, "drain_seconds": cost.drain_seconds}
 
 
 def chunk_job_id(run_id: int, chunk: int) -> str:
@@ -339,8 +320,13 @@ def progress(conn, run_id: int, cfg) -> dict | None:
         "invoices_created": run["invoices_created"],
         "invoices_amended": run["invoices_amended"],
         "amount_total": str(run["amount_total"]),
-        "api_estimate": run["api_estimate"],
-        "api_budget": run["api_budget"],
+        "synced_rows_before": run["synced_rows_before"],
+        "rows_added_estimate": run["rows_added_estimate"],
+        "row_cap": run["row_cap"],
+        "soap_calls_estimate": run["soap_calls_estimate"],
+        "bulk_batches_estimate": run["bulk_batches_estimate"],
+        "bulk_batches_remaining": run["bulk_batches_remaining"],
+        "drain_seconds_estimate": run["drain_seconds_estimate"],
         "forced": run["forced"],
         "started_by": run["started_by"],
         "started_at": run["started_at"].isoformat(),
@@ -372,7 +358,8 @@ def summary(p: dict) -> str:
         f"  amount            {Decimal(p['amount_total']):,.2f} (before tax)",
         f"  chunks            {p['chunks_done']}/{p['chunks_total']} done, {p['chunks_failed']} failed, "
         f"{p['chunks_retried']} retried",
-        f"  API calls         about {p['api_estimate']:,} for Connect to send them",
+        f"  Connect's sends   about {p['soap_calls_estimate']:,} SOAP calls, "
+        f"{p['bulk_batches_estimate']:,} bulk batches, ~{sync_cost.drain_text(p['drain_seconds_estimate'] or 0)}",
     ]
     if p["error"]:
         lines.append(f"  error             {p['error']}")

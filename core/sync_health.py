@@ -104,10 +104,9 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20,
     return result
 
 
-def connection(conn, info: connect_info.ConnectInfo, daily_api_limit: int | None = None) -> dict:
-    """The connection's state and the org's API use as far as `info` knows them; SF_DAILY_API_LIMIT fills a gap."""
-    known = info.connection(conn)
-    return {**known, "api_max": known["api_max"] if known["api_max"] is not None else daily_api_limit}
+def connection(conn, info: connect_info.ConnectInfo) -> dict:
+    """The connection's state and the org's API use as far as `info` knows them."""
+    return info.connection(conn)
 
 
 def take_sample(conn, schema: str, app_schema: str) -> int:

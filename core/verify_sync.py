@@ -24,6 +24,9 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 
 from core import connect, db, trigger_log
 
+# verify-sync's own REST calls count toward the limit; Connect's SOAP calls do not (docs/batch-invoicing.md).
+LIMIT_REACHED = "the org's daily API request limit is reached (REST clients' calls count toward it)"
+
 
 class VerifyFailed(Exception):
     """The sync did not work; the message names the likely cause."""
@@ -170,7 +173,7 @@ def verify(database_url, schema, *, salesforce_factory, object_name="Contact", t
     def budget():
         remaining = _api(sf.limits)["DailyApiRequests"]["Remaining"]
         if remaining <= 0:
-            raise VerifyFailed("the org's daily API request limit is reached (Connect's own traffic counts too)")
+            raise VerifyFailed(LIMIT_REACHED)
 
     step("the org answers and has API requests left today", budget)
     record = step(f"build a test {object_name} from the org's describe",
@@ -235,8 +238,7 @@ def _api(fn):
         content = getattr(exc, "content", None)
         code = content[0].get("errorCode") if isinstance(content, list) and content else None
         if code == "REQUEST_LIMIT_EXCEEDED":
-            raise VerifyFailed("the org's daily API request limit is reached (Connect's own traffic counts too)") \
-                from exc
+            raise VerifyFailed(LIMIT_REACHED) from exc
         raise VerifyFailed(f"Salesforce answered {exc.status}: {content}") from exc
     except requests.RequestException as exc:
         raise VerifyFailed(f"cannot reach Salesforce: {exc}") from exc

@@ -1,10 +1,12 @@
 """`make run`: the whole app on one machine, the way Heroku runs it, with local stand-ins.
 
-1. Reads `.env` (writing one with a fresh SECRET_KEY the first time).
+1. Reads `.env` (writing a fresh SECRET_KEY and operator login into it the first time; 0600).
 2. Starts the embedded Postgres and Redis unless DATABASE_URL / REDIS_URL are set.
 3. Builds the Connect schema as Connect would, migrates the app schema, loads demo data once.
 4. Runs every process of Procfile.local (web, worker, stand-ins) with honcho, like `heroku local`.
-Ctrl-C stops the processes, then Redis, then Postgres: nothing is left running.
+It prints where everything is (portal, operator pages with their login, the local org, the docs)
+and the demo logins with the size of each account. Ctrl-C stops the processes, then Redis, then
+Postgres: nothing is left running.
 
 While it runs, the URLs it chose (database, Redis, the local org, the web port) are in
 `.data/run.json`: `make verify-sync` (`python -m standins.run exec …`) runs its command against them.
@@ -18,8 +20,8 @@ import sys
 
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
+from psycopg import sql
 
-from commands.logins import demo_lines
 from core import config, db, logins, queue, sync_sampler
 from core.migrate import migrate
 from core.paths import ROOT
@@ -36,22 +38,38 @@ RUN_FILE = services.DATA_DIR / "run.json"
 RECORDED = ("DATABASE_URL", "REDIS_URL", "LOCAL_ORG_URL", "PORT", "CONNECT_SCHEMA", "APP_SCHEMA")
 
 
-def read_env_file(path=ENV_FILE) -> dict:
-    """KEY=VALUE lines of .env, creating it with a random SECRET_KEY and operator password the first time."""
-    if not path.exists():
-        path.write_text(
-            "# Local settings for make run (git-ignored). See .env.example for every variable.\n"
-            f"SECRET_KEY={secrets.token_hex(32)}\n"
-            "# The operator pages (/ops/sync, /ops/invoicing, /ops/exports) take this HTTP Basic login.\n"
-            f"OPS_USERNAME=ops\nOPS_PASSWORD={secrets.token_urlsafe(18)}\n"
-        )
-        path.chmod(0o600)
+def _parse_env(text: str) -> dict:
+    """KEY=VALUE lines (comments and blank lines skipped, quotes stripped)."""
     values = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def read_env_file(path=ENV_FILE) -> dict:
+    """KEY=VALUE lines of .env, written with a random SECRET_KEY and operator login the first time.
+
+    A value already in the file is never overwritten; an older .env without the operator login
+    gets one appended, so the ops pages open with the credentials `make run` prints.
+    """
+    if not path.exists():
+        path.write_text("# Local settings for make run (git-ignored, readable by you only). "
+                        "See .env.example for every variable.\n")
+        path.chmod(0o600)
+    values = _parse_env(path.read_text())
+    missing = []
+    if not values.get("SECRET_KEY"):
+        missing.append(f"SECRET_KEY={secrets.token_hex(32)}")
+    if not values.get("OPS_USERNAME") and not values.get("OPS_PASSWORD"):
+        missing += ["# The operator pages (/ops/sync, /ops/invoicing, /ops/exports) take this HTTP Basic login.",
+                    "OPS_USERNAME=ops", f"OPS_PASSWORD={secrets.token_urlsafe(18)}"]
+    if missing:
+        text = path.read_text()
+        path.write_text(text + ("" if text.endswith("\n") or not text else "\n") + "\n".join(missing) + "\n")
+        values = _parse_env(path.read_text())
     return values
 
 
@@ -77,11 +95,58 @@ def prepare(env: dict, log=print) -> dict:
     return env
 
 
+# Orders per account, for the demo logins' lines (the first login's account is the biggest customer).
+ORDERS_PER_ACCOUNT = """
+SELECT a.accountnumber, count(o.id) AS orders
+  FROM {schema}.account a LEFT JOIN {schema}."order" o ON o.accountid = a.sfid
+ WHERE a.accountnumber = ANY(%(accounts)s)
+ GROUP BY a.accountnumber
+"""
+
+
+def login_lines(conn, cfg: config.Config) -> list[str]:
+    """Create (or reset) the demo portal logins; one line each, with the size of its account."""
+    users = logins.create_demo_users(conn, cfg.connect_schema, cfg.app_schema)
+    if not users:
+        return ["No demo logins: load the demo data first."]
+    sizes = {r["accountnumber"]: r["orders"] for r in conn.execute(
+        sql.SQL(ORDERS_PER_ACCOUNT).format(schema=sql.Identifier(cfg.connect_schema)),
+        {"accounts": [u["account"] for u in users]})}
+    width = max(len(f"{u['email']} / {u['password']}") for u in users)
+    return ["Demo logins (email / password):"] + [
+        f"  {(u['email'] + ' / ' + u['password']):<{width}}   ({u['account']}: {sizes.get(u['account'], 0):,} orders)"
+        for u in users
+    ]
+
+
 def demo_logins(env: dict) -> list[str]:
     """Create (or reset) the demo portal logins and return the lines that show them."""
     cfg = config.load(env)
     with db.connect(cfg.database_url) as conn:
-        return demo_lines(logins.create_demo_users(conn, cfg.connect_schema, cfg.app_schema))
+        return login_lines(conn, cfg)
+
+
+def banner(env: dict, login_shown: list[str]) -> str:
+    """What `make run` prints once everything is up: where each part is, and how to log in to it."""
+    app = f"http://localhost:{env['PORT']}"
+    lines = [
+        "",
+        f"  Portal (customers)     {app}/login",
+        f"  Operator pages         {app}/ops/sync   {app}/ops/invoicing   {app}/ops/exports",
+    ]
+    if env.get("OPS_USERNAME"):
+        lines.append(" " * 25 + f"login {env['OPS_USERNAME']} / {env.get('OPS_PASSWORD', '')}   (from .env)")
+    lines += [
+        f"  Local Salesforce org   {env['LOCAL_ORG_URL']}   (browse and edit records; the local Connect syncs them)",
+        f"  API description        {app}/api/v1/openapi.json",
+        f"  Docs                   {ROOT / 'docs' / 'README.md'}   (start here; deploying: docs/deploy.md)",
+        "",
+        *("  " + line for line in login_shown),
+        "",
+        "  Ctrl-C stops everything.   In a second terminal: make verify-sync, make manage ARGS=doctor",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def local_env() -> dict:
@@ -94,6 +159,9 @@ def local_env() -> dict:
     env.setdefault("LOCAL_ORG_URL", f"http://127.0.0.1:{env['LOCAL_ORG_PORT']}")
     # The sync console reads the local Connect's state from its tables; on Heroku it cannot know it.
     env.setdefault("CONNECT_INFO", LOCAL_CONNECT_INFO)
+    # The demo data (about 37,600 rows at the default scale) is past the demo plan's 10,000-row cap,
+    # which the local Connect does not enforce: plan invoicing runs as on an enterprise plan.
+    env.setdefault("CONNECT_PLAN", "enterprise")
     env["PYTHONUNBUFFERED"] = "1"
     # Procfile commands name `gunicorn` and `python`: find them in this virtualenv first.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
@@ -139,16 +207,11 @@ def main(argv=None) -> int:
     if argv[:1] == ["exec"]:
         return run_command(argv[1:])
     env = prepare(local_env())
-    logins_shown = "\n".join("  " + line for line in demo_logins(env))
+    shown = banner(env, demo_logins(env))
     manager = Manager()
     for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
-    print(f"\n  The app: http://localhost:{env['PORT']}   The local Salesforce org: {env['LOCAL_ORG_URL']}"
-          "   (Ctrl-C stops everything)\n", flush=True)
-    print(f"{logins_shown}\n  Portal: http://localhost:{env['PORT']}/login\n", flush=True)
-    if env.get("OPS_USERNAME"):
-        print(f"  Operator pages: http://localhost:{env['PORT']}/ops/sync  ({env['OPS_USERNAME']} / the "
-              "OPS_PASSWORD in .env)\n", flush=True)
+    print(shown, flush=True)
     record_run(env)
     try:
         manager.loop()

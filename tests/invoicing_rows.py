@@ -42,3 +42,15 @@ def add_orders(conn, rows) -> list[str]:
     with as_connect(conn), conn.cursor() as cur:
         cur.executemany(ORDERS, params)
     return [p[0] for p in params]
+
+
+PRODUCTS = """
+INSERT INTO salesforce.product2 (sfid, name, isactive, isdeleted, systemmodstamp, createddate)
+SELECT '01t' || lpad(n::text, 15, '0'), 'Product ' || n, true, false, now(), now() FROM generate_series(1, %s) n
+"""
+
+
+def synced_products(conn, n: int) -> None:
+    """n synced Product2 rows: with the demo plan's 10,000-row cap, enough to fill it."""
+    with as_connect(conn):
+        conn.execute(PRODUCTS, (n,))

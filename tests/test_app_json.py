@@ -28,8 +28,9 @@ DOCUMENTED_PLANS = {
     "heroku-postgresql:in-dyno",
     "heroku-redis:in-dyno",
 }
-# Set by add-ons (DATABASE_URL, REDIS_URL) or by the platform and the Python buildpack.
-PROVIDED_BY_HEROKU = {"DATABASE_URL", "REDIS_URL", "PORT", "WEB_CONCURRENCY"}
+# Set by add-ons (DATABASE_URL, REDIS_URL) or by the platform and the Python buildpack (HEROKU_APP_NAME:
+# dyno metadata, on review apps or after `heroku labs:enable runtime-dyno-metadata`).
+PROVIDED_BY_HEROKU = {"DATABASE_URL", "REDIS_URL", "PORT", "WEB_CONCURRENCY", "HEROKU_APP_NAME"}
 # Every variable the processes read: core/config.py is the only module that reads the environment,
 # and each of its fields names its variable.
 VARIABLES = {v.name for v in config.variables()}

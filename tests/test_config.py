@@ -109,7 +109,7 @@ def test_read_database_url_is_optional():
 
 
 def test_invoicing_settings_have_defaults_and_come_from_the_environment():
-    assert load().invoicing == config.Invoicing(tax_rate=Decimal("0.20"), due_days=30, max_api_share=0.5, chunks=20)
+    assert load().invoicing == config.Invoicing(tax_rate=Decimal("0.20"), due_days=30, chunks=20)
     assert load(INVOICE_TAX_RATE="0.075", INVOICE_CHUNKS="8").invoicing.tax_rate == Decimal("0.075")
 
 
@@ -120,19 +120,18 @@ def test_invoicing_settings_have_defaults_and_come_from_the_environment():
     ("INVOICE_TAX_RATE", "1.5", "must be between 0 and 1; got 1.5"),
     ("INVOICE_TAX_RATE", "NaN", "must be between 0 and 1"),
     ("INVOICE_DUE_DAYS", "-1", "must be between 0 and 365; got -1"),
-    ("INVOICE_MAX_API_SHARE", "2", "must be between 0.0 and 1.0; got 2"),
     ("INVOICE_CHUNKS", "0", "must be between 1 and 1000; got 0"),
-    ("SF_API_REMAINING", "lots", "must be a whole number; got 'lots'"),
-    ("SF_DAILY_API_LIMIT", "-5", "must be between 0 and"),
 ])
 def test_malformed_numbers_name_the_variable(name, value, message):
     with pytest.raises(config.ConfigError, match=f"^{name} {message}"):
         load(**{name: value})
 
 
-def test_api_budget_is_unknown_unless_configured():
-    assert load().api_budget == config.ApiBudget(remaining=None, daily_limit=None)
-    assert load(SF_API_REMAINING="14000").api_budget.remaining == 14000
+def test_the_connect_plan_is_demo_unless_set():
+    assert load().connect_plan == "demo"
+    assert load(CONNECT_PLAN="enterprise").connect_plan == "enterprise"
+    with pytest.raises(config.ConfigError, match="^CONNECT_PLAN must be demo or enterprise; got 'free'"):
+        load(CONNECT_PLAN="free")
 
 
 def test_ops_pages_are_off_without_credentials_and_on_with_both():
@@ -187,7 +186,7 @@ def test_secrets_stay_out_of_the_repr():
 def test_every_variable_is_declared_once_with_its_field():
     names = [v.name for v in config.variables()]
     assert len(names) == len(set(names))
-    assert {"DATABASE_URL", "OPS_PASSWORD", "INVOICE_TAX_RATE", "SF_API_REMAINING", "SF_USERNAME", "APP_URL",
+    assert {"DATABASE_URL", "OPS_PASSWORD", "INVOICE_TAX_RATE", "CONNECT_PLAN", "SF_USERNAME", "APP_URL",
             "LOCAL_ORG_URL"} <= set(names)
     assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL", "CONNECT_INFO"}
 

@@ -47,3 +47,67 @@ def test_tests_named_in_the_docs_exist():
         defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.MULTILINE))
     named = set(re.findall(r"`(test_\w+)`", DOCS))
     assert named and not named - defined, f"docs name tests that do not exist: {sorted(named - defined)}"
+
+
+DEPLOY_DOCS = [ROOT / "README.md", ROOT / "docs" / "deploy.md"]
+# `python manage.py org setup --app <your-app>`: up to the end of the code span, line, or a shell operator.
+MANAGE_PY = re.compile(r"python manage\.py ([^`\n|;)#]+)")
+
+
+def _resolve(words: list[str]) -> tuple[click.Command | None, str, list[str]]:
+    """Walk click's command tree along `words`: (the command or None, its path, the words after it)."""
+    command, path = manage.cli, []
+    while isinstance(command, click.Group) and words and not words[0].startswith("-"):
+        child = command.commands.get(words[0])
+        if child is None:
+            return None, " ".join([*path, words[0]]), words[1:]
+        command, path, words = child, [*path, words[0]], words[1:]
+    return command, " ".join(path), words
+
+
+def _documented_invocations() -> list[str]:
+    found = []
+    for doc in DEPLOY_DOCS:
+        for match in MANAGE_PY.finditer(doc.read_text()):
+            invocation = match[1].strip().rstrip(".,:")
+            # "python manage.py …" in prose and `<command>` placeholders name no command.
+            if invocation[:1].isalpha() and invocation not in found:
+                found.append(invocation)
+    return found
+
+
+@pytest.mark.parametrize("invocation", _documented_invocations())
+def test_every_manage_py_command_in_the_deploy_docs_exists(invocation):
+    command, path, rest = _resolve(invocation.split())
+    if rest == ["--help"]:
+        return  # every group and command answers --help
+    assert command is not None and not isinstance(command, click.Group), f"`python manage.py {path}` does not exist"
+    known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    for word in rest:
+        if word.startswith("--"):
+            assert word.split("=")[0] in known or word == "--app", f"`{path}` has no option {word}"
+
+
+def test_deploy_md_walks_the_steps_postdeploy_prints_in_the_same_order():
+    from core import deploy
+
+    page = (ROOT / "docs" / "deploy.md").read_text()
+    position = 0
+    for step in deploy.STEPS:
+        for command in step.heroku:
+            text = command.format(app=deploy.APP_PLACEHOLDER)
+            found = page.find(text, position)
+            assert found >= 0, f"docs/deploy.md should show `{text}` after the previous step's commands"
+            position = found
+
+
+def test_the_readmes_six_steps_cover_the_deploy_in_order():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploy to Heroku"):readme.index("## Demo users")]
+    in_order = ["deploy?template=https://github.com/<owner>/<repo>", "heroku config:set APP_URL",
+                "heroku plugins:install @heroku-cli/heroku-connect-plugin", "manage.py org setup",
+                "manage.py connect validate", "heroku connect:import", "manage.py org seed", "manage.py invite",
+                "heroku addons:open scheduler", "manage.py verify-sync", "manage.py doctor"]
+    positions = [section.index(text) for text in in_order]
+    assert positions == sorted(positions)
+    assert len(re.findall(r"^\d\. \*\*", section, re.MULTILINE)) == 6

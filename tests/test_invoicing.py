@@ -1,4 +1,4 @@
-"""Batch invoicing: the rules, exactly-once chunks, late orders, racing runs, and the API budget."""
+"""Batch invoicing: the rules, exactly-once chunks, late orders, racing runs, and what a run costs the sync."""
 
 import dataclasses
 import threading
@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from core import config, db, invoicing, queue
-from tests.invoicing_rows import add_accounts, add_orders
+from tests.invoicing_rows import add_accounts, add_orders, synced_products
 from worker import invoicing as jobs
 
 PERIOD = "2026-10"
@@ -208,34 +208,23 @@ def test_a_chunk_out_of_retries_fails_the_run_and_frees_the_period(conn, redis, 
     invoicing.start_run(conn, redis, PERIOD, few_chunks(env))  # not refused
 
 
-def test_over_budget_is_refused_unless_forced(conn, redis, env, billed_world, run_invoicing):
-    one_call_left = dataclasses.replace(env, api_budget=config.ApiBudget(remaining=1))
-    with pytest.raises(invoicing.OverBudget, match="--force"):
-        invoicing.start_run(conn, redis, PERIOD, few_chunks(one_call_left))
+def test_over_the_row_cap_is_refused_unless_forced(conn, redis, env, billed_world, run_invoicing):
+    synced_products(conn, 10_000)
+    with pytest.raises(invoicing.OverSyncLimits, match="cap of 10,000 across all mappings.*--force"):
+        invoicing.start_run(conn, redis, PERIOD, few_chunks(env))
     assert conn.execute("SELECT count(*) AS n FROM app.invoice_runs").fetchone()["n"] == 0
-    p = run_invoicing(one_call_left, force=True)
-    assert p["forced"] and p["api_estimate"] == 1 and p["api_budget"] == 1 and p["state"] == "finished"
+    p = run_invoicing(env, force=True)
+    assert p["forced"] and p["state"] == "finished" and p["row_cap"] == 10_000
+    assert p["synced_rows_before"] > 10_000 - p["rows_added_estimate"]
 
 
-def test_remaining_budget_is_unknown_without_configuration(conn):
-    assert invoicing.remaining_api_budget(conn, "salesforce", config.ApiBudget()) is None
+def test_a_run_records_what_it_costs_the_sync(conn, redis, env, billed_world, run_invoicing):
+    est = invoicing.estimate(conn, PERIOD, env)
+    p = run_invoicing(env)
+    assert p["rows_added_estimate"] == est.invoices and p["soap_calls_estimate"] == est.cost.soap_calls >= 1
+    assert p["bulk_batches_estimate"] == 0 and p["bulk_batches_remaining"] is None
+    assert p["synced_rows_before"] == est.cost.synced_rows and p["drain_seconds_estimate"] > 0
 
-
-def test_remaining_budget_subtracts_writes_already_waiting(conn):
-    conn.execute("INSERT INTO salesforce._trigger_log (state, action, table_name) "
-                 "SELECT 'NEW', 'INSERT', 'contact' FROM generate_series(1, 201)")
-    budget = config.ApiBudget(daily_limit=15000)
-    assert invoicing.remaining_api_budget(conn, "salesforce", budget) == 15000 - 2
-
-
-def test_calls_left_today_win_over_the_daily_limit(conn):
-    budget = config.ApiBudget(remaining=900, daily_limit=15000)
-    assert invoicing.remaining_api_budget(conn, "salesforce", budget) == 900
-
-
-@pytest.mark.parametrize("invoices_, calls", [(0, 0), (1, 1), (200, 1), (201, 2), (100_000, 500), (1_000_000, 5000)])
-def test_api_calls_are_invoices_over_connects_batch_size(invoices_, calls):
-    assert invoicing.api_calls(invoices_) == calls
 
 
 @pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-10", "October", "", "2026-10-01", "2026-00"])

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 import manage
 from commands import invoices as invoice_commands
 from core import queue
-from tests.invoicing_rows import add_accounts, add_orders
+from tests.invoicing_rows import add_accounts, add_orders, synced_products
 
 
 @pytest.fixture
@@ -48,16 +48,17 @@ def test_bad_input_exits_2_with_a_message_and_starts_nothing(runner, conn, redis
 def test_run_prints_the_api_bill_and_starts(runner, conn, redis, env, orders):
     result = runner.invoke(manage.cli, ["invoices", "run", "--period", "2026-10"])
     assert result.exit_code == 0, result.output
-    assert "3 unbilled orders" in result.output and "about 1 (⌈3 / 200⌉)" in result.output
+    assert "3 unbilled orders" in result.output and "none: SOAP writes" in result.output
     assert "run #1 started" in result.output and "/ops/invoicing/runs/1" in result.output
     chunks = conn.execute("SELECT chunks_total FROM app.invoice_runs").fetchone()["chunks_total"]
     assert runs(conn) == 1 and queue.queue(redis).count == chunks == 3
 
 
-def test_run_refused_over_budget_unless_forced(runner, conn, redis, env, orders, monkeypatch):
-    monkeypatch.setenv("SF_API_REMAINING", "1")
+def test_run_refused_over_the_demo_plans_row_cap_unless_forced(runner, conn, redis, env, orders):
+    synced_products(conn, 10_000)
     refused = runner.invoke(manage.cli, ["invoices", "run", "--period", "2026-10"])
-    assert refused.exit_code == 1 and "--force" in refused.output and runs(conn) == 0
+    assert refused.exit_code == 1 and "cap of 10,000" in refused.output and "--force" in refused.output
+    assert runs(conn) == 0
     forced = runner.invoke(manage.cli, ["invoices", "run", "--period", "2026-10", "--force"])
     assert forced.exit_code == 0 and runs(conn) == 1
 

@@ -5,15 +5,15 @@ import re
 
 import pytest
 
-from core import config, queue
-from tests.invoicing_rows import add_accounts, add_orders
+from core import queue
+from tests.invoicing_rows import add_accounts, add_orders, synced_products
 from tests.people import as_operator
 from web import create_app
 
 
-def ops_knowing_api_calls_left(app_config, remaining: int):
-    """An operator's client for an app configured with SF_API_REMAINING."""
-    cfg = dataclasses.replace(app_config, api_budget=config.ApiBudget(remaining=remaining))
+def ops_on_plan(app_config, plan: str):
+    """An operator's client for an app configured with CONNECT_PLAN=`plan`."""
+    cfg = dataclasses.replace(app_config, connect_plan=plan)
     return as_operator(create_app({"APP": cfg, "TESTING": True}).test_client())
 
 
@@ -65,10 +65,11 @@ def test_json_client_gets_202_json(ops, conn, env, orders):
     assert response.status_code == 202 and response.get_json()["id"] == 1
 
 
-def test_estimate_shows_the_api_bill_next_to_the_budget(app_config, conn, env, orders):
-    ops = ops_knowing_api_calls_left(app_config, 14000)
+def test_estimate_shows_rows_against_the_plans_cap_and_the_drain(ops, conn, env, orders):
     page = ops.get("/ops/invoicing?period=2026-10").get_data(as_text=True)
-    assert "about 1 (⌈invoices / 200⌉" in page and "14,000" in page
+    assert "of the demo plan's 10,000 across all mappings" in page
+    assert "none: SOAP writes (Ordered Writes is off), which do not count toward the org's API request limit" in page
+    assert "3 writes (0 waiting already)" in page and "1 SOAP calls of 200" in page
     assert runs(conn) == 0
 
 
@@ -111,10 +112,11 @@ def test_json_client_gets_a_refused_start_as_problem_details_naming_the_run(ops,
     assert "already running" in body["detail"] and body["run_id"] == 1
 
 
-def test_over_budget_is_409_until_forced(app_config, conn, redis, env, orders):
-    ops = ops_knowing_api_calls_left(app_config, 1)
+def test_over_the_row_cap_is_409_until_forced(ops, conn, redis, env, orders):
+    synced_products(conn, 10_000)
     refused = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"})
-    assert refused.status_code == 409 and "force" in refused.get_data(as_text=True) and runs(conn) == 0
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "TOO_MANY_ROWS" in body and "force" in body and runs(conn) == 0
     forced = ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10", "force": "on"})
     assert forced.status_code == 202
 
@@ -122,3 +124,11 @@ def test_over_budget_is_409_until_forced(app_config, conn, redis, env, orders):
 def test_unknown_run_is_404(ops, conn):
     assert ops.get("/ops/invoicing/runs/42").status_code == 404
     assert ops.get("/ops/invoicing/runs/42.json").status_code == 404
+
+
+def test_the_enterprise_plan_has_no_cap_the_app_knows(app_config, conn, redis, env, orders):
+    synced_products(conn, 10_000)
+    ops = ops_on_plan(app_config, "enterprise")
+    page = ops.get("/ops/invoicing?period=2026-10").get_data(as_text=True)
+    assert "enterprise plan: the cap is in your contract" in page
+    assert ops.post("/ops/invoicing", data={"csrf_token": token(ops), "period": "2026-10"}).status_code == 202

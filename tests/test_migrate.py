@@ -82,6 +82,6 @@ def test_release_command_migrates_and_exits_0(app_config):
 def test_postdeploy_migrates_and_prints_the_steps_left(app_config):
     result = _manage("postdeploy", env=app_config)
     assert result.returncode == 0, result.stderr
-    assert "heroku addons:open herokuconnect" in result.stdout
+    assert "heroku connect:sf:auth" in result.stdout
     assert "heroku connect:import sql/connect/mapping.json" in result.stdout
     assert "scheduler" in result.stdout

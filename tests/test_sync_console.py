@@ -137,10 +137,12 @@ def test_connection_state_and_api_use_are_unknown_on_heroku(app_config, conn):
     assert "unknown on Heroku: see the Connect dashboard (heroku connect:info)" in page
 
 
-def test_the_daily_api_limit_still_shows_on_heroku(app_config, conn):
-    console = heroku_console(app_config, api_budget=config.ApiBudget(daily_limit=15000))
-    assert console.get("/ops/sync.json").get_json()["connection"]["api_max"] == 15000
-    assert "15,000 (SF_DAILY_API_LIMIT)" in console.get("/ops/sync").get_data(as_text=True)
+def test_the_console_shows_what_the_sync_costs(ops, conn):
+    page = ops.get("/ops/sync").get_data(as_text=True)
+    assert "What the sync costs" in page and "of the demo plan's 10,000 across all mappings" in page
+    assert "do not count toward its API request limit" in page
+    cost = ops.get("/ops/sync.json").get_json()["sync_cost"]
+    assert cost["row_cap"] == 10_000 and cost["uses_bulk"] is False and cost["waiting"] == 0
 
 
 EMPTY_LOCAL_CONNECT = "TRUNCATE local_connect.connection_state, local_connect.mapping_state, local_connect.api_usage"
@@ -195,7 +197,7 @@ def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn,
 
 def test_json_endpoint_shape(ops, conn):
     body = ops.get("/ops/sync.json").get_json()
-    assert set(body) == {"connection", "mappings", "write_errors"}
+    assert set(body) == {"connection", "mappings", "write_errors", "sync_cost"}
     assert {m["object_name"] for m in body["mappings"]} == set(connect.mappings())
     assert {"rows", "rows_exact", "last_change", "last_write", "lag_s", "backlog", "oldest_pending_age_s", "failed",
             "api_calls_today", "state", "health"} <= set(mapping(body, "Contact"))

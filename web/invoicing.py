@@ -10,8 +10,8 @@ import logging
 import redis
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 
+from core import connect, queue, sync_cost
 from core import invoicing as rules
-from core import queue
 from web import background, errors
 from web.database import connection
 from web.identity import ops_required
@@ -35,7 +35,7 @@ def _form(status: int, *, error: str | None = None, period: str = "", est=None, 
         runs = rules.recent_runs(conn, current_app.config["APP"])
     return render_template(
         "ops/invoicing.html", runs=runs, error=error, period=period or rules.previous_period(), estimate=est,
-        active_run=active_run,
+        active_run=active_run, drain_text=sync_cost.drain_text, bulk_threshold=connect.BULK_THRESHOLD,
     ), status
 
 
@@ -77,7 +77,7 @@ def start():
                                         started_by=f"ops:{user}")
         except rules.RunAlreadyActive as exc:
             return _form(409, error=str(exc), period=period, active_run=exc.run_id)
-        except rules.OverBudget as exc:
+        except rules.OverSyncLimits as exc:
             return _form(409, error=str(exc), period=period)
         except redis.RedisError as exc:
             log.error("could not start the invoice run for %s: %s", period, exc)
@@ -108,7 +108,7 @@ def _run_html(p: dict):
     cfg = current_app.config["APP"]
     with connection() as conn:
         chunk_rows = rules.chunks(conn, p["id"], cfg)
-    return render_template("ops/invoicing_run.html", run=p, chunks=chunk_rows)
+    return render_template("ops/invoicing_run.html", run=p, chunks=chunk_rows, drain_text=sync_cost.drain_text)
 
 
 @bp.get("/runs/<int:run_id>")

@@ -6,7 +6,7 @@ and its archive) plus the app's own samples, so it works on Heroku as it does lo
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from core import connect, connect_info, sync_health, trigger_log, write_retries
+from core import connect, connect_info, sync_cost, sync_health, trigger_log, write_retries
 from web import answers
 from web.database import connection
 from web.errors import render_error
@@ -23,7 +23,7 @@ def _snapshot(conn):
     cfg = _cfg()
     info = connect_info.provider(cfg.connect_info)
     return {
-        "connection": sync_health.connection(conn, info, cfg.api_budget.daily_limit),
+        "connection": sync_health.connection(conn, info),
         "operations": connect_info.operations(info),
         "mappings": sync_health.mapping_health(conn, cfg.connect_schema, info=info),
         "write_errors": trigger_log.failed_entries(conn, cfg.connect_schema),
@@ -38,7 +38,10 @@ def console():
     with connection() as conn:
         data = _snapshot(conn)
         chart = sync_health.chart(sync_health.history(conn, cfg.app_schema))
-    return render_template("ops/sync.html", chart=chart, **data)
+        # What the sync costs now: rows against the plan's cap, the bulk allowance, the drain (core/sync_cost.py).
+        cost = sync_cost.measure(conn, cfg)
+    return render_template("ops/sync.html", chart=chart, cost=cost, drain_text=sync_cost.drain_text,
+                           bulk_threshold=connect.BULK_THRESHOLD, **data)
 
 
 @bp.get("/ops/sync.json")
@@ -47,10 +50,19 @@ def console_json():
     """The same figures as JSON (for monitoring)."""
     with connection() as conn:
         data = _snapshot(conn)
+        cost = sync_cost.measure(conn, _cfg())
     data.pop("operations")  # buttons of the page, not figures
     for m in data["mappings"]:
         m.pop("failed_rows", None)
-    return jsonify(data)
+    return jsonify({**data, "sync_cost": _cost_json(cost)})
+
+
+def _cost_json(cost: sync_cost.Cost) -> dict:
+    """The sync's cost figures as JSON (the same as the page's "What the sync costs")."""
+    return {"plan": cost.plan, "row_cap": cost.row_cap, "synced_rows": cost.synced_rows, "waiting": cost.waiting,
+            "uses_bulk": cost.uses_bulk, "bulk_batches": cost.bulk_batches,
+            "bulk_remaining": cost.bulk.remaining if cost.bulk else None,
+            "soap_calls": cost.soap_calls, "drain_seconds": cost.drain_seconds}
 
 
 @bp.post("/ops/sync/retry")
