@@ -222,6 +222,8 @@ class Config:
     app_url: str | None = setting("APP_URL", _public_url)
     # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
     connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
+    # The Heroku Connect add-on's plan (its rules: core/connect.py PLANS); the console shows rows against its cap.
+    connect_plan: str = setting("CONNECT_PLAN", _choice("demo", "enterprise"), "demo")
     ops: Ops = part(Ops)
     invoicing: Invoicing = part(Invoicing)
     api_budget: ApiBudget = part(ApiBudget)
