@@ -1,7 +1,7 @@
 """The local Connect's pull: org changes reach Postgres the way Heroku Connect writes them."""
 
 
-from standins.connect import engine as engine_module
+from standins.connect import pull
 
 
 def create_accounts(sf, names):
@@ -24,7 +24,7 @@ def test_records_created_in_the_org_arrive_as_synced_rows_without_trigger_log_no
 
 def test_records_sharing_a_timestamp_across_page_boundaries_are_neither_missed_nor_repeated(conn, engine, sf,
                                                                                             monkeypatch):
-    monkeypatch.setattr(engine_module, "PULL_PAGE", 3)
+    monkeypatch.setattr(pull, "PULL_PAGE", 3)
     ids = create_accounts(sf, [f"Shared {i}" for i in range(7)])
     stamps = {r["SystemModstamp"] for r in sf.query("SELECT SystemModstamp FROM Account")["records"]}
     assert len(stamps) == 1  # the case a naive "> last timestamp" poller gets wrong

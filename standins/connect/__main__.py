@@ -1,8 +1,9 @@
 """`python -m standins.connect`: the local Connect, running until stopped (SIGTERM or Ctrl-C).
 
-Push is woken at once by the trigger log's NOTIFY, with a fallback poll; pull polls every mapping.
-Heroku Connect's own cadence is slower (writes: on NOTIFY but at most every 10 s, else every 2 min;
-reads: every 10 min by default, 2–60 min): locally seconds make the loop visible while you watch.
+Push is woken at once by the trigger log's NOTIFY, with a fallback poll; pull reads each mapping when
+it is due (standins/connect/pull.py: its sf_polling_seconds under CONNECT_PLAN's rules, divided by
+LOCAL_CONNECT_TIME_SCALE, which `make run` sets so reads come every few seconds). Heroku Connect's
+writes go on NOTIFY but at most every 10 s, else every 2 min.
 """
 
 import logging
@@ -10,12 +11,13 @@ import os
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
 
 from core import config, connect, logs, salesforce
-from standins.connect import state
+from standins.connect import pull, state
 from standins.connect.engine import Engine, OrgUnavailable
 
 log = logging.getLogger("standins.connect")
@@ -39,12 +41,12 @@ def main() -> int:
     logs.setup()
     cfg = config.load()
     push_every = _seconds("LOCAL_CONNECT_PUSH_SECONDS", 1.0)
-    pull_every = _seconds("LOCAL_CONNECT_PULL_SECONDS", 2.0)
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
 
     engine = Engine(cfg.database_url, cfg.connect_schema, lambda: salesforce.connect(cfg.salesforce))
+    pull.start(engine, cfg)
     listener = psycopg.connect(cfg.database_url, autocommit=True)
     if not listener.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_ENGINE_LOCK,)).fetchone()[0]:
         log.error("another local Connect engine is running on this database; exiting")
@@ -63,11 +65,9 @@ def main() -> int:
             state.set_connection_state(engine.conn, "POLLING_DB_CHANGES")
             while not stopping and engine.push_once():
                 pass
-            if time.monotonic() >= next_pull:
-                for name in engine.mappings:
-                    engine.pull_once(name)
-                next_pull = time.monotonic() + pull_every
-            state.set_connection_state(engine.conn, "IDLE")
+            polled = pull.poll_due(engine, datetime.now(UTC))
+            next_pull = time.monotonic() + polled.wait
+            state.set_connection_state(engine.conn, polled.state, polled.detail)
             backoff = 0.0
         except OrgUnavailable as exc:
             backoff = min(60.0, max(1.0, backoff * 2))
