@@ -85,6 +85,7 @@ class Reader:
     bulk_threshold: int = BULK_THRESHOLD
     drift: timedelta = DRIFT
     noticed: set = field(default_factory=set)
+    blocked: str | None = None  # the mapping stopped at the row cap (TOO_MANY_ROWS)
 
     def interval(self, mapping) -> float:
         """Seconds between two reads of a mapping: its sf_polling_seconds within the plan's rules, scaled."""
@@ -123,7 +124,10 @@ def _q(statement: str, **identifiers) -> sql.Composed:
 
 def configure(engine, **settings) -> Reader:
     """Set how `engine` reads (plan, time_scale, bulk_threshold, drift); the rest keep their defaults."""
+    before = _readers.get(engine)
     reader = Reader(**settings)
+    if before is not None:  # a new plan keeps what the engine was in the middle of
+        reader.noticed, reader.blocked = before.noticed, before.blocked
     engine.conn.execute(_q(DDL))
     _readers[engine] = reader
     return reader
@@ -157,8 +161,8 @@ def start(engine, cfg) -> Reader:
 
 def listen(engine, channel: str) -> None:
     """Take the org's change notifications (payload: an object name) on the engine's own connection."""
-    reader = reader_of(engine)
-    engine.conn.add_notify_handler(lambda notice: reader.noticed.add(notice.payload))
+    reader_of(engine)
+    engine.conn.add_notify_handler(lambda notice: _readers[engine].noticed.add(notice.payload))
     engine.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
 
 
@@ -166,26 +170,30 @@ def listen(engine, channel: str) -> None:
 
 
 def poll_due(engine, now: datetime) -> Polled:
-    """Read every mapping whose interval has passed at `now` (or the org said it changed, if it listens)."""
+    """Read every mapping whose interval has passed at `now` (or the org said it changed, if it listens).
+
+    Stopped at the row cap (TOO_MANY_ROWS), only the mapping that reached it is tried again, at its
+    interval; the others wait until it gets through (the cap raised, or rows freed).
+    """
     reader = reader_of(engine)
     marks = {r["object_name"]: r for r in engine.conn.execute(_q(MAPPING_STATES))}  # also takes in notices
     noticed, reader.noticed = reader.noticed, set()
-    polls, connection_state = [], "IDLE"
-    for mapping in engine.mappings.values():
+    polls = []
+    for mapping in sorted(engine.mappings.values(), key=lambda m: m.object_name != reader.blocked):
+        if reader.blocked and mapping.object_name != reader.blocked:
+            break
         last = (marks.get(mapping.object_name) or {}).get("last_poll_at")
         notified = mapping.notify_enabled and mapping.object_name in noticed
         if last is not None and not notified and now < last + timedelta(seconds=reader.interval(mapping)):
             continue
         poll = read(engine, mapping.object_name, now)
         polls.append(poll)
-        if poll.outcome == "TOO_MANY_ROWS":
-            connection_state = "TOO_MANY_ROWS"
-            break  # sync stops: the other mappings wait too
         marks[mapping.object_name] = {"last_poll_at": now}
+        reader.blocked = mapping.object_name if poll.outcome == "TOO_MANY_ROWS" else None
     if polls:
         prune_archive(engine)
-    detail = _cap_detail(reader.plan) if connection_state == "TOO_MANY_ROWS" else None
-    if detail:
+    connection_state, detail = ("TOO_MANY_ROWS", _cap_detail(reader.plan)) if reader.blocked else ("IDLE", None)
+    if reader.blocked:
         state.set_connection_state(engine.conn, connection_state, detail)
     return Polled(connection_state, _next_due(engine, reader, marks, now), tuple(polls), detail)
 
@@ -193,6 +201,8 @@ def poll_due(engine, now: datetime) -> Polled:
 def _next_due(engine, reader, marks, now) -> float:
     waits = []
     for mapping in engine.mappings.values():
+        if reader.blocked and mapping.object_name != reader.blocked:
+            continue  # waits for the blocked one
         last = (marks.get(mapping.object_name) or {}).get("last_poll_at")
         if last is None:
             return 0.0
