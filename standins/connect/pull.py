@@ -347,7 +347,6 @@ def _apply(engine, mapping, fields, records) -> int:
     conn, table = engine.conn, sql.Identifier(engine.schema, mapping.table)
     ext_column = connect.column_name(mapping.upsert_field) if mapping.upsert_field else None
     cap = reader_of(engine).plan.row_cap
-    written = 0
     with conn.transaction():
         writes.write_as_connect(conn)
         ids = [r["Id"] for r in records]
@@ -358,6 +357,7 @@ def _apply(engine, mapping, fields, records) -> int:
         by_sfid = {r["sfid"]: r for r in existing if r["sfid"]}
         by_ext = {r["ext"]: r for r in existing if r["ext"] and not r["sfid"]}
         columns = list(fields)
+        updates, inserts = [], []
         for record in records:
             values = {c: to_postgres(fields[c], record.get(fields[c]["name"])) for c in columns}
             match = by_sfid.get(record["Id"]) or (by_ext.get(record.get(mapping.upsert_field))
@@ -368,16 +368,21 @@ def _apply(engine, mapping, fields, records) -> int:
                 continue
             if match and match["sfid"] and match["systemmodstamp"] == values.get("systemmodstamp"):
                 continue  # read again (the drift window), unchanged
-            written += 1
             if match:
+                updates.append({**values, "_row_id": match["id"]})
+            else:
+                inserts.append(values)
+        with conn.cursor() as cur:
+            if updates:
                 assignments = sql.SQL(", ").join(sql.SQL("{} = %({})s").format(sql.Identifier(c), sql.SQL(c))
                                                  for c in columns)
-                conn.execute(sql.SQL("UPDATE {} SET {}, _hc_lastop = NULL WHERE id = %(_row_id)s").format(
-                    table, assignments), {**values, "_row_id": match["id"]})
-            else:
-                conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                cur.executemany(sql.SQL("UPDATE {} SET {}, _hc_lastop = NULL WHERE id = %(_row_id)s").format(
+                    table, assignments), updates)
+            if inserts:
+                cur.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                     table, sql.SQL(", ").join(map(sql.Identifier, columns)),
-                    sql.SQL(", ").join(sql.SQL("%({})s").format(sql.SQL(c)) for c in columns)), values)
+                    sql.SQL(", ").join(sql.SQL("%({})s").format(sql.SQL(c)) for c in columns)), inserts)
+        written = len(updates) + len(inserts)
         if cap is not None and len(existing) < len(records) and sync_health.rows_used(conn, engine.schema) > cap:
             raise RowCapReached(mapping.object_name)
         last = records[-1]
