@@ -270,3 +270,15 @@ def test_each_poll_logs_one_logfmt_line(conn, engine, sf, caplog):
     facts = dict(pair.split("=", 1) for pair in line.split('msg="poll" ')[1].split(" "))
     assert facts["api_calls"] == "2" and facts["bulk_batches"] == "0" and facts["deletes"] == "1"
     assert int(facts["duration_ms"]) >= 0 and facts["outcome"] == "ok"
+
+
+def test_the_cap_benchmark_scenario_stops_at_too_many_rows_and_loses_nothing(database_url, local_org, conn,
+                                                                              monkeypatch):
+    from bench.sync_cap import cap_scenario
+
+    monkeypatch.setattr(pull, "PULL_PAGE", 4)
+    result = cap_scenario(database_url, local_org.url, rows=12, existing=3,
+                          plan=dataclasses.replace(connect.plan("demo"), row_cap=10))
+    assert result["state_under_cap"] == "TOO_MANY_ROWS" and 3 < result["rows_at_stop"] <= 10
+    assert result["state_after_raise"] == "IDLE"
+    assert result["org_records"] == result["rows_synced"] == 15 and result["lost"] == 0
