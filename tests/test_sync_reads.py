@@ -82,10 +82,13 @@ def test_the_demo_plan_polls_no_faster_than_10_minutes_and_the_time_scale_only_s
     assert pull.Reader(plan=enterprise).interval(dataclasses.replace(fast, polling_seconds=7200)) == 3600
 
 
-def test_make_run_speeds_time_up_and_a_bad_scale_is_refused():
+def test_make_run_speeds_time_up_and_a_bad_scale_is_refused(monkeypatch):
     from core import config
     from standins import run
 
+    monkeypatch.setattr(run, "read_env_file", dict)  # not the developer's .env
+    monkeypatch.delenv("LOCAL_CONNECT_TIME_SCALE", raising=False)
+    monkeypatch.delenv("CONNECT_PLAN", raising=False)
     env = run.local_env()
     assert pull.time_scale(env) == 300 and env["CONNECT_PLAN"] == "enterprise"
     assert pull.time_scale({}) == 1.0
