@@ -184,7 +184,8 @@ def poll_due(engine, now: datetime) -> Polled:
             break
         last = (marks.get(mapping.object_name) or {}).get("last_poll_at")
         notified = mapping.notify_enabled and mapping.object_name in noticed
-        if last is not None and not notified and now < last + timedelta(seconds=reader.interval(mapping)):
+        # A last read "in the future" (the clock set back, or a simulated one) does not hold reads back.
+        if last is not None and not notified and last <= now < last + timedelta(seconds=reader.interval(mapping)):
             continue
         poll = read(engine, mapping.object_name, now)
         polls.append(poll)
@@ -204,7 +205,7 @@ def _next_due(engine, reader, marks, now) -> float:
         if reader.blocked and mapping.object_name != reader.blocked:
             continue  # waits for the blocked one
         last = (marks.get(mapping.object_name) or {}).get("last_poll_at")
-        if last is None:
+        if last is None or last > now:
             return 0.0
         waits.append((last + timedelta(seconds=reader.interval(mapping)) - now).total_seconds())
     return max(0.0, min(waits, default=0.0))
