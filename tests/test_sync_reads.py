@@ -211,9 +211,10 @@ def test_over_the_row_cap_sync_stops_at_too_many_rows_and_nothing_is_lost(conn, 
     assert connection["state"] == "TOO_MANY_ROWS" and "5 rows" in connection["detail"]
     assert synced(conn) == ["A1", "A2", "A3"]  # the page that would go over is not written
     assert pull.poll_due(engine, T0 + timedelta(minutes=11)).polls == ()  # tried: due again after the interval
+    assert pull.stopped(engine)  # the engine's loop sends nothing either: app changes wait in the trigger log
     pull.configure(engine, plan=connect.plan("enterprise"))  # the cap raised
     resumed = pull.poll_due(engine, T0 + timedelta(minutes=20))
-    assert resumed.state == "IDLE"
+    assert resumed.state == "IDLE" and not pull.stopped(engine)
     assert synced(conn) == ["A1", "A2", "A3", "B1", "B2", "B3", "B4"]
 
 

@@ -62,9 +62,10 @@ def main() -> int:
             if not provisioned:
                 engine.provision()
                 provisioned = True
-            state.set_connection_state(engine.conn, "POLLING_DB_CHANGES")
-            while not stopping and engine.push_once():
-                pass
+            if not pull.stopped(engine):  # TOO_MANY_ROWS stops the sync: changes wait in the trigger log
+                state.set_connection_state(engine.conn, "POLLING_DB_CHANGES")
+                while not stopping and engine.push_once():
+                    pass
             polled = pull.poll_due(engine, datetime.now(UTC))
             next_pull = time.monotonic() + polled.wait
             state.set_connection_state(engine.conn, polled.state, polled.detail)

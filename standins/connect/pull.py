@@ -138,6 +138,12 @@ def reader_of(engine) -> Reader:
     return _readers.get(engine) or configure(engine)
 
 
+def stopped(engine) -> bool:
+    """Whether the sync is stopped at the plan's row cap (TOO_MANY_ROWS): then nothing is sent either."""
+    reader = _readers.get(engine)
+    return bool(reader and reader.blocked)
+
+
 def time_scale(env=os.environ) -> float:
     """LOCAL_CONNECT_TIME_SCALE: how many times faster than Connect the local one polls (default 1)."""
     raw = env.get(TIME_SCALE_VARIABLE, "").strip()
