@@ -50,6 +50,11 @@ DDL = """
 ALTER TABLE {s}.mapping_state ADD COLUMN IF NOT EXISTS changes_read_at timestamp;
 ALTER TABLE {s}.mapping_state ADD COLUMN IF NOT EXISTS deletes_read_to timestamp;
 """
+# ALTER TABLE takes an exclusive lock even when the columns exist: only run it when they do not.
+HAS_MARKS = """
+SELECT count(*) = 2 AS ok FROM information_schema.columns
+ WHERE table_schema = %s AND table_name = 'mapping_state' AND column_name IN ('changes_read_at', 'deletes_read_to')
+"""
 MAPPING_STATES = "SELECT object_name, state, last_poll_at FROM {s}.mapping_state"
 POLLED = "UPDATE {s}.mapping_state SET last_poll_at = %s, state = 'DATA_SYNCED' WHERE object_name = %s"
 POLL_STOPPED = "UPDATE {s}.mapping_state SET last_poll_at = %s, state = %s WHERE object_name = %s"
@@ -128,7 +133,8 @@ def configure(engine, **settings) -> Reader:
     reader = Reader(**settings)
     if before is not None:  # a new plan keeps what the engine was in the middle of
         reader.noticed, reader.blocked = before.noticed, before.blocked
-    engine.conn.execute(_q(DDL))
+    if not engine.conn.execute(HAS_MARKS, (state.SCHEMA,)).fetchone()["ok"]:
+        engine.conn.execute(_q(DDL))
     _readers[engine] = reader
     return reader
 
