@@ -216,7 +216,8 @@ class Config:
     proxy_hops: int | None = setting("PROXY_HOPS", _whole(0, 5))
     # Who tells the sync console Connect's own state (core/connect_info.py); unset on Heroku.
     connect_info: str | None = setting("CONNECT_INFO", _dotted_path, local_only=True)
-    # The Heroku Connect plan: demo caps synced rows at 10,000 across all mappings (core/connect.py).
+    # The Heroku Connect add-on's plan (its rules: core/connect.py PLANS): demo caps synced rows at 10,000
+    # across all mappings; the console and invoicing plan against that cap.
     connect_plan: str = setting("CONNECT_PLAN", _choice("demo", "enterprise"), "demo")
     ops: Ops = part(Ops)
     invoicing: Invoicing = part(Invoicing)

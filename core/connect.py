@@ -50,9 +50,41 @@ DEMO_PLAN_ROWS = 10_000
 # Connect's SOAP writes carry up to this many records per API call.
 WRITE_BATCH_SIZE = 200
 
-# What binds a sync (docs/batch-invoicing.md, "What a run costs, up front"). Each plan caps the rows
-# synced across all mappings (None: set by the contract); over it the connection goes TOO_MANY_ROWS.
-PLAN_ROW_CAPS = {"demo": DEMO_PLAN_ROWS, "enterprise": None}
+# Heroku Connect's plans (CONNECT_PLAN, core/config.py). The demo plan caps synced rows across all
+# mappings (over it the connection goes to TOO_MANY_ROWS and sync stops), polls Salesforce at most
+# every 10 minutes and keeps the trigger-log archive 7 days; the paid plans poll every 2–60 minutes,
+# have no row cap and keep the archive 31 days.
+@dataclass(frozen=True)
+class Plan:
+    """One Connect plan's rules."""
+
+    name: str
+    row_cap: int | None  # synced rows across all mappings; None: no cap
+    min_polling_seconds: int
+    archive_days: int
+
+
+PLANS = {
+    "demo": Plan("demo", row_cap=DEMO_PLAN_ROWS, min_polling_seconds=600, archive_days=7),
+    "enterprise": Plan("enterprise", row_cap=None, min_polling_seconds=120, archive_days=31),
+}
+# Connect polls a mapping every 2 to 60 minutes (sf_polling_seconds), never outside that range.
+POLLING_RANGE = (120, 3600)
+
+
+def plan(name: str) -> Plan:
+    """The rules of the plan CONNECT_PLAN names."""
+    return PLANS[name]
+
+
+def polling_seconds(mapping: "Mapping", rules: Plan) -> int:
+    """How often Connect reads a mapping from Salesforce: its sf_polling_seconds, within the plan's range."""
+    low, high = POLLING_RANGE
+    return min(high, max(low, rules.min_polling_seconds, mapping.polling_seconds))
+
+
+# What binds a sync (docs/batch-invoicing.md, "What a run costs, up front"): each plan's row cap.
+PLAN_ROW_CAPS = {name: rules.row_cap for name, rules in PLANS.items()}
 # Above this many changed records Connect uses the Bulk API: documented for reads; writes use it
 # only under Ordered Writes, for which Heroku publishes no threshold, so the app assumes the same.
 BULK_THRESHOLD = 10_000
@@ -132,6 +164,8 @@ class Mapping:
     upsert_field: str | None = None
     polling_seconds: int = 600
     max_daily_api_calls: int = 30000
+    # Accelerated polling: read as soon as Salesforce says the object changed (Streaming API / CDC).
+    notify_enabled: bool = False
 
     @property
     def table(self) -> str:
@@ -168,6 +202,7 @@ def parse_mappings(document: dict) -> dict[str, Mapping]:
             upsert_field=upsert,
             polling_seconds=int(config.get("sf_polling_seconds", 600)),
             max_daily_api_calls=int(config.get("sf_max_daily_api_calls", 30000)),
+            notify_enabled=bool(config.get("sf_notify_enabled", False)),
         )
     return result
 

@@ -121,17 +121,9 @@ def drain_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-# The mapped tables Connect has created so far (before the first import, none).
-EXISTING_TABLES = """
-SELECT t AS name FROM unnest(%(tables)s::text[]) t WHERE to_regclass(format('%%I.%%I', %(schema)s::text, t)) IS NOT NULL
-"""
-
-
 def synced_rows(conn, schema: str) -> int:
-    """Rows in every mapped table (exact up to sync_health.EXACT_COUNT_LIMIT per table, estimated above)."""
-    tables = [m.table for m in connect.mappings().values()]
-    existing = conn.execute(EXISTING_TABLES, {"tables": tables, "schema": schema}).fetchall()
-    return sum(sync_health.row_count(conn, schema, r["name"])[0] for r in existing)
+    """Rows in every mapped table, as the plan's cap counts them (sync_health.rows_used)."""
+    return sync_health.rows_used(conn, schema)
 
 
 def bulk_allowance(org: config.Salesforce) -> BulkAllowance:

@@ -3,6 +3,7 @@
 Per mapping: rows, the latest change synced, the trigger-log backlog and the age of its oldest
 change, write errors (rows whose `_hc_lastop` is FAILED, and FAILED trigger-log rows of the last
 24 hours, as `heroku connect:write-errors` lists them), and a history of samples for the chart.
+The plan's row cap is known from CONNECT_PLAN: the rows of all mappings are counted against it.
 Connect's own state — the connection's, each mapping's, the API calls it spent — is not in
 Postgres: it comes from a `core.connect_info.ConnectInfo`, which on Heroku says "unknown" and
 points at `heroku connect:info`.
@@ -53,6 +54,20 @@ def row_count(conn, schema: str, table: str) -> tuple[int, bool]:
         return estimate["n"], False
     n = conn.execute(sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(schema, table))).fetchone()["n"]
     return n, True
+
+
+def rows_used(conn, schema: str) -> int:
+    """Synced rows across all mappings, as a Connect plan's row cap counts them."""
+    return sum(row_count(conn, schema, m.table)[0] for m in connect.mappings().values()
+               if _table_exists(conn, schema, m.table))
+
+
+def plan_usage(plan_name: str, mappings: list[dict]) -> dict:
+    """The plan (CONNECT_PLAN), its row cap (None: no cap) and the rows of all mappings (mapping_health) against it."""
+    rules = connect.plan(plan_name)
+    used = sum(m["rows"] for m in mappings if not m["missing"])
+    return {"plan": rules.name, "rows_used": used, "row_cap": rules.row_cap,
+            "over_cap": rules.row_cap is not None and used > rules.row_cap}
 
 
 def mapping_health(conn, schema: str, *, failed_limit: int = 20,

@@ -168,6 +168,12 @@ def local_env() -> dict:
     # The local org answers every few seconds of polling from the local Connect; a real org's
     # 15,000 requests a day would run out within hours of `make run` (real Connect polls every 10 min).
     env.setdefault("LOCAL_ORG_DAILY_API_LIMIT", "1000000")
+    # The local Connect reads each mapping every sf_polling_seconds / LOCAL_CONNECT_TIME_SCALE: 600 s / 300
+    # is every 2 s, so a change made in the local org shows in the portal within seconds.
+    env.setdefault("LOCAL_CONNECT_TIME_SCALE", "300")
+    # The demo data (DEFAULT_SCALE) is larger than the demo plan's 10,000 synced rows: under it the local
+    # Connect would stop at TOO_MANY_ROWS. Set CONNECT_PLAN=demo in .env to watch that happen.
+    env.setdefault("CONNECT_PLAN", "enterprise")
     return env
 
 

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from core import config, salesforce
+from core import config, connect, salesforce
 from core.paths import ROOT
-from standins.connect import operations, state
+from standins.connect import operations, pull, state
 from standins.connect.__main__ import Runner
 from standins.connect.engine import Engine
 from standins.org import seed
@@ -49,12 +49,18 @@ def org(local_org):
     return Org(local_org)
 
 
+def polling_every_cycle(engine: Engine) -> Runner:
+    """The loop for `engine`, reading every mapping on every cycle (Connect's intervals scaled to nothing)."""
+    pull.configure(engine, plan=connect.plan("enterprise"), time_scale=1e9)
+    return Runner(engine, push_every=0.1)
+
+
 @pytest.fixture
 def runner(database_url, conn, org):
     """The engine's loop, holding the one-engine lock, polling on every cycle; no request left behind."""
     engine = Engine(database_url, "salesforce", salesforce_factory=org)
     conn.execute("TRUNCATE local_connect.mapping_state, local_connect.connection_state, local_connect.operations")
-    loop = Runner(engine, push_every=0.1, pull_every=0.0001)
+    loop = polling_every_cycle(engine)
     loop.listen()
     yield loop
     conn.execute("TRUNCATE local_connect.connection_state, local_connect.operations")
@@ -132,7 +138,7 @@ def test_a_paused_connection_stays_paused_when_the_engine_restarts(conn, runner,
     ask(runner, "pause")
     runner.set_state("PAUSED", "engine stopped")  # what a stopping engine records
     runner.listener.close()
-    again = Runner(Engine(database_url, "salesforce", salesforce_factory=org), push_every=0.1, pull_every=0.0001)
+    again = polling_every_cycle(Engine(database_url, "salesforce", salesforce_factory=org))
     again.listen()
     insert_contact(conn)
     again.cycle()

@@ -76,7 +76,8 @@ def stack(own_postgres, app_config, redis, tmp_path):
     org_url = f"http://127.0.0.1:{org_port}"
     env = processes.environment(app_config, DATABASE_URL=own_postgres["url"], LOCAL_ORG_URL=org_url,
                                 LOCAL_ORG_PORT=org_port, LOCAL_CONNECT_PUSH_SECONDS="0.2",
-                                LOCAL_CONNECT_PULL_SECONDS="0.5", PORT=port, WEB_CONCURRENCY=1)
+                                LOCAL_CONNECT_TIME_SCALE="1200", CONNECT_PLAN="enterprise", PORT=port,
+                                WEB_CONCURRENCY=1)
     logs = {name: tmp_path / f"{name}.log" for name in ("org", "connect", "worker", "web")}
     org = processes.start([sys.executable, "-m", "standins.org"], env, logs["org"])
     processes.wait_for(lambda: _answers(f"{org_url}/services/data/"), 60, "the local org to answer")

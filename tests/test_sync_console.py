@@ -197,7 +197,7 @@ def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn,
 
 def test_json_endpoint_shape(ops, conn):
     body = ops.get("/ops/sync.json").get_json()
-    assert set(body) == {"connection", "mappings", "write_errors", "sync_cost"}
+    assert set(body) == {"connection", "mappings", "plan", "write_errors", "sync_cost"}
     assert {m["object_name"] for m in body["mappings"]} == set(connect.mappings())
     assert {"rows", "rows_exact", "last_change", "last_write", "lag_s", "backlog", "oldest_pending_age_s", "failed",
             "api_calls_today", "state", "health"} <= set(mapping(body, "Contact"))

@@ -1,7 +1,7 @@
 """The local Connect's pull: org changes reach Postgres the way Heroku Connect writes them."""
 
 
-from standins.connect import engine as engine_module
+from standins.connect import pull
 
 
 def create_accounts(sf, names):
@@ -24,7 +24,7 @@ def test_records_created_in_the_org_arrive_as_synced_rows_without_trigger_log_no
 
 def test_records_sharing_a_timestamp_across_page_boundaries_are_neither_missed_nor_repeated(conn, engine, sf,
                                                                                             monkeypatch):
-    monkeypatch.setattr(engine_module, "PULL_PAGE", 3)
+    monkeypatch.setattr(pull, "PULL_PAGE", 3)
     ids = create_accounts(sf, [f"Shared {i}" for i in range(7)])
     stamps = {r["SystemModstamp"] for r in sf.query("SELECT SystemModstamp FROM Account")["records"]}
     assert len(stamps) == 1  # the case a naive "> last timestamp" poller gets wrong
@@ -98,3 +98,30 @@ def test_mapping_state_and_api_calls_are_recorded(conn, engine, sf):
     mapping = conn.execute("SELECT * FROM local_connect.mapping_state WHERE object_name = 'Account'").fetchone()
     assert mapping["state"] == "DATA_SYNCED" and mapping["rows_pulled"] == 1 and mapping["api_calls"] >= 2
     assert mapping["watermark_id"].startswith("001")
+
+
+def test_a_record_deleted_before_its_first_read_never_arrives(conn, engine, sf):
+    acme, globex = create_accounts(sf, ["Acme", "Globex"])
+    sf.Account.delete(acme)
+    assert engine.pull_once("Account") == 1
+    assert [r["sfid"] for r in conn.execute("SELECT sfid FROM salesforce.account")] == [globex]
+
+
+def test_reading_the_drift_window_again_neither_rewrites_rows_nor_moves_the_watermark_back(conn, engine, sf):
+    create_accounts(sf, ["Acme"])
+    engine.pull_once("Account")
+    mark = "SELECT watermark_ts, watermark_id FROM local_connect.mapping_state WHERE object_name = 'Account'"
+    before = conn.execute(mark).fetchone()
+    xmin = conn.execute("SELECT xmin::text AS x FROM salesforce.account").fetchone()["x"]
+    assert engine.pull_once("Account") == 0
+    assert conn.execute(mark).fetchone() == before
+    assert conn.execute("SELECT xmin::text AS x FROM salesforce.account").fetchone()["x"] == xmin  # not rewritten
+
+
+def test_an_update_made_in_the_org_while_a_read_is_behind_comes_through_once(conn, engine, sf):
+    (acme,) = create_accounts(sf, ["Acme"])
+    engine.pull_once("Account")
+    sf.Account.update(acme, {"Phone": "1"})
+    sf.Account.update(acme, {"Phone": "2"})
+    assert engine.pull_once("Account") == 1
+    assert conn.execute("SELECT phone FROM salesforce.account").fetchone()["phone"] == "2"

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def engine_process(database_url, local_org, conn):
     """A real `python -m standins.connect` against the test database and the local org."""
     env = {**os.environ, "DATABASE_URL": database_url, "LOCAL_ORG_URL": local_org.url, "REDIS_URL": "redis://x",
-           "LOCAL_CONNECT_PUSH_SECONDS": "0.2", "LOCAL_CONNECT_PULL_SECONDS": "0.3"}
+           "LOCAL_CONNECT_PUSH_SECONDS": "0.2", "LOCAL_CONNECT_TIME_SCALE": "2000"}
     started = []
 
     def start():

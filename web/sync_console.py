@@ -22,10 +22,12 @@ def _cfg():
 def _snapshot(conn):
     cfg = _cfg()
     info = connect_info.provider(cfg.connect_info)
+    mappings = sync_health.mapping_health(conn, cfg.connect_schema, info=info)
     return {
         "connection": sync_health.connection(conn, info),
         "operations": connect_info.operations(info),
-        "mappings": sync_health.mapping_health(conn, cfg.connect_schema, info=info),
+        "mappings": mappings,
+        "plan": sync_health.plan_usage(cfg.connect_plan, mappings),
         "write_errors": trigger_log.failed_entries(conn, cfg.connect_schema),
     }
 
@@ -33,7 +35,7 @@ def _snapshot(conn):
 @bp.get("/ops/sync")
 @ops_required
 def console():
-    """Per mapping: rows, last sync, backlog and its age, write errors with a retry, API use, history."""
+    """Rows against the plan's cap; per mapping: rows, last sync, backlog and its age, write errors, API use."""
     cfg = _cfg()
     with connection() as conn:
         data = _snapshot(conn)

@@ -3,9 +3,10 @@
 With arguments it is the operations command instead (`python -m standins.connect pause`, …:
 standins/connect/commands.py), named like the Heroku CLI plugin's `heroku connect:pause`.
 
-Push is woken at once by the trigger log's NOTIFY, with a fallback poll; pull polls every mapping.
-Heroku Connect's own cadence is slower (writes: on NOTIFY but at most every 10 s, else every 2 min;
-reads: every 10 min by default, 2–60 min): locally seconds make the loop visible while you watch.
+Push is woken at once by the trigger log's NOTIFY, with a fallback poll; pull reads each mapping when
+it is due (standins/connect/pull.py: its sf_polling_seconds under CONNECT_PLAN's rules, divided by
+LOCAL_CONNECT_TIME_SCALE, which `make run` sets so reads come every few seconds). Heroku Connect's
+writes go on NOTIFY but at most every 10 s, else every 2 min.
 Neither the org nor Postgres going away stops it: it backs off, keeps every change, and carries on
 when they are back (`make run` stops the whole stack when one process exits).
 """
@@ -15,12 +16,13 @@ import os
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
 
 from core import config, connect, logs, salesforce
-from standins.connect import operations, state
+from standins.connect import operations, pull, state
 from standins.connect.engine import Engine, OrgUnauthorized, OrgUnavailable
 
 log = logging.getLogger("standins.connect")
@@ -54,9 +56,11 @@ def _backoff(previous: float) -> float:
 class Runner:
     """The engine's loop, one `cycle()` at a time: operations, then push and pull; faults become waits."""
 
-    def __init__(self, engine: Engine, *, push_every: float = 1.0, pull_every: float = 2.0, clock=time.monotonic):
+    def __init__(self, engine: Engine, *, push_every: float = 1.0, clock=time.monotonic, on_connect=None):
         self.engine = engine
-        self.push_every, self.pull_every, self.clock = push_every, pull_every, clock
+        self.push_every, self.clock = push_every, clock
+        # After a reconnect: what the engine's new connection must set up again (pull's LISTEN).
+        self.on_connect = on_connect
         self.listener = None
         self.provisioned, self.backoff, self.next_pull = False, 0.0, 0.0
         self.db_down_since = None
@@ -101,6 +105,8 @@ class Runner:
             except (psycopg.Error, AttributeError):
                 pass
         self.engine.reconnect()
+        if self.on_connect is not None:
+            self.on_connect()
         self.listen()
         down_for = time.time() - self.db_down_since
         self.db_down_since = None
@@ -148,9 +154,10 @@ class Runner:
             if not self.provisioned:
                 self.engine.provision()
                 self.provisioned = True
-            self._push()
-            self._pull()
-            self.set_state("IDLE")
+            if not pull.stopped(self.engine):  # TOO_MANY_ROWS stops the sync: changes wait in the trigger log
+                self._push()
+            polled = self._pull()
+            self.set_state(polled.state, polled.detail)
             self.backoff = 0.0
         except OrgUnauthorized as exc:
             self.unauthorized(str(exc))
@@ -171,11 +178,11 @@ class Runner:
         while self.engine.push_once():
             pass
 
-    def _pull(self) -> None:
-        if self.clock() >= self.next_pull:
-            for name in self.engine.mappings:
-                self.engine.pull_once(name)
-            self.next_pull = self.clock() + self.pull_every
+    def _pull(self) -> "pull.Polled":
+        """Read the mappings that are due (standins/connect/pull.py); note when the next one is."""
+        polled = pull.poll_due(self.engine, datetime.now(UTC))
+        self.next_pull = self.clock() + polled.wait
+        return polled
 
     def wait(self, seconds: float, stopping) -> None:
         """Sleep until a NOTIFY, the timeout, or a stop; without a database, just the timeout."""
@@ -196,13 +203,13 @@ def run() -> int:
     logs.setup()
     cfg = config.load()
     push_every = _seconds("LOCAL_CONNECT_PUSH_SECONDS", 1.0)
-    pull_every = _seconds("LOCAL_CONNECT_PULL_SECONDS", 2.0)
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
 
     engine = Engine(cfg.database_url, cfg.connect_schema, lambda: salesforce.connect(cfg.salesforce))
-    runner = Runner(engine, push_every=push_every, pull_every=pull_every)
+    pull.start(engine, cfg)
+    runner = Runner(engine, push_every=push_every, on_connect=lambda: pull.start(engine, cfg))
     try:
         runner.listen()
         while not stopping:

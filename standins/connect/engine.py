@@ -12,14 +12,13 @@ Push (Postgres → Salesforce), per cycle:
 Org unreachable, API limit reached or a record locked (UNABLE_TO_LOCK_ROW): claimed rows go back
 to NEW and the caller backs off.
 
-Pull (Salesforce → Postgres), per mapping: queryAll by (SystemModstamp, Id) after a watermark, so
-records sharing a timestamp are neither missed nor repeated; rows matched by sfid, then by the
-upsert field, else inserted; IsDeleted records deleted; written as Connect writes (SYNCED).
+Pull (Salesforce → Postgres) is standins/connect/pull.py; the engine keeps the org client, the
+counted API call and the describes both sides use.
 """
 
 import json
 import logging
-from datetime import UTC, date, datetime
+from datetime import datetime
 from itertools import groupby
 
 import requests
@@ -33,14 +32,13 @@ from simple_salesforce.exceptions import (
 )
 
 from core import connect, db
-from standins.connect import state, writes
+from standins.connect import pull, state, writes
 from standins.provision import external_id_relationship_columns, provision
 
 log = logging.getLogger(__name__)
 CLAIM_LIMIT = 2000
 # Per-record errors that mean "not now" rather than "refused": the change stays queued and is sent again.
 RETRIED_CODES = ("UNABLE_TO_LOCK_ROW",)
-PULL_PAGE = 2000
 
 
 class OrgUnavailable(Exception):
@@ -111,18 +109,6 @@ def to_salesforce(field: dict, value):
         text = value.isoformat() if isinstance(value, datetime) else str(value).replace(" ", "T")
         return text if text.endswith("Z") or "+" in text[10:] else text + "Z"
     return str(value)
-
-
-def to_postgres(field: dict, value):
-    """A REST API value in the form Connect stores it (timestamps in UTC without time zone)."""
-    if value is None:
-        return None
-    if field["type"] == "datetime":
-        text = value.replace("+0000", "+00:00").replace("Z", "+00:00")
-        return datetime.fromisoformat(text).astimezone(UTC).replace(tzinfo=None)
-    if field["type"] == "date":
-        return date.fromisoformat(value[:10])
-    return value
 
 
 class Engine:
@@ -408,7 +394,7 @@ class Engine:
         if locked:
             raise OrgUnavailable(f"the org could not lock {len(locked)} record(s) (UNABLE_TO_LOCK_ROW)")
 
-    # ---- pull --------------------------------------------------------------------------------------
+    # ---- pull (standins/connect/pull.py) ------------------------------------------------------------
 
     def reload(self, object_name: str) -> int:
         """Connect's mapping reload: the table emptied (TRUNCATE, new row ids) and refilled from the org."""
@@ -421,75 +407,8 @@ class Engine:
         return self.pull_once(object_name)
 
     def pull_once(self, object_name: str) -> int:
-        """Bring every record changed in the org since the watermark into Postgres; return how many."""
-        mapping = self.mappings[object_name]
-        fields = self.fields(mapping)
-        total = 0
-        while True:
-            mark = state.mapping_row(self.conn, object_name)
-            if mark["state"] == "INITIAL":
-                state.set_mapping_state(self.conn, object_name, "POLLING_SF_CHANGES")
-            soql = poll_query(mapping, mark["watermark_ts"], mark["watermark_id"])
-            records = self.call(object_name, self.sf.query, soql, include_deleted=True)["records"]
-            if records:
-                self._apply(mapping, fields, records)
-                total += len(records)
-            self.conn.execute(sql.SQL("UPDATE {}.mapping_state SET last_poll_at = now(), state = 'DATA_SYNCED' "
-                                      "WHERE object_name = %s").format(sql.Identifier(state.SCHEMA)), (object_name,))
-            if len(records) < PULL_PAGE:
-                return total
-
-    def _apply(self, mapping, fields, records):
-        """Write one page of org records as Connect does, and move the watermark, in one transaction."""
-        table = sql.Identifier(self.schema, mapping.table)
-        ext_column = connect.column_name(mapping.upsert_field) if mapping.upsert_field else None
-        with self.conn.transaction():
-            writes.write_as_connect(self.conn)
-            ids = [r["Id"] for r in records]
-            ext_values = [r.get(mapping.upsert_field) for r in records if mapping.upsert_field]
-            existing = self.conn.execute(sql.SQL(
-                "SELECT id, sfid, _hc_lastop, {ext} AS ext FROM {t} WHERE sfid = ANY(%s) OR {ext} = ANY(%s)").format(
-                t=table, ext=sql.Identifier(ext_column) if ext_column else sql.SQL("NULL::text")),
-                (ids, [v for v in ext_values if v])).fetchall()
-            by_sfid = {r["sfid"]: r for r in existing if r["sfid"]}
-            by_ext = {r["ext"]: r for r in existing if r["ext"] and not r["sfid"]}
-            columns = list(fields)
-            for record in records:
-                values = {c: to_postgres(fields[c], record.get(fields[c]["name"])) for c in columns}
-                match = by_sfid.get(record["Id"]) or (by_ext.get(record.get(mapping.upsert_field))
-                                                      if mapping.upsert_field else None)
-                if record.get("IsDeleted"):
-                    if match:
-                        self.conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(table), (match["id"],))
-                    continue
-                if match and match["_hc_lastop"] == connect.PENDING:
-                    # An app change not yet sent: it will overwrite Salesforce (last writer wins), and the
-                    # next poll brings the result back. Overwriting it now would hide it from the user.
-                    continue
-                if match:
-                    assignments = sql.SQL(", ").join(sql.SQL("{} = %({})s").format(sql.Identifier(c), sql.SQL(c))
-                                                     for c in columns)
-                    self.conn.execute(sql.SQL("UPDATE {} SET {}, _hc_lastop = NULL WHERE id = %(_row_id)s").format(
-                        table, assignments), {**values, "_row_id": match["id"]})
-                else:
-                    self.conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                        table, sql.SQL(", ").join(map(sql.Identifier, columns)),
-                        sql.SQL(", ").join(sql.SQL("%({})s").format(sql.SQL(c)) for c in columns)), values)
-            last = records[-1]
-            self.conn.execute(sql.SQL(
-                "UPDATE {}.mapping_state SET watermark_ts = %s, watermark_id = %s, rows_pulled = rows_pulled + %s, "
-                "last_sync_at = now() WHERE object_name = %s").format(sql.Identifier(state.SCHEMA)),
-                (to_postgres({"type": "datetime"}, last["SystemModstamp"]), last["Id"], len(records),
-                 mapping.object_name))
-
-
-def poll_query(mapping, watermark_ts, watermark_id) -> str:
-    """SOQL for the page after (SystemModstamp, Id): records sharing a timestamp are neither missed nor repeated."""
-    soql = "SELECT " + ", ".join(mapping.fields) + " FROM " + mapping.object_name  # noqa: S608 (SOQL, not SQL)
-    if watermark_ts is not None:
-        ts = watermark_ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{watermark_ts.microsecond // 1000:03d}Z"
-        soql += f" WHERE SystemModstamp > {ts} OR (SystemModstamp = {ts} AND Id > '{watermark_id}')"
-    return soql + f" ORDER BY SystemModstamp, Id LIMIT {PULL_PAGE}"
+        """Read one mapping from the org now (pull.pull_once); return how many records were written."""
+        return pull.pull_once(self, object_name)
 
 
 def _rounds(rows):

@@ -63,7 +63,26 @@ CREATE TABLE IF NOT EXISTS {schema}.blobs (
 -- (added in place, filled for every existing record, in orgs created before they were kept).
 ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS created_by_id varchar(18) NOT NULL DEFAULT {user};
 ALTER TABLE {schema}.records ADD COLUMN IF NOT EXISTS last_modified_by_id varchar(18) NOT NULL DEFAULT {user};
+-- Change notifications (what a PushTopic or Change Data Capture channel tells a subscriber): every
+-- statement that writes records sends NOTIFY '<schema>.record_changes' once per object it touched,
+-- when its transaction commits. The local Connect's accelerated polling listens (docs/local-standins.md).
+CREATE OR REPLACE FUNCTION {schema}.notify_record_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '.record_changes', object) FROM (SELECT DISTINCT object FROM changed) o;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS records_inserted ON {schema}.records;
+CREATE TRIGGER records_inserted AFTER INSERT ON {schema}.records REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_record_changes();
+DROP TRIGGER IF EXISTS records_updated ON {schema}.records;
+CREATE TRIGGER records_updated AFTER UPDATE ON {schema}.records REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_record_changes();
 """
+
+
+def changes_channel(schema: str) -> str:
+    """The NOTIFY channel of the org's change notifications (payload: the object's API name)."""
+    return f"{schema}.record_changes"
 
 
 def ensure_schema(conn, schema: str) -> None:
