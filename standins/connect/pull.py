@@ -276,7 +276,8 @@ def _read_changes(engine, reader, mapping, mark, tally) -> None:
     fields = engine.fields(mapping)
     began = _org_now()
     start = _start(mark, reader.drift)
-    state.set_mapping_state(engine.conn, name, "POLLING_SF_CHANGES")
+    if mark["state"] != "RELOAD_TABLE":  # a reload's refill shows as the reload until it is done
+        state.set_mapping_state(engine.conn, name, "POLLING_SF_CHANGES")
     records = _call(engine, tally, name, engine.sf.query, poll_query(mapping, *start))["records"]
     if len(records) == PULL_PAGE or len(records) > reader.bulk_threshold:
         after = (mark["watermark_ts"], mark["watermark_id"])
