@@ -1,0 +1,1 @@
+"""Churn risk: features from the synced tables, the model and its registry (docs/scoring.md)."""
