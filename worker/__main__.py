@@ -19,6 +19,7 @@ from core import config, logs, queue
 import worker.exports  # noqa: E402, F401  isort: skip
 import worker.invoicing  # noqa: E402, F401  isort: skip
 import worker.jobs  # noqa: E402, F401  isort: skip
+import worker.scoring  # noqa: E402, F401  isort: skip
 
 
 def main(argv=None) -> int:
