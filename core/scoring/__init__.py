@@ -1,1 +1,1 @@
-"""Pattern 3: churn risk trained on synced data, scored nightly, written back through Connect (docs/scoring.md)."""
+"""Churn risk: features from the synced tables, the model and its registry (docs/scoring.md)."""
