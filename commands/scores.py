@@ -1,6 +1,7 @@
 """`python manage.py scores …`: train the churn model and run the nightly scoring (docs/scoring.md).
 
-    python manage.py scores train [--wait]     # weekly from Heroku Scheduler: train, register, promote if better
+    python manage.py scores train --only-on sunday   # daily Scheduler job that trains weekly
+    python manage.py scores train [--wait]     # train, register, promote if better
     python manage.py scores run [--wait]       # nightly: score every account, write changed scores back
     python manage.py scores estimate           # the sync cost of a run, without starting it
     python manage.py scores status 12 [--wait]
@@ -32,10 +33,18 @@ def scores():
     """Churn risk: train the model, score every account, write the risk back through Connect."""
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 @scores.command()
 @click.option("--wait", is_flag=True, help="Stay until the training ends; exit 1 if it failed.")
-def train(wait):
+@click.option("--only-on", type=click.Choice(WEEKDAYS), help="Do nothing on other days (UTC): Heroku Scheduler "
+              "runs jobs daily at most, so a weekly training is a daily job that trains on one day.")
+def train(wait, only_on):
     """Enqueue a training (the worker trains, registers and applies the promotion rule)."""
+    if only_on and WEEKDAYS[datetime.now(UTC).weekday()] != only_on:
+        click.echo(f"today is not a {only_on} (UTC): no training.")
+        return
     cfg = config.load()
     with db.connect(cfg.database_url) as conn:
         try:

@@ -2,6 +2,7 @@
 
 import signal
 import socket
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -206,3 +207,21 @@ def test_a_score_reaches_the_org_and_comes_back_synced(conn, env, world, run_sco
     assert lastops == {"SYNCED"}
     assert conn.execute("SELECT churn_risk__c FROM salesforce.account WHERE sfid = %s",
                         (row["sfid"],)).fetchone()["churn_risk__c"] == row["churn_risk__c"]
+
+
+def test_train_enqueues_a_job_that_a_worker_turns_into_the_current_model(conn, env, redis, run_jobs):
+    scoring_rows.load(conn)
+    queued = CliRunner().invoke(manage.cli, ["scores", "train"])
+    assert queued.exit_code == 0 and "training queued" in queued.output
+    run_jobs("low")  # training has its own queue, so a bigger dyno can serve it alone
+    job = conn.execute("SELECT state, result FROM app.jobs WHERE kind = 'scoring-train'").fetchone()
+    current = conn.execute("SELECT version FROM app.scoring_models WHERE status = 'current'").fetchone()
+    assert job["state"] == "finished" and job["result"]["version"] == current["version"]
+
+
+def test_a_weekly_training_does_nothing_on_other_days(conn, env, redis):
+    today = datetime.now(UTC).weekday()
+    other = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[(today + 1) % 7]
+    result = CliRunner().invoke(manage.cli, ["scores", "train", "--only-on", other])
+    assert result.exit_code == 0 and f"today is not a {other}" in result.output
+    assert conn.execute("SELECT count(*) AS n FROM app.jobs").fetchone()["n"] == 0

@@ -26,6 +26,8 @@ TRAIN_KIND = "scoring-train"
 CHUNK_RETRY = {"max": 5, "interval": [5, 15, 60]}
 CHUNK_TIMEOUT = 600  # far above a chunk's real duration; only a stuck chunk reaches it
 TRAIN_TIMEOUT = 3600
+# Training is heavy and rare: on its own queue, a bigger dyno can serve it alone (docs/scoring.md, scaling).
+TRAIN_QUEUE = "low"
 CHUNK_ACCOUNTS = 2000  # accounts per chunk: a few hundred milliseconds of work, so a retry redoes little
 HISTOGRAM_BINS = 20  # of 5 points each (sql/migrations/0550_scoring_runs.sql)
 
@@ -162,7 +164,8 @@ def start_training(conn, redis_conn, cfg, *, today: date | None = None) -> tuple
     """Enqueue a training for `today` (UTC); return (job record, started). A second ask the same day joins it."""
     today = today or datetime.now(UTC).date()
     return jobs.submit(conn, redis_conn, cfg.app_schema, kind=TRAIN_KIND, owner="ops",
-                       params={"today": today.isoformat()}, func=TRAIN_JOB, timeout=TRAIN_TIMEOUT)
+                       params={"today": today.isoformat()}, func=TRAIN_JOB, queue_name=TRAIN_QUEUE,
+                       timeout=TRAIN_TIMEOUT)
 
 
 RUN = "SELECT * FROM {app}.scoring_runs WHERE id = %(run_id)s"
