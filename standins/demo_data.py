@@ -1,7 +1,7 @@
 """Demo data at any scale, written the way Heroku Connect writes it.
 
-`load()` fills the Connect tables for Account, Contact, Product2, Order and OrderItem with rows
-that look as if Connect had just synced them from Salesforce: every row has a Salesforce Id, a
+`load()` fills the Connect tables for Account, Contact, Product2, Order, OrderItem, Case and
+Invoice__c with rows that look as if Connect had just synced them from Salesforce: every row has a Salesforce Id, a
 CreatedDate and SystemModstamp, and because the load runs with `xmlbinary = 'hex'` (Connect's
 session setting) the status trigger marks each row SYNCED and the log trigger stays silent.
 
@@ -17,11 +17,22 @@ The shape:
   External_ID__c a UUID derived from the seed and N;
 - 40 products, 10 in each Product2 family;
 - orders over the 730 days before `today` (none on `today` itself, nothing timestamped after its
-  midnight UTC), a little denser recently, skewed over accounts (median 6 orders per account at
-  10 per account on average, a few with thousands). OrderNumber follows creation time. Orders are
-  92% Delivered and 4% Cancelled; those from the last three weeks are still Draft, Activated or
-  Shipped;
-- 1–5 items per order (about 2.5 on average); TotalAmount is the sum of the items' TotalPrice.
+  midnight UTC), skewed over accounts (median 6 orders per account at 10 per account on average,
+  a few with thousands). OrderNumber follows creation time. Orders are 92% Delivered and 4%
+  Cancelled; those from the last three weeks are still Draft, Activated or Shipped;
+- each customer follows a latent trajectory that shapes when it orders, how much, its cases and
+  its late invoices: growing (25%), steady (30%; some small ones buy once a year at renewal),
+  fading (23%: its order rate falls towards zero after today) or lapsed (22%: no order in the last
+  5 to 240 days). 40% became customers during the two years. 70% order at a rhythm (their k-th of
+  N orders falls in the k-th Nth of their trajectory), the rest at random times. So churn can be
+  learnt from the history, but not from recency alone (docs/scoring.md);
+- 1–5 items per order (about 2.5 on average); TotalAmount is the sum of the items' TotalPrice;
+- a case for about 5% of orders, more for fading accounts and before an account lapses; cases
+  older than ten days are closed;
+- an Invoice__c per account and month with activated orders, for the 15 months up to the month
+  before last (as an earlier billing run left them; `invoices run --period previous` still has
+  last month to bill), due 30 days after the month, Paid_Date__c on time or late, unpaid ones
+  Issued.
 
 The first account (AccountNumber ACC-00000001, the lowest Id) is the biggest customer: it has at
 least min(10,000, orders // 10) orders and no other account has more. Portal benchmarks use it.
@@ -37,8 +48,9 @@ from core import connect, db
 from standins.connect.writes import write_as_connect
 from standins.org import ids
 
-TABLES = ("account", "contact", "product2", "order", "orderitem")
-KEY_PREFIXES = {"account": "001", "contact": "003", "product2": "01t", "order": "801", "orderitem": "802"}
+TABLES = ("account", "contact", "product2", "order", "orderitem", "case", "invoice__c")
+KEY_PREFIXES = {"account": "001", "contact": "003", "product2": "01t", "order": "801", "orderitem": "802",
+                "case": "500", "invoice__c": "a0I"}
 BIG_ACCOUNT_ORDERS = 10_000
 # AccountNumber and OrderNumber carry 8 digits.
 MAX_ROWS = 99_999_999
@@ -89,10 +101,24 @@ WITH drawn AS (
                 WHEN pg_temp.demo_unit(n, 'account.contacts') < 0.8 THEN 2
                 ELSE 3 END AS contacts,
            pg_temp.demo_int(n, 'account.city', 1, 24) AS city,
-           pg_temp.demo_int(n, 'account.industry', 1, 10) AS industry
+           pg_temp.demo_int(n, 'account.industry', 1, 10) AS industry,
+           CASE WHEN n = 1 THEN 'growing'
+                WHEN pg_temp.demo_unit(n, 'account.trajectory') < 0.25 THEN 'growing'
+                WHEN pg_temp.demo_unit(n, 'account.trajectory') < 0.55 THEN 'steady'
+                WHEN pg_temp.demo_unit(n, 'account.trajectory') < 0.78 THEN 'fading'
+                ELSE 'lapsed' END AS trajectory,
+           -- 40% became customers during the history: their first order is this many days into it
+           CASE WHEN n = 1 OR pg_temp.demo_unit(n, 'account.joined') < 0.6 THEN 0
+                ELSE pg_temp.demo_int(n, 'account.first_order', 1, 450) END AS first_day,
+           -- where in each of its order slots the account tends to order (see PLAN_ORDERS)
+           pg_temp.demo_unit(n, 'account.rhythm') AS rhythm,
+           -- fading: the order rate falls in a straight line to nothing this many days after today
+           pg_temp.demo_int(n, 'account.fade', 20, 400) AS fade_after,
+           -- lapsed: the last order this many days before today
+           pg_temp.demo_int(n, 'account.lapse', 5, 240) AS lapse_age
     FROM generate_series(1, {accounts}) AS n
 ), weighted AS (
-    SELECT n, prospect, contacts, city, industry,
+    SELECT n, prospect, contacts, city, industry, trajectory, first_day, rhythm, fade_after, lapse_age,
            CASE WHEN prospect THEN 0
                 WHEN n = 1 THEN greatest(1, max(weight) FILTER (WHERE n > 1 AND NOT prospect) OVER ())
                 ELSE weight END AS weight
@@ -109,6 +135,7 @@ WITH drawn AS (
     FROM cumulative
 )
 SELECT n, contacts, contacts_before, orders, sum(orders) OVER (ORDER BY n) - orders AS orders_before,
+       CASE WHEN prospect THEN NULL ELSE trajectory END AS trajectory, first_day, rhythm, fade_after, lapse_age,
        fixed.sfid, fixed.created,
        (ARRAY['Blue', 'Silver', 'Golden', 'Red', 'Green', 'North', 'South', 'West', 'East', 'Pine', 'Oak', 'Maple',
               'Cedar', 'River', 'Stone', 'Iron', 'Bright', 'Clear', 'High', 'Lake', 'Sun', 'Star', 'Fox', 'Eagle']
@@ -295,10 +322,19 @@ FROM demo_product
 PLAN_ORDERS = """
 CREATE TEMP TABLE demo_order ON COMMIT DROP AS
 WITH drawn AS (
-    SELECT a.n AS account, a.sfid AS account_sfid, p,
+    SELECT a.n AS account, a.sfid AS account_sfid, a.trajectory, a.first_day,
+           730.0 + a.fade_after AS fade_end, 730 - a.lapse_age AS lapse_day, p,
            a.contacts_before + pg_temp.demo_int(p, 'order.bill_to', 1, a.contacts) AS bill_to,
-           -- days before today, 1..730, denser towards today (a growing business)
-           1 + floor(730 * pg_temp.demo_unit(p, 'order.age') ^ 1.25)::integer AS age,
+           -- stratified, not independent: the account's k-th of N orders falls in the k-th Nth of its
+           -- trajectory's distribution, at a per-account phase plus a per-order jitter. Customers order
+           -- at a rhythm, so "ordered last week" can mean "not due again for months".
+           CASE WHEN a.rhythm < 0.3 THEN pg_temp.demo_unit(p, 'order.age')
+                ELSE (p - a.orders_before - 1 + (a.rhythm - 0.3) + 0.3 * pg_temp.demo_unit(p, 'order.age'))
+                     / greatest(a.orders, 1) END AS u,
+           -- a small steady account may buy once a year, within three weeks of its renewal date
+           CASE WHEN a.trajectory = 'steady' AND a.orders BETWEEN 2 AND 12 AND a.rhythm >= 0.6 AND a.first_day = 0
+                THEN (a.rhythm - 0.6) / 0.4 * 340 + 365 * ((p - a.orders_before - 1) % 2)
+                     + 21 * pg_temp.demo_unit(p, 'order.renewal') END AS renewal_day,
            CASE WHEN pg_temp.demo_unit(p, 'order.items') < 0.25 THEN 1
                 WHEN pg_temp.demo_unit(p, 'order.items') < 0.55 THEN 2
                 WHEN pg_temp.demo_unit(p, 'order.items') < 0.8 THEN 3
@@ -306,12 +342,36 @@ WITH drawn AS (
                 ELSE 5 END AS items
     FROM demo_account a
     CROSS JOIN LATERAL generate_series(a.orders_before + 1, a.orders_before + a.orders) AS p
+), placed AS MATERIALIZED (
+    -- The order's day in the history, first_day <= day < 730: its account's trajectory's cumulative
+    -- distribution inverted at u, over the span from its first day. Growing: a density rising from zero
+    -- (day = first + span * sqrt(u)); fading: one falling linearly to zero at fade_end, after today;
+    -- lapsed: even until its last order; steady: even, or at its renewals if it buys once a year.
+    SELECT *, least(729.999, first_day + CASE trajectory
+                WHEN 'growing' THEN span * sqrt(u)
+                WHEN 'fading' THEN (fade_end - first_day)
+                                   - sqrt((fade_end - first_day) ^ 2 - u * (2 * (fade_end - first_day) - span) * span)
+                WHEN 'lapsed' THEN greatest(lapse_day - first_day, 30) * u
+                ELSE coalesce(renewal_day, span * u)
+              END) AS day
+    FROM (SELECT *, 730.0 - first_day AS span FROM drawn) AS spanned
 ), timed AS (
-    SELECT *, ({today}::date - age) + make_interval(secs => pg_temp.demo_int(p, 'order.second', 0, 86399)) AS created
-    FROM drawn
+    SELECT *,
+           -- days before today, 1..730
+           730 - floor(day)::integer AS age,
+           -- fading and lapsing accounts buy less per order as they go, growing ones more
+           CASE trajectory WHEN 'growing' THEN 0.6 + 0.8 * day / 730
+                           WHEN 'fading' THEN 1.4 - 0.8 * day / 730
+                           WHEN 'lapsed' THEN 1.3 - 0.7 * day / greatest(lapse_day, 1)
+                           ELSE 1.0 END AS size_factor
+    FROM placed
+), dated AS (
+    SELECT account, account_sfid, trajectory, first_day, lapse_day, p, bill_to, items, day, age, size_factor,
+           ({today}::date - age) + make_interval(secs => pg_temp.demo_int(p, 'order.second', 0, 86399)) AS created
+    FROM timed
 ), numbered AS (
     SELECT row_number() OVER w AS n, sum(items) OVER w - items AS items_before, *
-    FROM timed WINDOW w AS (ORDER BY created, p)
+    FROM dated WINDOW w AS (ORDER BY created, p)
 )
 SELECT pg_temp.salesforce_id('801', n) AS sfid, pg_temp.salesforce_id('003', bill_to) AS bill_to_sfid, *
 FROM numbered
@@ -330,7 +390,8 @@ FROM demo_order o
 CROSS JOIN LATERAL generate_series(1, o.items) AS j
 CROSS JOIN LATERAL (
     SELECT o.items_before + j AS n,
-           1 + floor(20 * pg_temp.demo_unit(o.items_before + j, 'item.quantity') ^ 2.5)::integer AS quantity,
+           1 + least(19, floor(20 * o.size_factor
+                               * pg_temp.demo_unit(o.items_before + j, 'item.quantity') ^ 2.5))::integer AS quantity,
            1 + ((floor(40 * pg_temp.demo_unit(o.n, 'order.product') ^ 1.6)::integer + 7 * (j - 1)) * 13) % 40
                AS product_k
 ) AS i
@@ -385,6 +446,110 @@ SELECT pg_temp.salesforce_id('802', n), order_sfid, product, lpad(n::text, 10, '
 FROM demo_item
 """
 
+# Cases follow orders: a share of orders leads to a case within two weeks. The share is the
+# trajectory's: growing accounts ask questions in their first four months, fading ones report more
+# problems as they fade, lapsing ones most in the four months before they leave. Cases are
+# Salesforce's own (no External_ID__c); those older than ten days are closed.
+INSERT_CASES = """
+WITH opened AS (
+    SELECT o.n AS order_n, o.sfid AS order_sfid, o.account_sfid, o.bill_to_sfid, o.trajectory,
+           o.created + make_interval(secs => pg_temp.demo_int(o.n, 'case.delay', 600, 1209600)) AS created
+    FROM demo_order o
+    WHERE pg_temp.demo_unit(o.n, 'case.opened') < CASE o.trajectory
+              WHEN 'growing' THEN 0.02 + 0.25 * greatest(0, 1 - (o.day - o.first_day) / 120)
+              WHEN 'fading' THEN 0.03 + 0.15 * o.day / 730
+              WHEN 'lapsed' THEN 0.03 + 0.35 * greatest(0, 1 - (o.lapse_day - o.day) / 120)
+              ELSE 0.03 END
+), numbered AS (
+    SELECT row_number() OVER (ORDER BY created, order_n) AS n, *,
+           created < {today}::timestamp - interval '10 days' AS closed
+    FROM opened
+    WHERE created < {today}::timestamp
+)
+INSERT INTO {table} (sfid, accountid, contactid, order__c, casenumber, subject, status, priority, origin, type,
+                     isclosed, closeddate, createddate, systemmodstamp, isdeleted)
+SELECT pg_temp.salesforce_id('500', c.n), c.account_sfid, c.bill_to_sfid, c.order_sfid, lpad(c.n::text, 8, '0'),
+       CASE t.type WHEN 'Question' THEN pg_temp.demo_pick(c.n, 'case.subject', ARRAY['How do I add a user?',
+                 'Where is my invoice?', 'Setting up the integration', 'Changing the delivery address'])
+                   WHEN 'Problem' THEN pg_temp.demo_pick(c.n, 'case.subject', ARRAY['Delivery arrived damaged',
+                 'Wrong item shipped', 'Invoice amount is wrong', 'Device stopped working', 'Late delivery'])
+                   ELSE pg_temp.demo_pick(c.n, 'case.subject', ARRAY['Bulk pricing for next year',
+                 'Request: export of our orders']) END,
+       CASE WHEN c.closed THEN 'Closed' ELSE pg_temp.demo_pick(c.n, 'case.status', ARRAY['New', 'Working',
+                 'Escalated']) END,
+       pg_temp.demo_pick(c.n, 'case.priority', ARRAY['Low', 'Medium', 'Medium', 'High']),
+       pg_temp.demo_pick(c.n, 'case.origin', ARRAY['Web', 'Phone', 'Email']),
+       t.type, c.closed, t.closed_at, c.created, coalesce(t.closed_at, c.created), false
+FROM numbered c
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN pg_temp.demo_unit(c.n, 'case.type') < CASE c.trajectory WHEN 'growing' THEN 0.75
+                                                                            WHEN 'steady' THEN 0.45 ELSE 0.2 END
+                THEN 'Question'
+                WHEN pg_temp.demo_unit(c.n, 'case.type') < 0.93 THEN 'Problem'
+                ELSE 'Feature Request' END AS type,
+           CASE WHEN c.closed
+                THEN least({today}::timestamp - interval '1 second',
+                           c.created + make_interval(secs => pg_temp.demo_int(c.n, 'case.open_for', 3600, 1209600)))
+           END AS closed_at
+) AS t
+ORDER BY c.n
+"""
+
+# Invoices for each month with activated orders in the last 15 months, as an earlier billing run
+# would have left them in Salesforce, up to the month before last: `invoices run --period previous`
+# still has last month to bill. (Their orders are not in the app's ledger, so billing one of those
+# months again would bill them twice: the history stands for invoicing done before this app.) Due
+# 30 days after the month ends; most are paid before that, some late, some not yet. Growing
+# accounts pay late in their first four months, fading ones more as they fade, lapsing ones in the
+# four months before they leave.
+PLAN_INVOICES = """
+CREATE TEMP TABLE demo_invoice ON COMMIT DROP AS
+WITH billed AS (
+    SELECT d.account, d.account_sfid, date_trunc('month', o.effectivedate)::date AS month,
+           sum(o.totalamount::numeric) AS amount, count(*) AS orders
+    FROM {orders} o
+    JOIN demo_order d ON d.sfid = o.sfid
+    WHERE o.statuscode = 'Activated'
+      AND o.effectivedate >= date_trunc('month', {today}::date) - interval '15 months'
+      AND o.effectivedate < date_trunc('month', {today}::date) - interval '1 month'
+    GROUP BY d.account, d.account_sfid, month
+), numbered AS (
+    SELECT row_number() OVER (ORDER BY b.month, b.account) AS n, b.*, a.account_number, a.trajectory,
+           b.month - {start}::date AS day, a.first_day, 730 - a.lapse_age AS lapse_day,
+           (b.month + interval '1 month' - interval '1 day')::date + 30 AS due
+    FROM billed b
+    JOIN demo_account a ON a.n = b.account
+)
+SELECT n.*, CASE WHEN p.paid < {today}::date THEN p.paid END AS paid
+FROM numbered n
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN pg_temp.demo_unit(n.n, 'invoice.late') < CASE n.trajectory
+                         WHEN 'growing' THEN 0.05 + 0.4 * greatest(0, 1 - (n.day - n.first_day) / 120.0)
+                         WHEN 'fading' THEN 0.05 + 0.3 * n.day / 730.0
+                         WHEN 'lapsed' THEN 0.05 + 0.6 * greatest(0, 1 - (n.lapse_day - n.day) / 120.0)
+                         ELSE 0.06 END
+                THEN n.due + pg_temp.demo_int(n.n, 'invoice.days_late', 3, 75)
+                ELSE n.due - pg_temp.demo_int(n.n, 'invoice.days_early', 0, 25) END AS paid
+) AS p
+"""
+
+INSERT_INVOICES = """
+INSERT INTO {table} (sfid, name, account__c, period__c, amount__c, tax__c, order_count__c, status__c, due_date__c,
+                     paid_date__c, external_id__c, createddate, systemmodstamp, isdeleted)
+SELECT pg_temp.salesforce_id('a0I', n), 'INV-' || to_char(month, 'YYYY-MM') || '-' || account_number, account_sfid,
+       to_char(month, 'YYYY-MM'), round(amount, 2), round(round(amount, 2) * 0.20, 2), orders,
+       CASE WHEN paid IS NULL THEN 'Issued' ELSE 'Paid' END, due, paid,
+       'inv-' || account_sfid || '-' || to_char(month, 'YYYY-MM'),
+       created, coalesce(paid + make_interval(secs => pg_temp.demo_int(n, 'invoice.paid_at', 28800, 64800)), created),
+       false
+FROM demo_invoice
+CROSS JOIN LATERAL (
+    SELECT month + interval '1 month' + make_interval(secs => pg_temp.demo_int(n, 'invoice.second', 3600, 21600))
+           AS created
+) AS c
+ORDER BY n
+"""
+
 RECORD_LOAD = "INSERT INTO {table} (accounts, orders, seed) VALUES ({accounts}, {orders}, {seed})"
 
 
@@ -419,7 +584,7 @@ def _has_rows(conn, schema: str, table: str) -> bool:
 
 
 def _table_list(schema: str) -> sql.Composed:
-    """The five tables, quoted and comma-separated."""
+    """The demo data's tables, quoted and comma-separated."""
     return sql.SQL(", ").join(connect.qualified(schema, t) for t in TABLES)
 
 
@@ -466,6 +631,9 @@ def load(
         ("demo_item", PLAN_ITEMS, {}),
         ("Order", INSERT_ORDERS, {}),
         ("OrderItem", INSERT_ITEMS, {}),
+        ("Case", INSERT_CASES, {}),
+        ("demo_invoice", PLAN_INVOICES, {"orders": connect.qualified(schema, "order")}),
+        ("Invoice__c", INSERT_INVOICES, {}),
     ]
     rows, seconds = {}, {}
     started = time.perf_counter()
@@ -515,7 +683,7 @@ def load(
 @click.option("--accounts", type=int, required=True, help="How many accounts.")
 @click.option("--orders", type=int, required=True, help="How many orders, spread over them.")
 @click.option("--seed", type=int, default=42, show_default=True, help="The same seed loads the same rows.")
-@click.option("--replace", is_flag=True, help="Empty the five Connect tables first.")
+@click.option("--replace", is_flag=True, help="Empty the demo data's Connect tables first.")
 @click.option("--database-url", envvar="DATABASE_URL", show_envvar=True, metavar="URL",
               help="The database whose Connect schema gets the demo data.")
 def main(accounts, orders, seed, replace, database_url):
