@@ -7,9 +7,15 @@ it needs, so the template owns only geometry and colours.
 
 from psycopg import sql
 
-from core.scoring import registry
 from core.scoring import runs as scoring_runs
 
+# The registry's rows without their artifacts, read here rather than through core.scoring.registry,
+# which imports skops and scikit-learn: the web dynos never load a model, and should not pay for it.
+MODELS = """
+SELECT version, created_at, status, reason, train_cutoff, validate_cutoff, horizon_days, features, metrics,
+       trained_seconds
+  FROM {app}.scoring_models ORDER BY version DESC LIMIT %(limit)s
+"""
 TOP_RISK = """
 SELECT id, sfid, name, accountnumber, churn_risk__c AS risk, churn_risk_band__c AS band,
        churn_risk_scored_at__c AS scored_at
@@ -90,12 +96,12 @@ def histogram_chart(runs: list[dict]) -> dict | None:
 
 def page(conn, cfg, *, top: int = 20) -> dict:
     """Everything /ops/model shows."""
-    rows = registry.models(conn, cfg)
+    q = {k: sql.SQL(v).format(connect=sql.Identifier(cfg.connect_schema), app=sql.Identifier(cfg.app_schema))
+         for k, v in {"models": MODELS, "top": TOP_RISK, "bands": BANDS}.items()}
+    rows = conn.execute(q["models"], {"limit": 20}).fetchall()
     current_row = next((r for r in rows if r["status"] == "current"), None)
     runs = scoring_runs.recent_runs(conn, cfg)
     active = next((r for r in runs if r["state"] in ("queued", "running")), None)
-    q = {k: sql.SQL(v).format(connect=sql.Identifier(cfg.connect_schema)) for k, v in
-         {"top": TOP_RISK, "bands": BANDS}.items()}
     risky = [{**r, "url": record_url(cfg, r["sfid"])} for r in conn.execute(q["top"], {"limit": top})]
     data = {
         "model": current_row, "metric_names": METRIC_NAMES,

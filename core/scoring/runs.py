@@ -16,7 +16,7 @@ from rq.exceptions import DuplicateJobError
 
 from core import jobs
 from core import queue as queues
-from core.scoring import cost, registry
+from core.scoring import cost
 
 CHUNK_JOB = "worker.scoring.run_chunk"
 CHUNK_FAILED_CALLBACK = "worker.scoring.chunk_failed"
@@ -59,6 +59,8 @@ def _q(text: str, cfg) -> sql.Composed:
 
 
 ACTIVE_RUN = "SELECT id FROM {app}.scoring_runs WHERE state IN ('queued', 'running')"
+# The version only: the web process plans runs too, and must not load an artifact (nor scikit-learn) for it.
+CURRENT_VERSION = "SELECT version FROM {app}.scoring_models WHERE status = 'current'"
 LAST_RUN_OF_MODEL = """
 SELECT started_at FROM {app}.scoring_runs
  WHERE model_version = %(version)s AND state = 'finished' ORDER BY id DESC LIMIT 1
@@ -89,11 +91,16 @@ UPDATE {app}.scoring_runs SET state = 'failed', error = %(error)s, finished_at =
 """
 
 
+def current_version(conn, cfg) -> int | None:
+    """The current model's version (None before the first training), without loading it."""
+    row = conn.execute(_q(CURRENT_VERSION, cfg)).fetchone()
+    return row["version"] if row else None
+
+
 def estimate(conn, cfg, model_version: int | None = None) -> cost.Cost:
     """The sync cost of a run with `model_version` (default: the current model) started now."""
     if model_version is None:
-        model = registry.current(conn, cfg)
-        model_version = model.version if model else None
+        model_version = current_version(conn, cfg)
     last = conn.execute(_q(LAST_RUN_OF_MODEL, cfg), {"version": model_version}).fetchone()
     return cost.measure(conn, cfg, since=last["started_at"] if last else None)
 
@@ -108,10 +115,10 @@ def start_run(conn, redis_conn, cfg, *, started_by: str = "cli", today: date | N
     active = conn.execute(_q(ACTIVE_RUN, cfg)).fetchone()
     if active:
         raise RunAlreadyActive(active["id"])
-    model = registry.current(conn, cfg)
-    if model is None:
+    version = current_version(conn, cfg)
+    if version is None:
         raise NoModel()
-    est = estimate(conn, cfg, model.version)
+    est = estimate(conn, cfg, version)
     bounds = [r["id"] for r in conn.execute(_q(BOUNDARIES, cfg), {"size": chunk_accounts})]
     edges = [None, *bounds, None] if est.accounts else []
     # Redis must answer before anything is written: a run recorded with none of its chunks queued
@@ -121,7 +128,7 @@ def start_run(conn, redis_conn, cfg, *, started_by: str = "cli", today: date | N
     try:
         with conn.transaction():
             run_id = conn.execute(_q(INSERT_RUN, cfg), {
-                "version": model.version, "as_of": today or now.date(), "scored_at": now,
+                "version": version, "as_of": today or now.date(), "scored_at": now,
                 "chunks_total": max(len(edges) - 1, 0), "accounts": est.accounts, "writes": est.writes,
                 "started_by": started_by}).fetchone()["id"]
             with conn.cursor() as cur:
