@@ -2,7 +2,7 @@
 
 import os
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from psycopg import sql
@@ -223,11 +223,12 @@ def test_loaded_is_true_once_a_load_is_recorded(db_conn):
 
 def test_picklist_values_are_ones_salesforce_accepts(db_conn, demo):
     fields = [("Account", "Type"), ("Account", "Industry"), ("Product2", "Family"), ("Order", "Status"),
-              ("Order", "StatusCode"), ("Order", "Type")]
+              ("Order", "StatusCode"), ("Order", "Type"), ("Case", "Status"), ("Case", "Priority"),
+              ("Case", "Origin"), ("Case", "Type"), ("Invoice__c", "Status__c")]
     for object_name, field in fields:
         allowed = {p["value"] for p in connect.field_definition(object_name, field)["picklistValues"]}
         used = {r["v"] for r in db_conn.execute(sql.SQL("SELECT DISTINCT {} AS v FROM {}").format(
-            sql.Identifier(field.lower()), _table(object_name.lower())))}
+            sql.Identifier(field.lower()), _table(connect.table_name(object_name))))}
         assert used and used <= allowed, (object_name, field, used - allowed)
     wrong_category = _scalar(
         db_conn,
@@ -271,3 +272,38 @@ def test_command_line_needs_database_url(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         demo_data.main(["--accounts", "10", "--orders", "100"])
     assert "DATABASE_URL" in capsys.readouterr().err
+
+
+def test_cases_follow_their_accounts_orders_and_old_ones_are_closed(db_conn, demo):
+    cases = db_conn.execute(sql.SQL(
+        "SELECT k.*, o.accountid AS order_account, o.createddate AS ordered, c.accountid AS contact_account"
+        " FROM {} k JOIN {} o ON o.sfid = k.order__c JOIN {} c ON c.sfid = k.contactid"
+    ).format(_table("case"), _table("order"), _table("contact"))).fetchall()
+    assert demo["rows"]["Case"] == len(cases) and 0.02 * SCALE["orders"] < len(cases) < 0.2 * SCALE["orders"]
+    assert all(k["accountid"] == k["order_account"] == k["contact_account"] for k in cases)
+    assert all(k["ordered"] <= k["createddate"] < datetime.combine(TODAY, time()) for k in cases)
+    for k in cases:
+        assert k["isclosed"] == (k["status"] == "Closed") == (k["closeddate"] is not None)
+        assert k["isclosed"] == (k["createddate"] < datetime.combine(TODAY - timedelta(days=10), time()))
+    numbers = [k["casenumber"] for k in sorted(cases, key=lambda k: (k["createddate"], k["sfid"]))]
+    assert numbers == sorted(numbers)
+
+
+def test_invoices_bill_past_months_and_record_when_they_were_paid(db_conn, demo):
+    invoices = db_conn.execute(sql.SQL("SELECT * FROM {}").format(_table("invoice__c"))).fetchall()
+    assert demo["rows"]["Invoice__c"] == len(invoices) > SCALE["accounts"]
+    periods = sorted({i["period__c"] for i in invoices})
+    assert periods[-1] == "2025-04" and periods[0] == "2024-03"  # up to the month before last, 15 months
+    assert len({i["external_id__c"] for i in invoices}) == len(invoices)
+    for i in invoices:
+        assert i["external_id__c"] == f"inv-{i['account__c']}-{i['period__c']}"
+        assert (i["status__c"] == "Paid") == (i["paid_date__c"] is not None)
+        assert i["paid_date__c"] is None or i["paid_date__c"] < TODAY
+    late = sum(1 for i in invoices if i["paid_date__c"] and i["paid_date__c"] > i["due_date__c"])
+    assert 0.03 * len(invoices) < late < 0.4 * len(invoices)
+    orders = db_conn.execute(sql.SQL(
+        "SELECT round(sum(totalamount::numeric), 2) AS amount, count(*) AS n FROM {}"
+        " WHERE statuscode = 'Activated' AND to_char(effectivedate, 'YYYY-MM') BETWEEN %s AND %s"
+    ).format(_table("order")), (periods[0], periods[-1])).fetchone()
+    assert round(sum(i["amount__c"] for i in invoices), 0) == round(float(orders["amount"]), 0)
+    assert sum(i["order_count__c"] for i in invoices) == orders["n"]

@@ -17,6 +17,7 @@ from datetime import date
 import numpy as np
 import skops.io as sio
 from psycopg import sql
+from threadpoolctl import threadpool_limits
 
 from core.scoring import features as feature_sql
 
@@ -64,7 +65,8 @@ class Model:
         X = np.asarray(X, dtype=np.float64)
         if len(X) == 0:
             return np.zeros(0)
-        return np.clip(self.estimator.predict_proba(X)[:, 1], 0.0, 1.0)
+        with threadpool_limits(1):  # as in training: busy-waiting OpenMP threads cost more than they give
+            return np.clip(self.estimator.predict_proba(X)[:, 1], 0.0, 1.0)
 
     def score(self, conn, cfg, account_ids, as_of: date) -> dict[int, float]:
         """Churn risk 0–100 (one decimal) for those of `account_ids` with order history before `as_of`."""

@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from core.scoring import features as feature_sql
 from core.scoring import registry
@@ -32,6 +33,9 @@ CURVE_POINTS = 101
 IMPORTANCE_ROWS = 20_000
 IMPORTANCE_REPEATS = 3
 RECENCY = feature_sql.FEATURES.index("days_since_last_order")
+# One thread: OpenMP's threads busy-wait for each other, and on a dyno whose cores are shared (or
+# busy with the web process) a 200-tree fit took 30 times longer with two threads than with one.
+THREADS = 1
 
 
 class NotEnoughHistory(ValueError):
@@ -97,10 +101,12 @@ def summary(y: np.ndarray, p: np.ndarray) -> dict:
 
 
 def curve(y: np.ndarray, p: np.ndarray) -> list[list[float]]:
-    """The ROC curve at 101 evenly spaced false positive rates."""
+    """The ROC curve at 101 evenly spaced false positive rates, from (0, 0) to (1, 1)."""
     fpr, tpr, _ = roc_curve(y, p)
     grid = np.linspace(0, 1, CURVE_POINTS)
-    return [[_r(f), _r(t)] for f, t in zip(grid, np.interp(grid, fpr, tpr), strict=True)]
+    rates = np.interp(grid, fpr, tpr)
+    rates[0] = 0.0  # where the curve starts, before the first threshold lets any account through
+    return [[_r(f), _r(t)] for f, t in zip(grid, rates, strict=True)]
 
 
 def calibration(y: np.ndarray, p: np.ndarray) -> list[dict]:
@@ -163,11 +169,12 @@ def train(conn, cfg, *, today: date | None = None, seed: int = 0, horizon_days: 
     started = time.perf_counter()
     _, X_train, y_train = dataset(conn, cfg, train_cutoff, horizon_days)
     _, X_valid, y_valid = dataset(conn, cfg, validate_cutoff, horizon_days)
-    fitted = {"model": model(seed).fit(X_train, y_train),
-              "logistic": logistic_baseline(seed).fit(X_train, y_train),
-              "recency": RecencyRule().fit(X_train, y_train)}
-    trained_seconds = time.perf_counter() - started
-    metrics = evaluate(fitted, X_valid, y_valid, seed) | {"train_rows": int(len(y_train))}
+    with threadpool_limits(THREADS):
+        fitted = {"model": model(seed).fit(X_train, y_train),
+                  "logistic": logistic_baseline(seed).fit(X_train, y_train),
+                  "recency": RecencyRule().fit(X_train, y_train)}
+        trained_seconds = time.perf_counter() - started
+        metrics = evaluate(fitted, X_valid, y_valid, seed) | {"train_rows": int(len(y_train))}
     with conn.transaction():
         registry.lock(conn, cfg)
         promote, reason = decide(registry.current(conn, cfg), metrics["model"]["roc_auc"], X_valid, y_valid)
