@@ -38,8 +38,8 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 @scores.command()
 @click.option("--wait", is_flag=True, help="Stay until the training ends; exit 1 if it failed.")
-@click.option("--only-on", type=click.Choice(WEEKDAYS), help="Do nothing on other days (UTC): Heroku Scheduler "
-              "runs jobs daily at most, so a weekly training is a daily job that trains on one day.")
+@click.option("--only-on", type=click.Choice(WEEKDAYS), help="Do nothing on other days (UTC): Heroku Scheduler's "
+              "longest interval is a day, so a weekly training is a daily job that trains on one day.")
 def train(wait, only_on):
     """Enqueue a training (the worker trains, registers and applies the promotion rule)."""
     if only_on and WEEKDAYS[datetime.now(UTC).weekday()] != only_on:
@@ -54,10 +54,15 @@ def train(wait, only_on):
         click.echo(f"training {'queued' if started else 'already queued today'}: job {record['id']}")
         if not wait:
             return
+        waited, hinted = time.monotonic(), False
         with terminal_progress(1, "training") as bar:
             while record["state"] not in (jobs.FINISHED, jobs.FAILED):
                 time.sleep(0.5)
                 record = jobs.get(conn, cfg.app_schema, record["id"])
+                if record["state"] == jobs.QUEUED and not hinted and time.monotonic() - waited > 10:
+                    click.echo(f"not started yet: is a worker serving the '{rules.TRAIN_QUEUE}' queue running? "
+                               "(heroku ps:scale worker=1, or make run)")
+                    hinted = True
             bar.update(1)
     if record["state"] == jobs.FAILED:
         click.echo(f"training failed: {record['error']}")
