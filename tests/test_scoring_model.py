@@ -88,7 +88,8 @@ def test_features_are_one_row_per_account_with_orders_before_the_cutoff(db_conn,
     assert features.extract(db_conn, cfg, VALIDATE_CUTOFF, account_ids=some)[0] == some
 
 
-# What happens after the cut-off: new orders, cases and invoices, and changes to rows dated after it.
+# What happens after the cut-off: new orders, items added to earlier orders, cases and invoices, and changes to rows
+# dated after it.
 AFTER_THE_CUTOFF = ["""
 INSERT INTO {s}."order" (sfid, accountid, status, statuscode, effectivedate, totalamount, createddate, systemmodstamp,
                          isdeleted)
@@ -97,6 +98,13 @@ SELECT 'x' || lpad(a.id::text, 17, '0'), a.sfid, 'Activated', 'Activated', %(cut
   FROM {s}.account a
 """, """
 UPDATE {s}."order" SET totalamount = totalamount * 10 WHERE effectivedate >= %(cutoff)s
+""", """
+INSERT INTO {s}.orderitem (sfid, orderid, product2id, quantity, unitprice, totalprice, createddate, systemmodstamp,
+                           isdeleted)
+SELECT 'w' || lpad(o.id::text, 17, '0'), o.sfid, (SELECT min(sfid) FROM {s}.product2), 1, 5000, 5000,
+       %(cutoff)s::timestamp + interval '2 hours', %(cutoff)s::timestamp + interval '2 hours', false
+  FROM {s}."order" o
+ WHERE o.effectivedate >= %(cutoff)s::date - 30 AND o.effectivedate < %(cutoff)s
 """, """
 INSERT INTO {s}."case" (sfid, accountid, casenumber, status, isclosed, createddate, systemmodstamp, isdeleted)
 SELECT 'y' || lpad(a.id::text, 17, '0'), a.sfid, 'X' || a.id, 'New', false, %(cutoff)s::timestamp,

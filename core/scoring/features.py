@@ -76,20 +76,25 @@ WITH orders AS (
                                           AND day < %(cutoff)s::date - 90), 0) AS amount_prev_90d
       FROM orders
      GROUP BY account_id
-), mix AS (
-    SELECT o.account_id,
-           count(*)::double precision / count(DISTINCT o.sfid) AS items_per_order,
-           count(DISTINCT i.product2id) AS distinct_products,
-           sum(i.totalprice) FILTER (WHERE p.family = 'Hardware') / nullif(sum(i.totalprice), 0) AS hardware,
-           sum(i.totalprice) FILTER (WHERE p.family = 'Software') / nullif(sum(i.totalprice), 0) AS software,
-           sum(i.totalprice) FILTER (WHERE p.family = 'Services') / nullif(sum(i.totalprice), 0) AS services,
-           sum(i.totalprice) FILTER (WHERE p.family = 'Supplies') / nullif(sum(i.totalprice), 0) AS supplies
+), bought AS (
+    -- per account and product first: both steps hash-aggregate, where count(DISTINCT) would sort every item
+    SELECT o.account_id, i.product2id, count(*) AS items, sum(i.totalprice) AS amount
       FROM orders o
       JOIN {s}.orderitem i ON i.orderid = o.sfid
-      JOIN {s}.product2 p ON p.sfid = i.product2id
      WHERE o.day >= %(cutoff)s::date - 365 AND i.createddate < %(cutoff)s::timestamp
        AND NOT coalesce(i.isdeleted, false)
-     GROUP BY o.account_id
+     GROUP BY o.account_id, i.product2id
+), mix AS (
+    SELECT b.account_id,
+           sum(b.items) AS items,
+           count(*) AS distinct_products,
+           sum(b.amount) FILTER (WHERE p.family = 'Hardware') / nullif(sum(b.amount), 0) AS hardware,
+           sum(b.amount) FILTER (WHERE p.family = 'Software') / nullif(sum(b.amount), 0) AS software,
+           sum(b.amount) FILTER (WHERE p.family = 'Services') / nullif(sum(b.amount), 0) AS services,
+           sum(b.amount) FILTER (WHERE p.family = 'Supplies') / nullif(sum(b.amount), 0) AS supplies
+      FROM bought b
+      JOIN {s}.product2 p ON p.sfid = b.product2id
+     GROUP BY b.account_id
 ), cases AS (
     SELECT a.id AS account_id,
            count(*) FILTER (WHERE k.createddate >= %(cutoff)s::timestamp - interval '90 days') AS cases_90d,
@@ -124,7 +129,7 @@ SELECT p.account_id,
        g.mean_gap_days,
        p.days_since_last_order / greatest(g.mean_gap_days, 1.0) AS recency_over_gap,
        p.amount_365d / greatest(p.orders_365d, 1) AS avg_order_value_365d,
-       coalesce(m.items_per_order, 0) AS items_per_order_365d,
+       coalesce(m.items::double precision / nullif(p.orders_365d, 0), 0) AS items_per_order_365d,
        coalesce(m.distinct_products, 0) AS distinct_products_365d,
        coalesce(m.hardware, 0) AS share_hardware_365d,
        coalesce(m.software, 0) AS share_software_365d,
@@ -148,6 +153,8 @@ SELECT p.account_id,
   LEFT JOIN invoices v ON v.account_id = p.account_id
  ORDER BY p.account_id
 """
+
+WORK_MEM = "SET LOCAL work_mem = '64MB'"
 
 # Accounts with order history before the cut-off, and whether they ordered in the horizon after it.
 LABELS = """
@@ -178,7 +185,10 @@ def _query(text: str, cfg, account_ids) -> sql.Composed:
 
 def extract(conn, cfg, cutoff: date, *, account_ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
     """Ids (`salesforce.account.id`) of accounts with order history before `cutoff`, and their FEATURES."""
-    rows = conn.execute(_query(EXTRACT, cfg, account_ids), {"cutoff": cutoff}).fetchall()
+    with conn.transaction():
+        # The aggregates over a million orders fit in memory with this much; at the default 4 MB they spill to disk.
+        conn.execute(WORK_MEM)
+        rows = conn.execute(_query(EXTRACT, cfg, account_ids), {"cutoff": cutoff}).fetchall()
     ids = [r["account_id"] for r in rows]
     matrix = np.array([[float(r[name]) for name in FEATURES] for r in rows], dtype=np.float64)
     return ids, matrix.reshape(len(rows), len(FEATURES))

@@ -69,8 +69,8 @@ class Model:
             return np.clip(self.estimator.predict_proba(X)[:, 1], 0.0, 1.0)
 
     def score(self, conn, cfg, account_ids, as_of: date) -> dict[int, float]:
-        """Churn risk 0–100 (one decimal) for those of `account_ids` with order history before `as_of`."""
-        ids, X = feature_sql.extract(conn, cfg, as_of, account_ids=list(account_ids))
+        """Churn risk 0–100 (one decimal) for those of `account_ids` (None: all) with order history before `as_of`."""
+        ids, X = feature_sql.extract(conn, cfg, as_of, account_ids=None if account_ids is None else list(account_ids))
         columns = [feature_sql.FEATURES.index(name) for name in self.features]
         probabilities = self.predict(X[:, columns])
         return {account: round(float(p) * 100, 1) for account, p in zip(ids, probabilities, strict=True)}
