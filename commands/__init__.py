@@ -7,7 +7,7 @@ worker processes they import core/ only: jobs are enqueued by dotted path, never
 
 import click
 
-from commands import connect, doctor, exports, invoices, logins, migrate, org, sync_health, verify_sync
+from commands import connect, doctor, exports, invoices, logins, migrate, org, scores, sync_health, verify_sync
 
 
 @click.group()
@@ -20,6 +20,7 @@ for command in (
     migrate.release,
     migrate.postdeploy,
     invoices.invoices,
+    scores.scores,
     exports.exports_group,
     logins.invite,
     logins.create_demo_users,

@@ -192,8 +192,11 @@ def parse_mappings(document: dict) -> dict[str, Mapping]:
         if access not in ("read_only", "read_write"):
             raise ValueError(f"{entry['object_name']}: access must be read_only or read_write, not {access!r}")
         upsert = config.get("upsert_field")
-        if access == "read_write" and not upsert:
-            raise ValueError(f"{entry['object_name']}: a read-write mapping needs an upsert_field")
+        if upsert and access != "read_write":
+            raise ValueError(f"{entry['object_name']}: only a read-write mapping has an upsert_field")
+        # A read-write mapping without an upsert field is valid in Connect: it updates and deletes rows
+        # that have an sfid, but cannot insert safely. Account is such a mapping: the app only writes its
+        # churn-risk fields on synced accounts (docs/scoring.md, "Write-back through Connect").
         result[entry["object_name"]] = Mapping(
             object_name=entry["object_name"],
             access=access,

@@ -52,5 +52,8 @@ BEGIN
         CREATE INDEX IF NOT EXISTS app_idx_invoice_failed ON {connect_schema}.invoice__c (id)
             WHERE _hc_lastop = 'FAILED';
     END IF;
+    IF to_regclass('{connect_schema}.account') IS NOT NULL THEN  -- read-write for the churn fields (docs/scoring.md)
+        CREATE INDEX IF NOT EXISTS app_idx_account_failed ON {connect_schema}.account (id) WHERE _hc_lastop = 'FAILED';
+    END IF;
 END
 $$;

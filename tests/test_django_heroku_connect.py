@@ -111,7 +111,7 @@ def _django_on_psycopg2():
 
 
 def _models(hc_models):
-    """The project's models of two mapped objects: Contact (read-write) and Account (read-only)."""
+    """The project's models of two mapped objects: Contact (read-write) and Product2 (read-only)."""
 
     class Contact(hc_models.HerokuConnectModel):
         sf_object_name = "Contact"
@@ -125,14 +125,14 @@ def _models(hc_models):
         class Meta:
             app_label = "connectapp"
 
-    class Account(hc_models.HerokuConnectModel):
-        sf_object_name = "Account"
+    class Product(hc_models.HerokuConnectModel):
+        sf_object_name = "Product2"
         name = hc_models.Text(sf_field_name="Name", max_length=255)
 
         class Meta:
             app_label = "connectapp"
 
-    return Contact, Account
+    return Contact, Product
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +152,8 @@ def hc(app_config, connect_api):
     from heroku_connect.db.exceptions import WriteNotSupportedError
     from heroku_connect.test.utils import no_heroku_connect_write_restrictions
 
-    contact, account = _models(hc_models)
-    yield SimpleNamespace(Contact=contact, Account=account, TriggerLog=models.TriggerLog,
+    contact, product = _models(hc_models)
+    yield SimpleNamespace(Contact=contact, Product=product, TriggerLog=models.TriggerLog,
                           TriggerLogArchive=models.TriggerLogArchive, utils=utils,
                           WriteNotSupportedError=WriteNotSupportedError,
                           no_write_restrictions=no_heroku_connect_write_restrictions)
@@ -212,15 +212,15 @@ def test_an_orm_update_logs_only_the_changed_field(conn, hc, synced):
 
 def test_the_librarys_router_refuses_writes_to_a_read_only_mapping(conn, hc):
     with pytest.raises(hc.WriteNotSupportedError):
-        hc.Account.objects.create(name="Acme")
+        hc.Product.objects.create(name="Widget")
     assert log(conn) == []
 
 
 def test_a_read_only_mapping_written_anyway_is_logged_readonly(conn, hc):
     with hc.no_write_restrictions():
-        account = hc.Account.objects.create(name="Acme")
+        product = hc.Product.objects.create(name="Widget")
     (entry,) = hc.TriggerLog.objects.all()
-    assert (entry.action, entry.state, entry.record_id) == ("INSERT", "READONLY", account.id)
+    assert (entry.action, entry.state, entry.record_id) == ("INSERT", "READONLY", product.id)
 
 
 # --- capture_insert_from_model / capture_update_from_model (Connect's hc_capture_* functions) -----

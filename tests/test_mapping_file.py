@@ -35,7 +35,7 @@ def test_connection_block_has_the_exported_fields():
 def test_objects_are_the_ones_the_app_needs_with_their_access():
     access = {m["object_name"]: m["config"]["access"] for m in MAPPINGS}
     assert access == {
-        "Account": "read_only",
+        "Account": "read_write",  # the three churn-risk fields only (docs/scoring.md)
         "Contact": "read_write",
         "Product2": "read_only",
         "Order": "read_only",
@@ -59,8 +59,12 @@ def test_access_is_read_only_or_read_write(mapping):
     assert mapping["config"]["access"] in ("read_only", "read_write")
 
 
-@pytest.mark.parametrize("mapping", [m for m in MAPPINGS if m["config"]["access"] == "read_write"],
-                         ids=[m["object_name"] for m in MAPPINGS if m["config"]["access"] == "read_write"])
+# Account is read-write without an upsert field: the app only updates accounts that have an sfid and
+# never inserts one, so there is no Postgres-born row whose return Connect must match (docs/scoring.md).
+INSERTING = [m for m in MAPPINGS if m["config"]["access"] == "read_write" and m["object_name"] != "Account"]
+
+
+@pytest.mark.parametrize("mapping", INSERTING, ids=[m["object_name"] for m in INSERTING])
 def test_read_write_mappings_upsert_on_a_unique_external_id(mapping):
     upsert = mapping["config"]["upsert_field"]
     described = _described(mapping["object_name"])[upsert]

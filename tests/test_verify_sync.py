@@ -87,7 +87,7 @@ def test_verify_sync_names_a_stopped_connect(database_url, local_org):
 
 def test_verify_sync_names_a_read_only_mapping(database_url, local_org):
     with pytest.raises(VerifyFailed, match="read-only"):
-        verify(database_url, "salesforce", object_name="Account", timeout=1, salesforce_factory=local_org.salesforce,
+        verify(database_url, "salesforce", object_name="Order", timeout=1, salesforce_factory=local_org.salesforce,
                echo=lambda *_: None)
 
 

@@ -22,6 +22,7 @@ from web import (
     jobs,
     portal,
     requests,
+    scoring,
     security,
     sync_console,
 )
@@ -67,5 +68,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(portal.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sync_console.bp)
+    app.register_blueprint(scoring.bp)
     logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)
     return app

@@ -20,6 +20,7 @@ from worker import liveness
 import worker.exports  # noqa: E402, F401  isort: skip
 import worker.invoicing  # noqa: E402, F401  isort: skip
 import worker.jobs  # noqa: E402, F401  isort: skip
+import worker.scoring  # noqa: E402, F401  isort: skip
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,165 @@
+"""`python manage.py scores …`: train the churn model and run the nightly scoring (docs/scoring.md).
+
+    python manage.py scores train --only-on sunday   # daily Scheduler job that trains weekly
+    python manage.py scores train [--wait]     # train, register, promote if better
+    python manage.py scores run [--wait]       # nightly: score every account, write changed scores back
+    python manage.py scores estimate           # the sync cost of a run, without starting it
+    python manage.py scores status 12 [--wait]
+    python manage.py scores resume 12          # re-enqueue the unfinished chunks of run 12
+"""
+
+import sys
+import time
+from datetime import UTC, datetime
+
+import click
+import redis
+
+from commands.progress import terminal_progress
+from core import config, db, jobs, queue
+from core.scoring import runs as rules
+from core.scoring.cost import Cost
+
+QUEUE_DOWN = "Redis is not answering, so nothing was started or recorded. Is a Redis running (make run)?"
+
+
+def _show_cost(est: Cost) -> None:
+    for line in est.lines():
+        click.echo(line)
+
+
+@click.group()
+def scores():
+    """Churn risk: train the model, score every account, write the risk back through Connect."""
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@scores.command()
+@click.option("--wait", is_flag=True, help="Stay until the training ends; exit 1 if it failed.")
+@click.option("--only-on", type=click.Choice(WEEKDAYS), help="Do nothing on other days (UTC): Heroku Scheduler's "
+              "longest interval is a day, so a weekly training is a daily job that trains on one day.")
+def train(wait, only_on):
+    """Enqueue a training (the worker trains, registers and applies the promotion rule)."""
+    if only_on and WEEKDAYS[datetime.now(UTC).weekday()] != only_on:
+        click.echo(f"today is not a {only_on} (UTC): no training.")
+        return
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        try:
+            record, started = rules.start_training(conn, queue.connect(cfg.redis_url), cfg)
+        except redis.RedisError:
+            raise click.ClickException(QUEUE_DOWN) from None
+        click.echo(f"training {'queued' if started else 'already queued today'}: job {record['id']}")
+        if not wait:
+            return
+        waited, hinted = time.monotonic(), False
+        with terminal_progress(1, "training") as bar:
+            while record["state"] not in (jobs.FINISHED, jobs.FAILED):
+                time.sleep(0.5)
+                record = jobs.get(conn, cfg.app_schema, record["id"])
+                if record["state"] == jobs.QUEUED and not hinted and time.monotonic() - waited > 10:
+                    click.echo(f"not started yet: is a worker serving the '{rules.TRAIN_QUEUE}' queue running? "
+                               "(heroku ps:scale worker=1, or make run)")
+                    hinted = True
+            bar.update(1)
+    if record["state"] == jobs.FAILED:
+        click.echo(f"training failed: {record['error']}")
+        sys.exit(1)
+    result = record["result"] or {}
+    click.echo(f"model v{result.get('version')}: {result.get('status')}"
+               + (f" — {result['reason']}" if result.get("reason") else ""))
+
+
+@scores.command()
+def estimate():
+    """Show the sync cost of a scoring run now; start nothing."""
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        _show_cost(rules.estimate(conn, cfg))
+
+
+@scores.command()
+@click.option("--wait", is_flag=True, help="Stay until the run ends, showing progress; exit 1 if it failed.")
+def run(wait):
+    """Start a scoring run: plan the chunks and enqueue them for the workers."""
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        try:
+            run_id, est = rules.start_run(conn, queue.connect(cfg.redis_url), cfg)
+        except rules.ScoringError as exc:
+            raise click.ClickException(str(exc)) from None
+        except redis.RedisError:
+            raise click.ClickException(QUEUE_DOWN) from None
+        _show_cost(est)
+        p = rules.progress(conn, run_id, cfg)
+        click.echo(f"scoring run #{run_id} started: {p['chunks_total']} chunk(s) queued; follow it at /ops/model")
+        if wait:
+            _watch(conn, run_id, cfg)
+
+
+@scores.command()
+@click.argument("run_id", type=int)
+@click.option("--wait", is_flag=True, help="Stay until the run ends, showing progress.")
+def status(run_id, wait):
+    """Show a run's progress (and wait for it with --wait)."""
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        if rules.progress(conn, run_id, cfg) is None:
+            raise click.BadParameter(f"there is no scoring run #{run_id}", param_hint="RUN_ID")
+        if wait:
+            _watch(conn, run_id, cfg)
+        else:
+            click.echo(rules.summary(rules.progress(conn, run_id, cfg)))
+
+
+@scores.command()
+@click.argument("run_id", type=int)
+def resume(run_id):
+    """Enqueue again the chunks of a run that are not done (after Redis lost its queue, say)."""
+    cfg = config.load()
+    with db.connect(cfg.database_url) as conn:
+        p = rules.progress(conn, run_id, cfg)
+        if p is None:
+            raise click.BadParameter(f"there is no scoring run #{run_id}", param_hint="RUN_ID")
+        if p["final"]:
+            raise click.ClickException(f"run #{run_id} is {p['state']}; start a new run instead.")
+        pending = [c["chunk"] for c in rules.chunks(conn, run_id, cfg) if c["state"] != "done"]
+    added = rules.enqueue_chunks(queue.queue(queue.connect(cfg.redis_url)), run_id, pending)
+    click.echo(f"run #{run_id}: {len(pending)} chunk(s) not done, {added} enqueued again.")
+
+
+def _line(p: dict) -> str:
+    if not p["final"] and p["chunks_done"] == 0 and p["chunks_running"] == 0 and p["elapsed_seconds"] > 5:
+        return "no chunk has started yet: is a worker running? (heroku ps:scale worker=1, or make run)"
+    eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] is not None else ""
+    return (f"{p['chunks_done']}/{p['chunks_total']} chunks, {p['accounts_scored']:,} accounts, "
+            f"{p['rows_written']:,} written{eta}")
+
+
+def _watch(conn, run_id: int, cfg, poll: float = 0.5) -> None:
+    """Follow a run until it ends: a progress bar on a terminal, a line per change otherwise."""
+    p = rules.progress(conn, run_id, cfg)
+    if sys.stdout.isatty() and p["chunks_total"]:
+        with click.progressbar(length=p["chunks_total"], label=f"scoring run #{run_id}", show_eta=False,
+                               item_show_func=lambda q: _line(q) if q else "") as bar:
+            shown = 0
+            while True:
+                p = rules.progress(conn, run_id, cfg)
+                bar.update(p["chunks_done"] - shown, p)
+                shown = p["chunks_done"]
+                if p["final"]:
+                    break
+                time.sleep(poll)
+    else:
+        last, last_at = None, 0.0
+        while not p["final"]:
+            if (p["chunks_done"], p["chunks_running"]) != last and time.monotonic() - last_at >= 5:
+                click.echo(f"{datetime.now(UTC):%H:%M:%S} {_line(p)}")
+                last, last_at = (p["chunks_done"], p["chunks_running"]), time.monotonic()
+            time.sleep(poll)
+            p = rules.progress(conn, run_id, cfg)
+    click.echo(rules.summary(p))
+    if p["state"] == "failed":
+        sys.exit(1)
