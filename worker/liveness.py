@@ -19,6 +19,14 @@ retry's own 5 s delay, the scheduler's 1 s poll).
 A worker cut off from Redis for more than 10 s while its job goes on is reaped too: the job then
 runs twice at once, which the jobs already survive (a chunk locks its rows, a retry of a committed
 chunk finds it done).
+
+Redis restarting is survived the same way. RQ's scheduler process exits on a Redis connection
+error and RQ would start another only at the next maintenance pass; here a worker whose
+scheduler is not running takes the lock whenever nobody live holds it. And a Redis that comes
+back empty (no persistence, a failover, a flush) has lost every queued job and every retry
+waiting in the scheduled registry: the first worker to notice (the key `app:redis-known` is
+gone) enqueues again, from Postgres, every unfinished chunk of every running invoice run whose
+job is gone (core/invoicing.py: requeue_unfinished), then sets the key.
 """
 
 import logging
@@ -30,12 +38,16 @@ from rq.registry import StartedJobRegistry
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 from rq.timeouts import TimerDeathPenalty
 
-from core import queue
+from core import config, db, invoicing, queue
 
 log = logging.getLogger(__name__)
 ALIVE = "app:alive:{}"
 ALIVE_SECONDS = 10
 BEAT_SECONDS = 3
+# Present while this Redis still holds what was enqueued into it; a Redis that lost its data lacks it.
+KNOWN = "app:redis-known"
+# While one worker re-enqueues lost work, the key says so; if that worker dies, another tries after this.
+RECOVERING_SECONDS = 30
 # Delete a lock only if the dead scheduler still holds it (another may have taken it meanwhile).
 _RELEASE_IF_HELD_BY = redis.Redis().register_script(
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -90,33 +102,66 @@ def take_over_scheduling(worker) -> None:
         scheduler.acquire_locks(auto_start=True)
 
 
-def names(worker) -> list[str]:
-    """The worker's name, and its scheduler's while it has one."""
+def _scheduler_running(worker) -> bool:
     scheduler = getattr(worker, "scheduler", None)
-    return [worker.name] + ([scheduler.name] if scheduler is not None else [])
+    return scheduler is not None and scheduler._process is not None and scheduler._process.is_alive()
 
 
-def watch(worker, redis_url: str) -> threading.Thread:
-    """Beat for `worker` now, then every BEAT_SECONDS in a daemon thread that also reaps.
+def names(worker) -> list[str]:
+    """The worker's name, and its scheduler's while that process runs (it exits when Redis goes away)."""
+    return [worker.name] + ([worker.scheduler.name] if _scheduler_running(worker) else [])
+
+
+def unscheduled(conn: redis.Redis, queues) -> bool:
+    """Whether some queue has no scheduler lock at all (e.g. Redis restarted and its scheduler exited)."""
+    return any(not conn.exists(SCHEDULER_LOCKING_KEY_TEMPLATE % q.name) for q in queues)
+
+
+def recover_lost_work(conn: redis.Redis, database_url: str, cfg) -> dict[int, int] | None:
+    """If Redis has lost its data since a worker last looked, enqueue again what Postgres says is unfinished.
+
+    Returns {run id: chunks enqueued again} when this worker did it, None when there was nothing
+    to do (or another worker is at it). Postgres being down leaves the claim to expire, so a later
+    beat tries again.
+    """
+    if conn.exists(KNOWN) or not conn.set(KNOWN, "recovering", nx=True, ex=RECOVERING_SECONDS):
+        return None
+    with db.connect(database_url) as pg:
+        added = invoicing.requeue_unfinished(pg, conn, cfg)
+    conn.set(KNOWN, "1")
+    for run_id, n in added.items():
+        log.warning("Redis had lost invoice run %s's jobs: %s unfinished chunk(s) enqueued again", run_id, n)
+    return added
+
+
+def watch(worker, cfg: config.Config) -> threading.Thread:
+    """Beat for `worker` now, then every BEAT_SECONDS in a daemon thread that also reaps and recovers.
 
     The thread has a Redis client of its own: the worker forks a work-horse for every job, and a
     fork must not happen while this thread holds a lock of the client the work-horse will use.
     """
-    conn = queue.connect(redis_url)
+    conn = queue.connect(cfg.redis_url)
     queues = [queue.queue(conn, q.name) for q in worker.queues]
     beat(conn, *names(worker))
+
+    def once():
+        beat(conn, *names(worker))
+        _, freed = reap(conn, queues)
+        if freed or unscheduled(conn, queues):
+            take_over_scheduling(worker)
+        recover_lost_work(conn, cfg.database_url, cfg)
 
     def loop():
         while True:
             time.sleep(BEAT_SECONDS)
             try:
-                beat(conn, *names(worker))
-                _, freed = reap(conn, queues)
-                if freed:
-                    take_over_scheduling(worker)
+                once()
             except redis.RedisError as exc:
                 log.warning("liveness: Redis unavailable (%s); trying again in %s s", type(exc).__name__,
                             BEAT_SECONDS)
+            except Exception as exc:  # Postgres down while recovering: the claim expires, a later beat retries
+                log.warning("liveness: could not recover lost work (%s: %s); trying again later",
+                            type(exc).__name__, exc)
 
     thread = threading.Thread(target=loop, name="liveness", daemon=True)
     thread.start()
