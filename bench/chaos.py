@@ -50,10 +50,13 @@ PERIOD = bench_invoicing.PERIOD
 WORKER_APP = "chaos-worker-{}"  # each worker slot's Postgres application_name (PGAPPNAME)
 GIVE_UP_S = 900
 
-# Worker slots inside a transaction right now: a SIGKILL then lands mid-chunk.
+# Worker slots inside a transaction of several statements right now (a chunk's billing, an export
+# chunk's COPY), not a single autocommit statement such as marking a chunk running: a SIGKILL
+# then lands mid-chunk.
 IN_TRANSACTION = """
 SELECT application_name, extract(epoch FROM backend_start) AS since FROM pg_stat_activity
- WHERE application_name LIKE 'chaos-worker-%' AND xact_start IS NOT NULL AND state <> 'idle'
+ WHERE application_name LIKE 'chaos-worker-%'
+   AND (state = 'idle in transaction' OR (state = 'active' AND xact_start < query_start))
 """
 CHUNK_STATES = "SELECT chunk, state, attempts, extract(epoch FROM started_at) AS started FROM app.invoice_run_chunks"
 RUN_DONE = "SELECT chunks_done, chunks_total, state FROM app.invoice_runs WHERE id = %(run_id)s"
@@ -68,7 +71,7 @@ WITH expected AS (
        AND NOT isdeleted
      GROUP BY accountid
 ), billed AS (
-    SELECT account__c AS accountid, sum(order_count__c) AS orders, sum(amount__c::numeric) AS amount
+    SELECT account__c AS accountid, sum(order_count__c)::bigint AS orders, sum(amount__c::numeric) AS amount
       FROM salesforce.invoice__c WHERE period__c = '2026-10' GROUP BY account__c
 )
 SELECT (SELECT sum(orders) FROM expected) AS expected_orders,

@@ -28,8 +28,10 @@ CHUNK_JOB = "worker.invoicing.run_chunk"
 CHUNK_FAILED_CALLBACK = "worker.invoicing.chunk_failed"
 SCHEDULED_RUN_JOB = "worker.invoicing.scheduled_run"
 # A chunk interrupted by a deploy (SIGTERM), a crash (SIGKILL) or a lost connection is retried;
-# the waits give a restarting database or dyno time to come back.
-CHUNK_RETRY = {"max": 5, "interval": [5, 15, 60]}
+# the waits give a restarting database or dyno time to come back. The retry goes to the front of
+# the queue: behind the run's other chunks it would wait for all of them (measured with
+# bench/chaos.py: 20-40 s more at a million orders).
+CHUNK_RETRY = {"max": 5, "interval": [5, 15, 60], "enqueue_at_front": True}
 # Far above a chunk's real duration (well under a second at 20,000 orders); only a stuck chunk hits it.
 CHUNK_TIMEOUT = 600
 

@@ -110,3 +110,38 @@ def test_redis_that_lost_its_data_gets_the_unfinished_chunks_again(conn, redis, 
     assert totals["n"] == 9 and totals["amount"] == preview.amount == Decimal(p["amount_total"])
     assert conn.execute("SELECT count(*) AS n FROM app.invoice_lines").fetchone()["n"] == 27
     assert "enqueued again" in (tmp_path / "worker.log").read_text()
+
+
+def test_a_killed_chunk_is_retried_before_the_chunks_queued_behind_it(conn, redis, env, database_url, tmp_path):
+    accounts = add_accounts(conn, 9)
+    add_orders(conn, [(a, "2026-10-05", 10 * (i + 1), "Delivered") for i, a in enumerate(accounts)])
+    three_chunks = dataclasses.replace(env, invoicing=config.Invoicing(chunks=3))
+    run_id, _ = invoicing.start_run(conn, redis, "2026-10", three_chunks)
+    worker_env = processes.environment(env)
+    q = queue.queue(redis)
+    killed, behind = invoicing.chunk_job_id(run_id, 0), invoicing.chunk_job_id(run_id, 2)
+
+    with db.connect(database_url) as chunk_1, chunk_1.transaction():
+        with db.connect(database_url) as run_row, run_row.transaction():
+            run_row.execute("SELECT id FROM app.invoice_runs WHERE id = %s FOR UPDATE", (run_id,))
+            first = processes.start_worker(worker_env, tmp_path / "first.log")
+            processes.wait_for(lambda: waiting_on_the_run_row(conn) == 1, 30, "chunk 0 mid-transaction")
+            processes.signal_dyno(first, signal.SIGKILL)
+            first.wait(10)
+            # Hold chunk 1's row: the next worker takes chunk 1 and waits there, leaving chunk 2 queued.
+            chunk_1.execute("SELECT chunk FROM app.invoice_run_chunks WHERE run_id = %s AND chunk = 1 FOR UPDATE",
+                            (run_id,))
+        processes.wait_for(lambda: waiting_on_the_run_row(conn) == 0, 30, "the orphaned backend to end")
+        second = processes.start_worker(worker_env, tmp_path / "second.log")
+        try:
+            # It reaps chunk 0, and its scheduler moves the retry into the queue: ahead of chunk 2.
+            processes.wait_for(lambda: killed in q.get_job_ids(), 60, "chunk 0's retry to be queued")
+            assert q.get_job_ids() == [killed, behind]
+        except BaseException:
+            processes.stop(second)
+            raise
+    try:
+        processes.wait_for(lambda: invoicing.progress(conn, run_id, env)["final"], 60, "the run to finish")
+    finally:
+        processes.stop(second)
+    assert invoicing.progress(conn, run_id, env)["state"] == "finished"

@@ -34,9 +34,11 @@ import threading
 import time
 
 import redis
+from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import now, utcformat
 
 from core import config, db, invoicing, queue
 
@@ -80,7 +82,11 @@ def reap(conn: redis.Redis, queues) -> tuple[list[str], bool]:
             job_id, _, execution_id = composite.rpartition(":")
             worker_name = (conn.hget(f"rq:execution:{composite}", "worker_name") or b"").decode()
             if worker_name and not _alive(conn, worker_name):
-                # RQ's cleanup handles entries whose lease has expired: expire this one now.
+                # RQ's cleanup handles entries whose lease has expired: expire this one now. The
+                # attempt has ended (RQ records that only for a job that raised), so a retry asked
+                # for at the front of the queue goes there (Job.should_enqueue_at_front).
+                if conn.exists(Job.key_for(job_id)):
+                    conn.hset(Job.key_for(job_id), "ended_at", utcformat(now()))
                 conn.zadd(registry.key, {composite: 1}, xx=True)
                 abandoned.append(job_id)
         if abandoned:
