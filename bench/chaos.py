@@ -30,6 +30,7 @@ import dataclasses
 import io
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,15 +49,17 @@ DATA = services.DATA_DIR / "bench-chaos"
 REDIS_DIR = Path("/tmp") / f"connectapp-chaos-redis-{os.getpid()}"
 PERIOD = bench_invoicing.PERIOD
 WORKER_APP = "chaos-worker-{}"  # each worker slot's Postgres application_name (PGAPPNAME)
-GIVE_UP_S = 900
+GIVE_UP_S = 300
 
 # Worker slots inside a transaction of several statements right now (a chunk's billing, an export
 # chunk's COPY), not a single autocommit statement such as marking a chunk running: a SIGKILL
 # then lands mid-chunk.
+# A failure callback's short transaction (it records the error) is not a chunk.
 IN_TRANSACTION = """
 SELECT application_name, extract(epoch FROM backend_start) AS since FROM pg_stat_activity
  WHERE application_name LIKE 'chaos-worker-%'
    AND (state = 'idle in transaction' OR (state = 'active' AND xact_start < query_start))
+   AND query NOT LIKE '%error = %' AND query NOT LIKE '%lock_timeout%'
 """
 CHUNK_STATES = "SELECT chunk, state, attempts, extract(epoch FROM started_at) AS started FROM app.invoice_run_chunks"
 RUN_DONE = "SELECT chunks_done, chunks_total, state FROM app.invoice_runs WHERE id = %(run_id)s"
@@ -189,10 +192,9 @@ def chunk_of(chunks: dict[int, dict], since: float) -> int | None:
     None when no chunk was marked running then: the transaction is something else, e.g. a
     reaper's failure callback recording an abandoned chunk's error.
     """
-    for chunk, row in chunks.items():
-        if row["state"] == "running" and row["started"] is not None and 0 <= float(row["started"]) - since < 1:
-            return chunk
-    return None
+    near = [(float(row["started"]) - since, chunk) for chunk, row in chunks.items()
+            if row["state"] == "running" and row["started"] is not None and 0 <= float(row["started"]) - since < 0.25]
+    return min(near)[1] if near else None
 
 
 def busy_chunks(pg: Database, fleet: Fleet) -> tuple[dict[int, int], dict[int, dict]]:
@@ -449,6 +451,7 @@ def main(argv=None) -> int:
         if pg.conn is not None:
             pg.conn.close()
         stop_postgres(server)
+        shutil.rmtree(REDIS_DIR, ignore_errors=True)
 
     all_recoveries = recoveries + [k["recovery"] for k in export["kills"]]
     max_recovery = max(all_recoveries) if all_recoveries else 0.0
