@@ -16,6 +16,12 @@ only at its next maintenance pass, ten minutes on). A chunk killed
 mid-transaction runs again about 20 s later (10 s for the key to expire, up to 3 s to notice, the
 retry's own 5 s delay, the scheduler's 1 s poll).
 
+Two cases RQ's cleanup gets wrong are handled here: a worker killed after taking a job but before
+marking it started leaves a job still "queued" that the cleanup drops without a retry — it is
+put back at the front of its queue; and a retry asked for at the front of the queue
+(`Retry(enqueue_at_front=True)`, as invoice chunks are) goes there only if the attempt has an
+end time, which a killed attempt never records — the reaper records it.
+
 A worker cut off from Redis for more than 10 s while its job goes on is reaped too: the job then
 runs twice at once, which the jobs already survive (a chunk locks its rows, a retry of a committed
 chunk finds it done).
