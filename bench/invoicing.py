@@ -99,9 +99,12 @@ RUN_STATE = "SELECT state FROM app.invoice_runs WHERE id = %(run_id)s"
 TOTALS = "SELECT count(*) AS invoices, coalesce(sum(amount__c::numeric), 0) AS amount FROM salesforce.invoice__c"
 
 
-def prepare(accounts: int, orders: int, log=print) -> str:
-    """The bench database, loaded once at this scale with every order in the benchmark month; return its URL."""
-    url = services.ensure_database(services.embedded_postgres().get_uri(), DATABASE)
+def prepare(accounts: int, orders: int, log=print, server_url: str | None = None) -> str:
+    """The bench database, loaded once at this scale with every order in the benchmark month; return its URL.
+
+    On the shared embedded server unless `server_url` names another (bench/chaos.py restarts its own).
+    """
+    url = services.ensure_database(server_url or services.embedded_postgres().get_uri(), DATABASE)
     with db.connect(url) as conn:
         provision(conn, "salesforce", log=lambda *_: None)
         migrate(conn, "app", "salesforce", log=lambda *_: None)

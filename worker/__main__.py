@@ -41,8 +41,9 @@ def main(argv=None) -> int:
     # scheduler moves it back to its queue. Every worker offers to run one (RQ's lock lets only one
     # per queue work at a time), so retries happen whatever the number of worker dynos.
     with_scheduler = "--without-scheduler" not in argv
-    # A SIGKILLed worker's jobs are retried in seconds, not after RQ's lease (worker/liveness.py).
-    liveness.watch(worker, cfg.redis_url)
+    # A SIGKILLed worker's jobs are retried in seconds, not after RQ's lease; a Redis that lost its
+    # data gets the unfinished invoice chunks again, from Postgres (worker/liveness.py).
+    liveness.watch(worker, cfg)
     worker.work(burst="--burst" in argv, with_scheduler=with_scheduler, logging_level="INFO")
     return 0
 
