@@ -13,7 +13,6 @@ from core.scoring import runs, writeback
 from standins.connect.writes import as_connect
 from standins.org import seed
 from tests import processes, scoring_rows
-from tests.test_invoicing_workers import expire_the_dead_workers_leases
 from worker import scoring as jobs
 
 CHUNK = 25  # 80 accounts: four chunks
@@ -167,7 +166,7 @@ def test_worker_killed_mid_chunk_is_retried_and_scores_exactly_once(conn, redis,
     assert account_log(conn) == [] and runs.progress(conn, run_id, env)["chunks_done"] == 0
     assert all(r["churn_risk__c"] is None for r in scoring_rows.account_rows(conn).values())
 
-    expire_the_dead_workers_leases(redis)
+    # The new worker finds the dead one's job by its expired liveness key (worker/liveness.py).
     second = processes.start_worker(worker_env, tmp_path / "second.log")
     try:
         processes.wait_for(lambda: runs.progress(conn, run_id, env)["final"], 60, "the run to finish")
