@@ -153,7 +153,8 @@ def verify(database_url, schema, *, salesforce_factory, object_name="Contact", t
     if not mapping.read_write:
         raise VerifyFailed(f"the {object_name} mapping is read-only: Connect ignores writes from Postgres")
     if not mapping.upsert_field:
-        raise VerifyFailed(f"the {object_name} mapping has no upsert field: Connect cannot insert rows safely")
+        raise VerifyFailed(f"the {object_name} mapping has no upsert field: Connect cannot insert rows safely, so "
+                           "verify-sync, which starts with an insert, does not test it (the app only updates its rows)")
     try:
         sf = salesforce_factory()
     except SalesforceAuthenticationFailed as exc:
