@@ -36,14 +36,20 @@ from standins.provision import provision
 from tests import people, portal_rows
 from web import create_app
 
-TEST_DATABASE = "connectapp_test"
+# One database per pytest-xdist worker (`make test` runs two, one per core); "connectapp_test" alone otherwise.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_DATABASE = "connectapp_test" + (f"_{WORKER}" if WORKER else "")
 
 
 @pytest.fixture(scope="session")
 def database_url():
     """A fresh, provisioned and migrated test database."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
+    if url and WORKER:
+        # Each worker needs a database of its own: made beside the one named, on the same server.
+        name = f"{psycopg.conninfo.conninfo_to_dict(url).get('dbname') or 'connectapp_test'}_{WORKER}"
+        server_url, url = url, services.ensure_database(url, name, fresh=True)
+    elif url:
         server_url = url
         name = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or TEST_DATABASE
         with psycopg.connect(url, autocommit=True) as conn:
