@@ -138,6 +138,12 @@ def mappings(path: Path = MAPPING_FILE) -> dict[str, Mapping]:
 
 
 @cache
+def connection_features(path: Path = MAPPING_FILE) -> dict:
+    """The mapping file's `connection.features`: `poll_db_no_merge` (true = Ordered Writes), `disable_bulk_writes`, …"""
+    return dict(json.loads(Path(path).read_text())["connection"].get("features", {}))
+
+
+@cache
 def object_definitions(path: Path = OBJECTS_FILE) -> dict[str, dict]:
     """What Salesforce's describe says of each mapped object, by object name."""
     return {o["name"]: o for o in json.loads(Path(path).read_text())["sobjects"]}
