@@ -194,7 +194,7 @@ def push_with_a_poll_before_the_write_back(sync):
     polled = []
 
     def poll_then_finish(outcomes, pending, tally=None):
-        if not polled:
+        if outcomes and not polled:
             polled.append(sync.pull_once("Contact"))
         finish(outcomes, pending, tally)
 

@@ -15,9 +15,9 @@ Per cycle:
    Inserts are upserts on the mapping's upsert field (a resend cannot duplicate; without one, plain
    creates), updates by Id with only the changed, updateable fields, deletes by Id;
 3. write back as Connect writes (xmlbinary hex: no echo into the trigger log): sfid and
-   INSERTED/UPDATED, or FAILED with `_hc_err`; the log rows → SUCCESS/FAILED/MERGED with `sf_message`;
-4. archive processed rows, and log one logfmt line per mapping: rows, API calls, bulk batches,
-   algorithm, duration, failures.
+   INSERTED/UPDATED, or FAILED with `_hc_err`; the log rows move to the archive as SUCCESS/FAILED/
+   MERGED with `sf_message`, in the same statement;
+4. log one logfmt line per mapping: rows, API calls, bulk batches, algorithm, duration, failures.
 Org unreachable or API limit reached: claimed rows go back to NEW and the caller backs off.
 """
 
@@ -56,14 +56,22 @@ RETURNING t.id, t.action, t.table_name, t.record_id, t.sfid,
 # (safely: inserts are upserts on the external id, updates and deletes by Id are idempotent).
 RELEASE_STALE = "UPDATE {s}._trigger_log SET state = 'NEW', updated_at = now() WHERE state = 'PENDING'"
 RELEASE = "UPDATE {s}._trigger_log SET state = 'NEW', updated_at = now() WHERE id = ANY(%(ids)s) AND state = 'PENDING'"
-# One statement for a whole call's results: a round trip per row would cost more than the org's work.
+# One statement for a whole group's results: each log row leaves the live log for the archive with
+# its outcome (Connect's archiving, done as the result is recorded: one pass over the rows, not two).
 FINISH = """
-UPDATE {s}._trigger_log AS t
-SET state = v.state, sf_result = v.result, sf_message = v.message,
-    processed_at = now(), processed_tx = txid_current(), updated_at = now()
-FROM unnest(%(id)s::integer[], %(state)s::text[], %(result)s::integer[], %(message)s::text[])
-     AS v(id, state, result, message)
-WHERE t.id = v.id
+WITH done AS (
+    DELETE FROM {s}._trigger_log AS t
+    USING unnest(%(id)s::integer[], %(state)s::text[], %(result)s::integer[], %(message)s::text[])
+          AS v(id, state, result, message)
+    WHERE t.id = v.id
+    RETURNING t.id, t.txid, t.created_at, v.state, t.action, t.table_name, t.record_id, t.sfid, t.old, t."values",
+              v.result, v.message
+)
+INSERT INTO {s}._trigger_log_archive (id, txid, created_at, updated_at, processed_at, processed_tx, state, action,
+                                      table_name, record_id, sfid, old, "values", sf_result, sf_message)
+SELECT id, txid, created_at, now(), now(), txid_current(), state, action, table_name, record_id, sfid, old, "values",
+       result, message
+FROM done
 """
 # A record a poll brought back before its sfid was stored already has its own row (the duplicate-row
 # race of a mapping without an upsert field): the unique sfid index lets only one row hold the sfid.
@@ -208,33 +216,42 @@ class Pusher:
         return len(claimed)
 
     def _send_unit(self, rows, pending, tallies):
-        """Send rows that may go out together (a run, or a claim's merged writes), grouped by mapping and kind."""
-        groups = {}
+        """Send rows that may go out together (a run, or a claim's merged writes), grouped by mapping and kind.
+
+        Each group's results are recorded once, after its last call (also when the org stops
+        answering part-way): under Ordered Writes before the next run, which may need their sfids.
+        """
+        groups, refused = {}, []
         sfids = self._current_sfids(rows)
         for row in rows:
             mapping = self.engine.by_table.get(row["table_name"])
             if mapping is None or not mapping.read_write:
-                self._finish([_outcome(row, "FAILED", f"{row['table_name']} is not a read-write mapping")], pending)
+                refused.append(_outcome(row, "FAILED", f"{row['table_name']} is not a read-write mapping"))
                 continue
             kind, sfid = _kind(mapping, row, sfids.get((row["table_name"], row["record_id"])))
             groups.setdefault((mapping.object_name, kind), []).append((row, sfid))
+        self._finish(refused, pending)
         for (object_name, kind), items in groups.items():
             mapping = self.engine.mappings[object_name]
             tally = tallies.setdefault(object_name, Tally())
             started = time.perf_counter()
-            if self.settings.ordered and self.settings.bulk and len(items) >= BULK_WRITE_THRESHOLD:
-                self._send_bulk(mapping, kind, items, pending, tally)
-            else:
-                for start in range(0, len(items), connect.WRITE_BATCH_SIZE):
-                    chunk = items[start:start + connect.WRITE_BATCH_SIZE]
-                    self._finish(self._send_soap(mapping, kind, chunk, tally), pending, tally)
-            tally.seconds += time.perf_counter() - started
+            done = []
+            try:
+                if self.settings.ordered and self.settings.bulk and len(items) >= BULK_WRITE_THRESHOLD:
+                    self._send_bulk(mapping, kind, items, done, tally)
+                else:
+                    for start in range(0, len(items), connect.WRITE_BATCH_SIZE):
+                        done += self._send_soap(mapping, kind, items[start:start + connect.WRITE_BATCH_SIZE], tally)
+            finally:
+                self._finish(done, pending, tally)
+                tally.seconds += time.perf_counter() - started
 
     def _current_sfids(self, rows):
         """Each touched record's sfid now (an insert sent earlier in this claim may have set it)."""
         by_table = {}
         for row in rows:
-            if row["table_name"] in self.engine.by_table:
+            # An insert is sent as an upsert whatever its row holds: only later changes need the sfid now.
+            if row["action"] != "INSERT" and row["table_name"] in self.engine.by_table:
                 by_table.setdefault(row["table_name"], []).append(row["record_id"])
         found = {}
         for table, ids in by_table.items():
@@ -330,10 +347,10 @@ class Pusher:
             outcomes += _results(kind, sendable, results)
         return outcomes
 
-    def _send_bulk(self, mapping, kind, items, pending, tally):
+    def _send_bulk(self, mapping, kind, items, done, tally):
         """A Bulk API 1.0 job for a long run; inserts it refused (or the whole run, if it failed) go out by SOAP."""
         records, sendable, settled = self._records(mapping, kind, items)
-        self._finish(settled, pending, tally)
+        done += settled
         if not records:
             return
         tally.used("bulk")
@@ -360,19 +377,20 @@ class Pusher:
         if results is None:
             retry = sendable
         else:
-            outcomes = _results(kind, sendable, results)
             # Connect falls back to SOAP for the inserts a bulk batch refused; other failures are final.
-            retry = [item for item, o in zip(sendable, outcomes, strict=True)
-                     if o["state"] == "FAILED" and kind in ("upsert", "insert")]
-            self._finish([o for o in outcomes if not (o["state"] == "FAILED" and kind in ("upsert", "insert"))],
-                         pending, tally)
+            fallback = kind in ("upsert", "insert")
+            retry = []
+            for item, outcome in zip(sendable, _results(kind, sendable, results), strict=True):
+                if fallback and outcome["state"] == "FAILED":
+                    retry.append(item)
+                else:
+                    done.append(outcome)
             reason = f"{len(retry)} failed insert(s)"
         if retry:
             log.warning("BULK write batch to %s ended due to %s. Will fall back to SOAP", mapping.object_name, reason)
             tally.fallback += len(retry)
             for start in range(0, len(retry), connect.WRITE_BATCH_SIZE):
-                chunk = retry[start:start + connect.WRITE_BATCH_SIZE]
-                self._finish(self._send_soap(mapping, kind, chunk, tally), pending, tally)
+                done += self._send_soap(mapping, kind, retry[start:start + connect.WRITE_BATCH_SIZE], tally)
 
     # ---- recording ---------------------------------------------------------------------------------
 
