@@ -24,6 +24,7 @@ Org unreachable or API limit reached: claimed rows go back to NEW and the caller
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -240,8 +241,7 @@ class Pusher:
                 if self.settings.ordered and self.settings.bulk and len(items) >= BULK_WRITE_THRESHOLD:
                     self._send_bulk(mapping, kind, items, done, tally)
                 else:
-                    for start in range(0, len(items), connect.WRITE_BATCH_SIZE):
-                        done += self._send_soap(mapping, kind, items[start:start + connect.WRITE_BATCH_SIZE], tally)
+                    self._send_soap(mapping, kind, items, done, tally)
             finally:
                 self._finish(done, pending, tally)
                 tally.seconds += time.perf_counter() - started
@@ -334,18 +334,34 @@ class Pusher:
 
     # ---- sending -----------------------------------------------------------------------------------
 
-    def _send_soap(self, mapping, kind, items, tally):
-        """One collections call of up to 200 records (Connect's SOAP batch); an outcome per log row."""
-        records, sendable, outcomes = self._records(mapping, kind, items)
-        if records:
-            tally.used("soap")
-            sf = self.engine.sf
-            path, request = _collections_call(mapping, kind, records)
-            before = _requests(sf)[0]
-            results = self.engine.call(mapping.object_name, sf.restful, path, **request)
-            tally.api_calls += _requests(sf)[0] - before
-            outcomes += _results(kind, sendable, results)
-        return outcomes
+    def _send_soap(self, mapping, kind, items, done, tally):
+        """Collections calls of up to 200 records (Connect's SOAP batches), one after another; outcomes into `done`.
+
+        One call is in flight at a time, as Connect writes; the next call's records are built while the
+        org works on the current one, so the engine's own work does not add to the org's.
+        """
+        in_flight = None
+        with ThreadPoolExecutor(max_workers=1) as sender:
+            for start in range(0, len(items), connect.WRITE_BATCH_SIZE):
+                records, sendable, settled = self._records(mapping, kind, items[start:start + connect.WRITE_BATCH_SIZE])
+                done += settled
+                if in_flight is not None:
+                    done += in_flight.result()
+                    in_flight = None
+                if records:
+                    in_flight = sender.submit(self._collections, mapping, kind, records, sendable, tally)
+            if in_flight is not None:
+                done += in_flight.result()
+
+    def _collections(self, mapping, kind, records, sendable, tally):
+        """One collections call; an outcome per sent log row."""
+        tally.used("soap")
+        sf = self.engine.sf
+        path, request = _collections_call(mapping, kind, records)
+        before = _requests(sf)[0]
+        results = self.engine.call(mapping.object_name, sf.restful, path, **request)
+        tally.api_calls += _requests(sf)[0] - before
+        return _results(kind, sendable, results)
 
     def _send_bulk(self, mapping, kind, items, done, tally):
         """A Bulk API 1.0 job for a long run; inserts it refused (or the whole run, if it failed) go out by SOAP."""
@@ -389,8 +405,7 @@ class Pusher:
         if retry:
             log.warning("BULK write batch to %s ended due to %s. Will fall back to SOAP", mapping.object_name, reason)
             tally.fallback += len(retry)
-            for start in range(0, len(retry), connect.WRITE_BATCH_SIZE):
-                done += self._send_soap(mapping, kind, retry[start:start + connect.WRITE_BATCH_SIZE], tally)
+            self._send_soap(mapping, kind, retry, done, tally)
 
     # ---- recording ---------------------------------------------------------------------------------
 
