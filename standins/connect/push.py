@@ -32,7 +32,7 @@ from functools import cached_property
 from psycopg import sql
 from simple_salesforce.exceptions import SalesforceError
 
-from core import connect
+from core import connect, db
 from standins.connect import state, writes
 from standins.connect.engine import OrgUnavailable
 from standins.provision import external_id_relationship_columns
@@ -170,10 +170,18 @@ class Pusher:
         self.engine = engine
         self.settings = settings or WriteSettings.from_features(connect.connection_features())
         self._relationships = {}
+        self._recorder = None
 
     @property
     def conn(self):
         return self.engine.conn
+
+    @property
+    def recorder(self):
+        """A connection of this claim's own for recording results, so that recording overlaps the org's work."""
+        if self._recorder is None:
+            self._recorder = db.connect(self.engine.database_url)
+        return self._recorder
 
     @cached_property
     def s(self):
@@ -212,6 +220,9 @@ class Pusher:
             self.conn.execute(sql.SQL(RELEASE).format(s=self.s), {"ids": list(pending)})
             raise
         finally:
+            if self._recorder is not None:
+                self._recorder.close()
+                self._recorder = None
             self.archive()
             self._log(tallies)
         return len(claimed)
@@ -239,9 +250,9 @@ class Pusher:
             done = []
             try:
                 if self.settings.ordered and self.settings.bulk and len(items) >= BULK_WRITE_THRESHOLD:
-                    self._send_bulk(mapping, kind, items, done, tally)
+                    self._send_bulk(mapping, kind, items, done, tally, pending)
                 else:
-                    self._send_soap(mapping, kind, items, done, tally)
+                    self._send_soap(mapping, kind, items, done, tally, pending)
             finally:
                 self._finish(done, pending, tally)
                 tally.seconds += time.perf_counter() - started
@@ -334,24 +345,24 @@ class Pusher:
 
     # ---- sending -----------------------------------------------------------------------------------
 
-    def _send_soap(self, mapping, kind, items, done, tally):
-        """Collections calls of up to 200 records (Connect's SOAP batches), one after another; outcomes into `done`.
+    def _send_soap(self, mapping, kind, items, done, tally, pending):
+        """Collections calls of up to 200 records (Connect's SOAP batches), one after another, each recorded.
 
-        One call is in flight at a time, as Connect writes; the next call's records are built while the
-        org works on the current one, so the engine's own work does not add to the org's.
+        One call is in flight at a time, as Connect writes; while the org works on it, the engine
+        records the previous call's results and builds the next call's records, so the engine's own
+        work does not add to the org's.
         """
         in_flight = None
         with ThreadPoolExecutor(max_workers=1) as sender:
             for start in range(0, len(items), connect.WRITE_BATCH_SIZE):
                 records, sendable, settled = self._records(mapping, kind, items[start:start + connect.WRITE_BATCH_SIZE])
                 done += settled
-                if in_flight is not None:
-                    done += in_flight.result()
-                    in_flight = None
-                if records:
-                    in_flight = sender.submit(self._collections, mapping, kind, records, sendable, tally)
+                answered = in_flight.result() if in_flight is not None else []
+                in_flight = sender.submit(self._collections, mapping, kind, records, sendable, tally) if records \
+                    else None
+                self._finish(answered, pending, tally)
             if in_flight is not None:
-                done += in_flight.result()
+                self._finish(in_flight.result(), pending, tally)
 
     def _collections(self, mapping, kind, records, sendable, tally):
         """One collections call; an outcome per sent log row."""
@@ -363,7 +374,7 @@ class Pusher:
         tally.api_calls += _requests(sf)[0] - before
         return _results(kind, sendable, results)
 
-    def _send_bulk(self, mapping, kind, items, done, tally):
+    def _send_bulk(self, mapping, kind, items, done, tally, pending):
         """A Bulk API 1.0 job for a long run; inserts it refused (or the whole run, if it failed) go out by SOAP."""
         records, sendable, settled = self._records(mapping, kind, items)
         done += settled
@@ -405,7 +416,7 @@ class Pusher:
         if retry:
             log.warning("BULK write batch to %s ended due to %s. Will fall back to SOAP", mapping.object_name, reason)
             tally.fallback += len(retry)
-            self._send_soap(mapping, kind, retry, done, tally)
+            self._send_soap(mapping, kind, retry, done, tally, pending)
 
     # ---- recording ---------------------------------------------------------------------------------
 
@@ -434,7 +445,7 @@ class Pusher:
                 tally.rows += 1 + len(row["merged"])
                 tally.merged += len(row["merged"])
                 tally.failed += o["state"] == connect.LOG_FAILED
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self.recorder.transaction(), self.recorder.cursor() as cur:
             writes.write_as_connect(cur)
             for table, params in write_backs.items():
                 cur.execute(sql.SQL(WRITE_BACK).format(table=sql.Identifier(self.engine.schema, table)), params)
