@@ -32,7 +32,7 @@ from functools import cached_property
 from psycopg import sql
 from simple_salesforce.exceptions import SalesforceError
 
-from core import connect, db
+from core import connect
 from standins.connect import state, writes
 from standins.connect.engine import OrgUnavailable
 from standins.provision import external_id_relationship_columns
@@ -170,18 +170,10 @@ class Pusher:
         self.engine = engine
         self.settings = settings or WriteSettings.from_features(connect.connection_features())
         self._relationships = {}
-        self._recorder = None
 
     @property
     def conn(self):
         return self.engine.conn
-
-    @property
-    def recorder(self):
-        """A connection of this claim's own for recording results, so that recording overlaps the org's work."""
-        if self._recorder is None:
-            self._recorder = db.connect(self.engine.database_url)
-        return self._recorder
 
     @cached_property
     def s(self):
@@ -220,9 +212,6 @@ class Pusher:
             self.conn.execute(sql.SQL(RELEASE).format(s=self.s), {"ids": list(pending)})
             raise
         finally:
-            if self._recorder is not None:
-                self._recorder.close()
-                self._recorder = None
             self.archive()
             self._log(tallies)
         return len(claimed)
@@ -250,9 +239,9 @@ class Pusher:
             done = []
             try:
                 if self.settings.ordered and self.settings.bulk and len(items) >= BULK_WRITE_THRESHOLD:
-                    self._send_bulk(mapping, kind, items, done, tally, pending)
+                    self._send_bulk(mapping, kind, items, done, tally)
                 else:
-                    self._send_soap(mapping, kind, items, done, tally, pending)
+                    self._send_soap(mapping, kind, items, done, tally)
             finally:
                 self._finish(done, pending, tally)
                 tally.seconds += time.perf_counter() - started
@@ -345,24 +334,24 @@ class Pusher:
 
     # ---- sending -----------------------------------------------------------------------------------
 
-    def _send_soap(self, mapping, kind, items, done, tally, pending):
-        """Collections calls of up to 200 records (Connect's SOAP batches), one after another, each recorded.
+    def _send_soap(self, mapping, kind, items, done, tally):
+        """Collections calls of up to 200 records (Connect's SOAP batches), one after another; outcomes into `done`.
 
-        One call is in flight at a time, as Connect writes; while the org works on it, the engine
-        records the previous call's results and builds the next call's records, so the engine's own
-        work does not add to the org's.
+        One call is in flight at a time, as Connect writes; the next call's records are built while the
+        org works on the current one, so the engine's own work does not add to the org's.
         """
         in_flight = None
         with ThreadPoolExecutor(max_workers=1) as sender:
             for start in range(0, len(items), connect.WRITE_BATCH_SIZE):
                 records, sendable, settled = self._records(mapping, kind, items[start:start + connect.WRITE_BATCH_SIZE])
                 done += settled
-                answered = in_flight.result() if in_flight is not None else []
-                in_flight = sender.submit(self._collections, mapping, kind, records, sendable, tally) if records \
-                    else None
-                self._finish(answered, pending, tally)
+                if in_flight is not None:
+                    done += in_flight.result()
+                    in_flight = None
+                if records:
+                    in_flight = sender.submit(self._collections, mapping, kind, records, sendable, tally)
             if in_flight is not None:
-                self._finish(in_flight.result(), pending, tally)
+                done += in_flight.result()
 
     def _collections(self, mapping, kind, records, sendable, tally):
         """One collections call; an outcome per sent log row."""
@@ -374,7 +363,7 @@ class Pusher:
         tally.api_calls += _requests(sf)[0] - before
         return _results(kind, sendable, results)
 
-    def _send_bulk(self, mapping, kind, items, done, tally, pending):
+    def _send_bulk(self, mapping, kind, items, done, tally):
         """A Bulk API 1.0 job for a long run; inserts it refused (or the whole run, if it failed) go out by SOAP."""
         records, sendable, settled = self._records(mapping, kind, items)
         done += settled
@@ -416,7 +405,7 @@ class Pusher:
         if retry:
             log.warning("BULK write batch to %s ended due to %s. Will fall back to SOAP", mapping.object_name, reason)
             tally.fallback += len(retry)
-            self._send_soap(mapping, kind, retry, done, tally, pending)
+            self._send_soap(mapping, kind, retry, done, tally)
 
     # ---- recording ---------------------------------------------------------------------------------
 
@@ -445,7 +434,7 @@ class Pusher:
                 tally.rows += 1 + len(row["merged"])
                 tally.merged += len(row["merged"])
                 tally.failed += o["state"] == connect.LOG_FAILED
-        with self.recorder.transaction(), self.recorder.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             writes.write_as_connect(cur)
             for table, params in write_backs.items():
                 cur.execute(sql.SQL(WRITE_BACK).format(table=sql.Identifier(self.engine.schema, table)), params)
