@@ -239,9 +239,9 @@ class Pusher:
             done = []
             try:
                 if self.settings.ordered and self.settings.bulk and len(items) >= BULK_WRITE_THRESHOLD:
-                    self._send_bulk(mapping, kind, items, done, tally)
+                    self._send_bulk(mapping, kind, items, done, tally, pending)
                 else:
-                    self._send_soap(mapping, kind, items, done, tally)
+                    self._send_soap(mapping, kind, items, done, tally, pending)
             finally:
                 self._finish(done, pending, tally)
                 tally.seconds += time.perf_counter() - started
@@ -334,11 +334,12 @@ class Pusher:
 
     # ---- sending -----------------------------------------------------------------------------------
 
-    def _send_soap(self, mapping, kind, items, done, tally):
-        """Collections calls of up to 200 records (Connect's SOAP batches), one after another; outcomes into `done`.
+    def _send_soap(self, mapping, kind, items, done, tally, pending):
+        """Collections calls of up to 200 records (Connect's SOAP batches), one after another, each recorded.
 
-        One call is in flight at a time, as Connect writes; the next call's records are built while the
-        org works on the current one, so the engine's own work does not add to the org's.
+        One call is in flight at a time, as Connect writes; the next call's records are built while
+        the org works on the current one. Each call's results are recorded as it answers, so a row
+        shows its sfid as soon as Salesforce has it.
         """
         in_flight = None
         with ThreadPoolExecutor(max_workers=1) as sender:
@@ -346,12 +347,12 @@ class Pusher:
                 records, sendable, settled = self._records(mapping, kind, items[start:start + connect.WRITE_BATCH_SIZE])
                 done += settled
                 if in_flight is not None:
-                    done += in_flight.result()
+                    self._finish(in_flight.result(), pending, tally)
                     in_flight = None
                 if records:
                     in_flight = sender.submit(self._collections, mapping, kind, records, sendable, tally)
             if in_flight is not None:
-                done += in_flight.result()
+                self._finish(in_flight.result(), pending, tally)
 
     def _collections(self, mapping, kind, records, sendable, tally):
         """One collections call; an outcome per sent log row."""
@@ -363,7 +364,7 @@ class Pusher:
         tally.api_calls += _requests(sf)[0] - before
         return _results(kind, sendable, results)
 
-    def _send_bulk(self, mapping, kind, items, done, tally):
+    def _send_bulk(self, mapping, kind, items, done, tally, pending):
         """A Bulk API 1.0 job for a long run; inserts it refused (or the whole run, if it failed) go out by SOAP."""
         records, sendable, settled = self._records(mapping, kind, items)
         done += settled
@@ -405,7 +406,7 @@ class Pusher:
         if retry:
             log.warning("BULK write batch to %s ended due to %s. Will fall back to SOAP", mapping.object_name, reason)
             tally.fallback += len(retry)
-            self._send_soap(mapping, kind, retry, done, tally)
+            self._send_soap(mapping, kind, retry, done, tally, pending)
 
     # ---- recording ---------------------------------------------------------------------------------
 
