@@ -85,10 +85,12 @@ def polling_seconds(mapping: "Mapping", rules: Plan) -> int:
 
 # What binds a sync (docs/batch-invoicing.md, "What a run costs, up front"): each plan's row cap.
 PLAN_ROW_CAPS = {name: rules.row_cap for name, rules in PLANS.items()}
-# Above this many changed records Connect uses the Bulk API: documented for reads; writes use it
-# only under Ordered Writes, for which Heroku publishes no threshold, so the app assumes the same.
-BULK_THRESHOLD = 10_000
-# Records per Bulk API batch; every batch counts toward the org's daily Bulk API batch allowance.
+# Under Ordered Writes, a run of at least this many consecutive changes of one kind to one mapping
+# goes out through the Bulk API (else SOAP calls of 200). Heroku documents that bulk writes exist
+# only under Ordered Writes, but publishes no threshold in the pages this app cites: this figure is
+# the local engine's (standins/connect/push.py) and the cost planner's (core/sync_cost.py) assumption.
+# Reads switch to the Bulk API above 10,000 changed records (documented; standins/connect/pull.py).
+BULK_WRITE_THRESHOLD = 2_000
 BULK_BATCH_SIZE = 10_000
 
 # The NOTIFY channel is '<schema>.hc_trigger_log'.
@@ -217,13 +219,18 @@ def mappings(path: Path = MAPPING_FILE) -> dict[str, Mapping]:
 
 
 @cache
+def connection_features(path: Path = MAPPING_FILE) -> dict:
+    """The mapping file's `connection.features`: `poll_db_no_merge` (true = Ordered Writes), `disable_bulk_writes`, …"""
+    return dict(json.loads(Path(path).read_text())["connection"].get("features", {}))
+
+
 def ordered_writes(path: Path = MAPPING_FILE) -> bool:
     """Whether the connection writes with Ordered Writes and may use the Bulk API for large writes.
 
     The mapping file's `connection.features`: `poll_db_no_merge` true means Ordered Writes,
     `disable_bulk_writes` true keeps even those on the SOAP API.
     """
-    features = json.loads(Path(path).read_text())["connection"].get("features", {})
+    features = connection_features(path)
     return bool(features.get("poll_db_no_merge")) and not features.get("disable_bulk_writes")
 
 

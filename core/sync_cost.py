@@ -5,7 +5,7 @@ toward its API request limit (Dev Center, "Reading Data from Salesforce with Her
 What binds instead:
 - rows: the plan caps the rows synced across all mappings (demo: 10,000), so the rows synced now
   plus the rows a batch adds must fit;
-- bulk batches: under Ordered Writes, a write of more than `connect.BULK_THRESHOLD` changes goes
+- bulk batches: under Ordered Writes, a write of more than `connect.BULK_WRITE_THRESHOLD` changes goes
   through the Bulk API, and each batch of up to 10,000 records counts toward the org's daily Bulk
   API batch allowance (15,000 per rolling 24 h, shared with every other bulk client); what is left
   comes from the org's `limits/` when the operations tools have credentials, else it is unknown;
@@ -61,7 +61,7 @@ class Cost:
     @property
     def uses_bulk(self) -> bool:
         """Whether Connect will send these writes through the Bulk API."""
-        return self.ordered_writes and self.writes > connect.BULK_THRESHOLD
+        return self.ordered_writes and self.writes >= connect.BULK_WRITE_THRESHOLD
 
     @property
     def bulk_batches(self) -> int:
@@ -101,10 +101,10 @@ class Cost:
         lines = [f"synced rows       {self.synced_rows:,} now, up to {self.rows_after:,} after {cap}"]
         if self.uses_bulk:
             left = "unknown" if self.bulk.remaining is None else f"{self.bulk.remaining:,} left today"
-            lines.append(f"bulk batches      {self.bulk_batches:,} (Ordered Writes, above {connect.BULK_THRESHOLD:,} "
+            lines.append(f"bulk batches      {self.bulk_batches:,} (Ordered Writes, above {connect.BULK_WRITE_THRESHOLD:,} "
                          f"changes); allowance: {left} ({self.bulk.source})")
         else:
-            why = "Ordered Writes is off" if not self.ordered_writes else f"{connect.BULK_THRESHOLD:,} or fewer changes"
+            why = "Ordered Writes is off" if not self.ordered_writes else f"fewer than {connect.BULK_WRITE_THRESHOLD:,} changes"
             lines.append(f"bulk batches      none: SOAP writes ({why}); SOAP calls do not count toward the org's "
                          "API request limit")
         lines.append(f"Connect's drain   {self.writes:,} writes ({self.waiting:,} waiting already): about "
@@ -144,7 +144,7 @@ def measure(conn, cfg: config.Config, *, rows_added: int = 0, writes_added: int 
     waiting = trigger_log.waiting(conn, schema)
     ordered = connect.ordered_writes() if ordered_writes is None else ordered_writes
     writes = waiting + writes_added
-    uses_bulk = ordered and writes > connect.BULK_THRESHOLD
+    uses_bulk = ordered and writes > connect.BULK_WRITE_THRESHOLD
     return Cost(
         plan=cfg.connect_plan,
         row_cap=connect.PLAN_ROW_CAPS[cfg.connect_plan],

@@ -35,7 +35,7 @@ def test_under_ordered_writes_a_large_write_takes_bulk_batches(conn, app_config)
 
 
 def test_at_the_threshold_writes_stay_on_soap(conn, app_config):
-    cost = sync_cost.measure(conn, app_config, writes_added=connect.BULK_THRESHOLD, ordered_writes=True)
+    cost = sync_cost.measure(conn, app_config, writes_added=connect.BULK_WRITE_THRESHOLD, ordered_writes=True)
     assert not cost.uses_bulk and cost.soap_calls == 50
 
 

@@ -43,7 +43,7 @@ def console():
         # What the sync costs now: rows against the plan's cap, the bulk allowance, the drain (core/sync_cost.py).
         cost = sync_cost.measure(conn, cfg)
     return render_template("ops/sync.html", chart=chart, cost=cost, drain_text=sync_cost.drain_text,
-                           bulk_threshold=connect.BULK_THRESHOLD, **data)
+                           bulk_threshold=connect.BULK_WRITE_THRESHOLD, **data)
 
 
 @bp.get("/ops/sync.json")

@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS {s}.mapping_state (
     rows_pulled     bigint NOT NULL DEFAULT 0,
     rows_pushed     bigint NOT NULL DEFAULT 0
 );
+-- Bulk API batches the mapping's writes used today (the org's allowance: DailyBulkApiBatches).
+ALTER TABLE {s}.mapping_state ADD COLUMN IF NOT EXISTS bulk_batches integer NOT NULL DEFAULT 0;
 -- The org's own count, read from the Sforce-Limit-Info header of the last answer.
 CREATE TABLE IF NOT EXISTS {s}.api_usage (
     id          integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
@@ -206,13 +208,14 @@ def mapping_states(conn) -> dict[str, dict]:
     return {r["object_name"]: r for r in conn.execute(_q(MAPPING_STATES))}
 
 
-def count_api_calls(conn, object_name: str, calls: int, usage=None) -> None:
-    """Add API calls to today's count for a mapping; keep the org's own usage reading."""
+def count_api_calls(conn, object_name: str, calls: int, usage=None, *, batches: int = 0) -> None:
+    """Add API calls (and Bulk API batches) to today's counts for a mapping; keep the org's own usage reading."""
     conn.execute(sql.SQL(
         "UPDATE {}.mapping_state SET "
         "api_calls = CASE WHEN api_calls_day = (now() AT TIME ZONE 'UTC')::date THEN api_calls ELSE 0 END + %s, "
+        "bulk_batches = CASE WHEN api_calls_day = (now() AT TIME ZONE 'UTC')::date THEN bulk_batches ELSE 0 END + %s, "
         "api_calls_day = (now() AT TIME ZONE 'UTC')::date WHERE object_name = %s"
-    ).format(sql.Identifier(SCHEMA)), (calls, object_name))
+    ).format(sql.Identifier(SCHEMA)), (calls, batches, object_name))
     if usage is not None:
         conn.execute(sql.SQL(
             "INSERT INTO {}.api_usage (id, used, max, observed_at) VALUES (1, %s, %s, now()) "

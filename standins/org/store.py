@@ -189,14 +189,16 @@ def get(conn, schema, obj, record_id) -> dict:
     return row
 
 
-# The field name is a literal, not a parameter, so the expression index on External_ID__c applies.
-RECORDS_WITH_VALUE = "SELECT * FROM {} WHERE object = %s AND NOT is_deleted AND fields->>{} = %s ORDER BY id"
+# The field name is a literal, not a parameter, so the expression index on External_ID__c applies; `fields ? name`
+# (true of any record the equality matches) is the partial index's condition, without which it is never used.
+RECORDS_WITH_VALUE = ("SELECT * FROM {} WHERE object = %s AND NOT is_deleted "
+                      "AND fields ? {name} AND fields->>{name} = %s ORDER BY id")
 
 
 def find_by(conn, schema, obj, field_name, value) -> list:
     """Live records whose field equals value (external-id lookups, unique fields)."""
-    return conn.execute(sql.SQL(RECORDS_WITH_VALUE).format(sql.Identifier(schema, "records"), sql.Literal(field_name)),
-                        (obj, str(value))).fetchall()
+    return conn.execute(sql.SQL(RECORDS_WITH_VALUE).format(sql.Identifier(schema, "records"),
+                                                           name=sql.Literal(field_name)), (obj, str(value))).fetchall()
 
 
 def children(conn, schema, obj, lookup, parent_id) -> list:
