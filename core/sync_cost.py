@@ -101,10 +101,12 @@ class Cost:
         lines = [f"synced rows       {self.synced_rows:,} now, up to {self.rows_after:,} after {cap}"]
         if self.uses_bulk:
             left = "unknown" if self.bulk.remaining is None else f"{self.bulk.remaining:,} left today"
-            lines.append(f"bulk batches      {self.bulk_batches:,} (Ordered Writes, above {connect.BULK_WRITE_THRESHOLD:,} "
-                         f"changes); allowance: {left} ({self.bulk.source})")
+            threshold = connect.BULK_WRITE_THRESHOLD
+            lines.append(f"bulk batches      {self.bulk_batches:,} (Ordered Writes, {threshold:,} changes or more); "
+                         f"allowance: {left} ({self.bulk.source})")
         else:
-            why = "Ordered Writes is off" if not self.ordered_writes else f"fewer than {connect.BULK_WRITE_THRESHOLD:,} changes"
+            why = ("Ordered Writes is off" if not self.ordered_writes
+                   else f"fewer than {connect.BULK_WRITE_THRESHOLD:,} changes")
             lines.append(f"bulk batches      none: SOAP writes ({why}); SOAP calls do not count toward the org's "
                          "API request limit")
         lines.append(f"Connect's drain   {self.writes:,} writes ({self.waiting:,} waiting already): about "

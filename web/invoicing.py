@@ -35,7 +35,8 @@ def _form(status: int, *, error: str | None = None, period: str = "", est=None, 
         runs = rules.recent_runs(conn, current_app.config["APP"])
     return render_template(
         "ops/invoicing.html", runs=runs, error=error, period=period or rules.previous_period(), estimate=est,
-        active_run=active_run, drain_text=sync_cost.drain_text, bulk_threshold=connect.BULK_WRITE_THRESHOLD,
+        active_run=active_run, drain_text=sync_cost.drain_text,
+        bulk_threshold=connect.BULK_WRITE_THRESHOLD,
     ), status
 
 
