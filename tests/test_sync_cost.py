@@ -34,9 +34,11 @@ def test_under_ordered_writes_a_large_write_takes_bulk_batches(conn, app_config)
     assert cost.bulk.remaining is None and "set SF_USERNAME" in cost.bulk.source and not cost.refusals()
 
 
-def test_at_the_threshold_writes_stay_on_soap(conn, app_config):
-    cost = sync_cost.measure(conn, app_config, writes_added=connect.BULK_WRITE_THRESHOLD, ordered_writes=True)
-    assert not cost.uses_bulk and cost.soap_calls == 50
+def test_below_the_threshold_writes_stay_on_soap_and_at_it_go_bulk(conn, app_config):
+    below = sync_cost.measure(conn, app_config, writes_added=connect.BULK_WRITE_THRESHOLD - 1, ordered_writes=True)
+    assert not below.uses_bulk and below.soap_calls == -(-(connect.BULK_WRITE_THRESHOLD - 1) // 200)
+    at = sync_cost.measure(conn, app_config, writes_added=connect.BULK_WRITE_THRESHOLD, ordered_writes=True)
+    assert at.uses_bulk and at.bulk_batches == 1
 
 
 def test_the_bulk_allowance_is_read_from_the_orgs_limits(conn, app_config, local_org):
