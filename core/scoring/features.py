@@ -56,7 +56,7 @@ WITH orders AS (
       FROM {s}.account a
       JOIN {s}."order" o ON o.accountid = a.sfid
      WHERE o.effectivedate < %(cutoff)s AND o.createddate < %(cutoff)s::timestamp
-       AND NOT coalesce(o.isdeleted, false) AND {accounts}
+       AND o.isdeleted IS NOT TRUE AND {accounts}
 ), per_account AS (
     SELECT account_id,
            %(cutoff)s::date - max(day) AS days_since_last_order,
@@ -82,7 +82,7 @@ WITH orders AS (
       FROM orders o
       JOIN {s}.orderitem i ON i.orderid = o.sfid
      WHERE o.day >= %(cutoff)s::date - 365 AND i.createddate < %(cutoff)s::timestamp
-       AND NOT coalesce(i.isdeleted, false)
+       AND i.isdeleted IS NOT TRUE
      GROUP BY o.account_id, i.product2id
 ), mix AS (
     SELECT b.account_id,
@@ -102,7 +102,7 @@ WITH orders AS (
            count(*) FILTER (WHERE k.closeddate IS NULL OR k.closeddate >= %(cutoff)s::timestamp) AS open_cases
       FROM {s}."case" k
       JOIN {s}.account a ON a.sfid = k.accountid
-     WHERE k.createddate < %(cutoff)s::timestamp AND NOT coalesce(k.isdeleted, false) AND {accounts}
+     WHERE k.createddate < %(cutoff)s::timestamp AND k.isdeleted IS NOT TRUE AND {accounts}
      GROUP BY a.id
 ), invoices AS (
     SELECT a.id AS account_id,
@@ -114,7 +114,7 @@ WITH orders AS (
       FROM {s}.invoice__c v
       JOIN {s}.account a ON a.sfid = v.account__c
      WHERE v.due_date__c < %(cutoff)s AND v.createddate < %(cutoff)s::timestamp
-       AND NOT coalesce(v.isdeleted, false) AND {accounts}
+       AND v.isdeleted IS NOT TRUE AND {accounts}
      GROUP BY a.id
 )
 SELECT p.account_id,
@@ -172,23 +172,31 @@ SELECT a.id AS account_id,
 """
 
 
-def _accounts(account_ids: list[int] | None) -> sql.Composable:
-    """The account filter: every account, or those whose Connect row id is in the list."""
-    if account_ids is None:
-        return sql.SQL("true")
-    return sql.SQL("a.id = ANY({})").format(sql.Literal(list(account_ids)))
+def _accounts(account_ids: list[int] | None, id_range: tuple[int | None, int | None] | None) -> sql.Composable:
+    """The account filter: every account, those whose Connect row id is in the list, or in [lo, hi)."""
+    if account_ids is not None:
+        return sql.SQL("a.id = ANY({})").format(sql.Literal(list(account_ids)))
+    lo, hi = id_range or (None, None)
+    bounds = [sql.SQL("a.id >= {}").format(sql.Literal(int(lo))) if lo is not None else None,
+              sql.SQL("a.id < {}").format(sql.Literal(int(hi))) if hi is not None else None]
+    return sql.SQL(" AND ").join([b for b in bounds if b is not None] or [sql.SQL("true")])
 
 
-def _query(text: str, cfg, account_ids) -> sql.Composed:
-    return sql.SQL(text).format(s=sql.Identifier(cfg.connect_schema), accounts=_accounts(account_ids))
+def _query(text: str, cfg, account_ids, id_range=None) -> sql.Composed:
+    return sql.SQL(text).format(s=sql.Identifier(cfg.connect_schema), accounts=_accounts(account_ids, id_range))
 
 
-def extract(conn, cfg, cutoff: date, *, account_ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
-    """Ids (`salesforce.account.id`) of accounts with order history before `cutoff`, and their FEATURES."""
+def extract(conn, cfg, cutoff: date, *, account_ids: list[int] | None = None,
+            id_range: tuple[int | None, int | None] | None = None) -> tuple[list[int], np.ndarray]:
+    """Ids (`salesforce.account.id`) of accounts with order history before `cutoff`, and their FEATURES.
+
+    All such accounts, or those of `account_ids`, or those with `lo <= id < hi` for `id_range=(lo, hi)`
+    (None: open on that side) — a scoring chunk's range, read by index range scans.
+    """
     with conn.transaction():
         # The aggregates over a million orders fit in memory with this much; at the default 4 MB they spill to disk.
         conn.execute(WORK_MEM)
-        rows = conn.execute(_query(EXTRACT, cfg, account_ids), {"cutoff": cutoff}).fetchall()
+        rows = conn.execute(_query(EXTRACT, cfg, account_ids, id_range), {"cutoff": cutoff}).fetchall()
     ids = [r["account_id"] for r in rows]
     matrix = np.array([[float(r[name]) for name in FEATURES] for r in rows], dtype=np.float64)
     return ids, matrix.reshape(len(rows), len(FEATURES))
