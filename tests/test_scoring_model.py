@@ -104,7 +104,8 @@ def test_features_by_id_range_are_the_same_matrix_as_for_all_accounts(db_conn, c
     # Chunks as a run plans them — open at both ends — cover every account once, with the same rows (to the last
     # bit but one: a product share is a float sum, added up in the order the plan meets the items).
     edges = [None, ids[400], ids[401], ids[1_200], None]
-    parts = [features.extract(db_conn, cfg, VALIDATE_CUTOFF, id_range=(lo, hi)) for lo, hi in zip(edges, edges[1:])]
+    parts = [features.extract(db_conn, cfg, VALIDATE_CUTOFF, id_range=(lo, hi))
+             for lo, hi in zip(edges, edges[1:], strict=False)]
     assert [len(p[0]) for p in parts] == [400, 1, 799, 619]
     assert sum((p[0] for p in parts), []) == ids
     assert np.allclose(np.vstack([p[1] for p in parts]), X, rtol=1e-12, atol=0)

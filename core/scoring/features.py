@@ -142,7 +142,7 @@ SELECT p.account_id,
        coalesce(v.late_365d::double precision / nullif(v.invoices_365d, 0), 0) AS late_invoice_share_365d,
        coalesce(v.overdue, 0) AS overdue_invoices
   FROM per_account p
-  JOIN {s}.account a ON a.id = p.account_id
+  JOIN {s}.account a ON a.id = p.account_id AND {accounts}
  CROSS JOIN LATERAL (
        SELECT CASE WHEN p.orders_all > 1
                    THEN (p.days_since_first_order - p.days_since_last_order)::double precision / (p.orders_all - 1)
