@@ -239,6 +239,24 @@ def test_a_saved_model_loads_back_and_predicts_the_same(db_conn, cfg, trainings)
     assert all(0 <= s <= 100 and round(s, 1) == s for s in scores.values())
 
 
+def test_a_model_is_rebuilt_once_per_process_and_only_while_its_registry_row_is_unchanged(db_conn, cfg, trainings):
+    weak, first, _ = trainings
+    model = registry.cached(db_conn, cfg, first["version"])
+    again = registry.cached(db_conn, cfg, first["version"])
+    assert again.estimator is model.estimator and again.status == first["status"]
+    ids, X = features.extract(db_conn, cfg, VALIDATE_CUTOFF)
+    with db_conn.transaction(force_rollback=True):
+        # The same version number with another artifact (a registry restored from elsewhere): rebuilt, not reused.
+        db_conn.execute(sql.SQL("UPDATE {app}.scoring_models SET artifact = (SELECT artifact FROM {app}.scoring_models"
+                                " WHERE version = %(weak)s), status = 'retired' WHERE version = %(first)s")
+                        .format(app=sql.Identifier(APP_SCHEMA)), {"weak": weak["version"], "first": first["version"]})
+        replaced = registry.cached(db_conn, cfg, first["version"])
+        assert replaced.estimator is not model.estimator and replaced.status == "retired"
+        assert np.array_equal(replaced.predict(X), registry.load(db_conn, cfg, weak["version"]).predict(X))
+    with pytest.raises(registry.ModelNotFound):
+        registry.cached(db_conn, cfg, 10_000)
+
+
 def test_an_artifact_naming_an_untrusted_type_is_refused(db_conn, cfg, trainings):
     hostile = sio.dumps(FunctionTransformer(func=os.system))
     with pytest.raises(UntrustedTypesFoundException):

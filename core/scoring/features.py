@@ -79,9 +79,9 @@ WITH orders AS (
 ), bought AS (
     -- per account and product first: both steps hash-aggregate, where count(DISTINCT) would sort every item
     SELECT o.account_id, i.product2id, count(*) AS items, sum(i.totalprice) AS amount
-      FROM orders o
+      FROM (SELECT * FROM orders WHERE day >= %(cutoff)s::date - 365 ORDER BY sfid) o
       JOIN {s}.orderitem i ON i.orderid = o.sfid
-     WHERE o.day >= %(cutoff)s::date - 365 AND i.createddate < %(cutoff)s::timestamp
+     WHERE i.createddate < %(cutoff)s::timestamp
        AND i.isdeleted IS NOT TRUE
      GROUP BY o.account_id, i.product2id
 ), mix AS (
