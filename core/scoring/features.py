@@ -47,12 +47,14 @@ FEATURES: tuple[str, ...] = (
     "overdue_invoices",
 )
 
-# One statement, so Postgres aggregates each table once. Trends are log ratios of the window to the
-# window before it (+1 on both sides), so 0 means flat and the sign says which way. An account with a
-# single order has no gap between orders yet: its gap is its tenure, the longest it has gone quiet.
+# One statement, so Postgres aggregates each table once. Amounts are summed as numeric: exact, so a
+# feature does not depend on the order a plan (parallel or not, a chunk or all accounts) meets the rows.
+# Trends are log ratios of the window to the window before it (+1 on both sides), so 0 means flat and
+# the sign says which way. An account with a single order has no gap between orders yet: its gap is
+# its tenure, the longest it has gone quiet.
 EXTRACT = """
 WITH orders AS (
-    SELECT a.id AS account_id, o.sfid, o.effectivedate AS day, coalesce(o.totalamount, 0) AS amount
+    SELECT a.id AS account_id, o.sfid, o.effectivedate AS day, coalesce(o.totalamount, 0)::numeric AS amount
       FROM {s}.account a
       JOIN {s}."order" o ON o.accountid = a.sfid
      WHERE o.effectivedate < %(cutoff)s AND o.createddate < %(cutoff)s::timestamp
@@ -78,7 +80,7 @@ WITH orders AS (
      GROUP BY account_id
 ), bought AS (
     -- per account and product first: both steps hash-aggregate, where count(DISTINCT) would sort every item
-    SELECT o.account_id, i.product2id, count(*) AS items, sum(i.totalprice) AS amount
+    SELECT o.account_id, i.product2id, count(*) AS items, sum(i.totalprice::numeric) AS amount
       FROM (SELECT * FROM orders WHERE day >= %(cutoff)s::date - 365 ORDER BY sfid) o
       JOIN {s}.orderitem i ON i.orderid = o.sfid
      WHERE i.createddate < %(cutoff)s::timestamp
