@@ -23,6 +23,14 @@ import worker.jobs  # noqa: E402, F401  isort: skip
 import worker.scoring  # noqa: E402, F401  isort: skip
 
 
+class Worker(HerokuWorker):
+    """HerokuWorker that rebuilds a scoring run's model in the parent, once, for every work-horse it forks."""
+
+    def execute_job(self, job, queue):
+        worker.scoring.warm(job)
+        return super().execute_job(job, queue)
+
+
 def main(argv=None) -> int:
     """Serve the queues until told to stop (or, with --burst, until they are empty)."""
     logs.setup()
@@ -31,7 +39,7 @@ def main(argv=None) -> int:
         cfg = config.load()
     conn = queue.connect(cfg.redis_url)
     names = [a for a in argv if not a.startswith("-")] or list(queue.QUEUES)
-    worker = HerokuWorker(
+    worker = Worker(
         [queue.queue(conn, name) for name in names],
         connection=conn,
         serializer=JSONSerializer,

@@ -31,11 +31,6 @@ SELECT c.state, c.id_lo, c.id_hi, r.model_version, r.as_of, r.scored_at
  WHERE c.run_id = %(run_id)s AND c.chunk = %(chunk)s
    FOR UPDATE OF c
 """
-ACCOUNTS = """
-SELECT id FROM {connect}.account
- WHERE sfid IS NOT NULL AND (%(lo)s::integer IS NULL OR id >= %(lo)s) AND (%(hi)s::integer IS NULL OR id < %(hi)s)
- ORDER BY id
-"""
 MARK_DONE = """
 UPDATE {app}.scoring_run_chunks SET state = 'done', finished_at = now(), accounts = %(accounts)s, written = %(written)s
  WHERE run_id = %(run_id)s AND chunk = %(chunk)s
@@ -55,6 +50,7 @@ UPDATE {app}.scoring_runs
  WHERE id = %(run_id)s
 RETURNING chunks_done, chunks_total, state
 """
+RUN_MODEL = "SELECT model_version FROM {app}.scoring_runs WHERE id = %(run_id)s"
 RECORD_ERROR = """
 UPDATE {app}.scoring_run_chunks SET error = %(error)s, state = CASE WHEN %(final)s THEN 'failed' ELSE state END
  WHERE run_id = %(run_id)s AND chunk = %(chunk)s AND state <> 'done'
@@ -85,9 +81,9 @@ def score_chunk(conn, cfg, run_id: int, chunk: int) -> dict | None:
         row = conn.execute(_q(LOCK_CHUNK, cfg), {"run_id": run_id, "chunk": chunk}).fetchone()
         if row is None or row["state"] == "done":
             return None
-        ids = [r["id"] for r in conn.execute(_q(ACCOUNTS, cfg), {"lo": row["id_lo"], "hi": row["id_hi"]})]
-        model = registry.load(conn, cfg, row["model_version"])
-        scores = model.score(conn, cfg, ids, row["as_of"]) if ids else {}
+        model = registry.cached(conn, cfg, row["model_version"])  # rebuilt once per process, checked every chunk
+        # The chunk's id range itself, not a list of its ids: the feature statement reads it by index range scans.
+        scores = model.score(conn, cfg, None, row["as_of"], id_range=(row["id_lo"], row["id_hi"]))
         scored_at = row["scored_at"].astimezone(UTC).replace(tzinfo=None)  # Connect's timestamps are naive UTC
         written = writeback.write(conn, cfg, scores, scored_at)
         counts = {"run_id": run_id, "chunk": chunk, "accounts": len(scores), "written": written,
@@ -95,6 +91,25 @@ def score_chunk(conn, cfg, run_id: int, chunk: int) -> dict | None:
         conn.execute(_q(MARK_DONE, cfg), counts)
         run = conn.execute(_q(COUNT_ON_RUN, cfg), counts).fetchone()
     return {"accounts": len(scores), "written": written, **run}
+
+
+def warm(job) -> None:
+    """In the worker's parent process, before it forks a chunk's work-horse: have the run's model rebuilt.
+
+    RQ runs each job in a forked work-horse, whose memory ends with the job; a model rebuilt in the
+    parent is inherited by every horse forked after it (registry.cached checks its digest each
+    chunk). Only ever an optimisation: on any error the horse loads the model itself.
+    """
+    if job.func_name != rules.CHUNK_JOB:
+        return
+    try:
+        cfg = config.load()
+        with db.connect(cfg.database_url) as conn:
+            row = conn.execute(_q(RUN_MODEL, cfg), {"run_id": job.args[0]}).fetchone()
+            if row is not None:
+                registry.cached(conn, cfg, row["model_version"])
+    except Exception:  # the chunk itself will say what is wrong
+        log.warning("could not preload the model for %s", job.id, exc_info=True)
 
 
 def run_chunk(run_id: int, chunk: int) -> dict:

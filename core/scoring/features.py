@@ -47,16 +47,18 @@ FEATURES: tuple[str, ...] = (
     "overdue_invoices",
 )
 
-# One statement, so Postgres aggregates each table once. Trends are log ratios of the window to the
-# window before it (+1 on both sides), so 0 means flat and the sign says which way. An account with a
-# single order has no gap between orders yet: its gap is its tenure, the longest it has gone quiet.
+# One statement, so Postgres aggregates each table once. Amounts are summed as numeric: exact, so a
+# feature does not depend on the order a plan (parallel or not, a chunk or all accounts) meets the rows.
+# Trends are log ratios of the window to the window before it (+1 on both sides), so 0 means flat and
+# the sign says which way. An account with a single order has no gap between orders yet: its gap is
+# its tenure, the longest it has gone quiet.
 EXTRACT = """
 WITH orders AS (
-    SELECT a.id AS account_id, o.sfid, o.effectivedate AS day, coalesce(o.totalamount, 0) AS amount
+    SELECT a.id AS account_id, o.sfid, o.effectivedate AS day, coalesce(o.totalamount, 0)::numeric AS amount
       FROM {s}.account a
       JOIN {s}."order" o ON o.accountid = a.sfid
      WHERE o.effectivedate < %(cutoff)s AND o.createddate < %(cutoff)s::timestamp
-       AND NOT coalesce(o.isdeleted, false) AND {accounts}
+       AND o.isdeleted IS NOT TRUE AND {accounts}
 ), per_account AS (
     SELECT account_id,
            %(cutoff)s::date - max(day) AS days_since_last_order,
@@ -78,11 +80,11 @@ WITH orders AS (
      GROUP BY account_id
 ), bought AS (
     -- per account and product first: both steps hash-aggregate, where count(DISTINCT) would sort every item
-    SELECT o.account_id, i.product2id, count(*) AS items, sum(i.totalprice) AS amount
-      FROM orders o
+    SELECT o.account_id, i.product2id, count(*) AS items, sum(i.totalprice::numeric) AS amount
+      FROM (SELECT * FROM orders WHERE day >= %(cutoff)s::date - 365 ORDER BY sfid) o
       JOIN {s}.orderitem i ON i.orderid = o.sfid
-     WHERE o.day >= %(cutoff)s::date - 365 AND i.createddate < %(cutoff)s::timestamp
-       AND NOT coalesce(i.isdeleted, false)
+     WHERE i.createddate < %(cutoff)s::timestamp
+       AND i.isdeleted IS NOT TRUE
      GROUP BY o.account_id, i.product2id
 ), mix AS (
     SELECT b.account_id,
@@ -102,7 +104,7 @@ WITH orders AS (
            count(*) FILTER (WHERE k.closeddate IS NULL OR k.closeddate >= %(cutoff)s::timestamp) AS open_cases
       FROM {s}."case" k
       JOIN {s}.account a ON a.sfid = k.accountid
-     WHERE k.createddate < %(cutoff)s::timestamp AND NOT coalesce(k.isdeleted, false) AND {accounts}
+     WHERE k.createddate < %(cutoff)s::timestamp AND k.isdeleted IS NOT TRUE AND {accounts}
      GROUP BY a.id
 ), invoices AS (
     SELECT a.id AS account_id,
@@ -114,7 +116,7 @@ WITH orders AS (
       FROM {s}.invoice__c v
       JOIN {s}.account a ON a.sfid = v.account__c
      WHERE v.due_date__c < %(cutoff)s AND v.createddate < %(cutoff)s::timestamp
-       AND NOT coalesce(v.isdeleted, false) AND {accounts}
+       AND v.isdeleted IS NOT TRUE AND {accounts}
      GROUP BY a.id
 )
 SELECT p.account_id,
@@ -142,7 +144,7 @@ SELECT p.account_id,
        coalesce(v.late_365d::double precision / nullif(v.invoices_365d, 0), 0) AS late_invoice_share_365d,
        coalesce(v.overdue, 0) AS overdue_invoices
   FROM per_account p
-  JOIN {s}.account a ON a.id = p.account_id
+  JOIN {s}.account a ON a.id = p.account_id AND {accounts}
  CROSS JOIN LATERAL (
        SELECT CASE WHEN p.orders_all > 1
                    THEN (p.days_since_first_order - p.days_since_last_order)::double precision / (p.orders_all - 1)
@@ -172,23 +174,31 @@ SELECT a.id AS account_id,
 """
 
 
-def _accounts(account_ids: list[int] | None) -> sql.Composable:
-    """The account filter: every account, or those whose Connect row id is in the list."""
-    if account_ids is None:
-        return sql.SQL("true")
-    return sql.SQL("a.id = ANY({})").format(sql.Literal(list(account_ids)))
+def _accounts(account_ids: list[int] | None, id_range: tuple[int | None, int | None] | None) -> sql.Composable:
+    """The account filter: every account, those whose Connect row id is in the list, or in [lo, hi)."""
+    if account_ids is not None:
+        return sql.SQL("a.id = ANY({})").format(sql.Literal(list(account_ids)))
+    lo, hi = id_range or (None, None)
+    bounds = [sql.SQL("a.id >= {}").format(sql.Literal(int(lo))) if lo is not None else None,
+              sql.SQL("a.id < {}").format(sql.Literal(int(hi))) if hi is not None else None]
+    return sql.SQL(" AND ").join([b for b in bounds if b is not None] or [sql.SQL("true")])
 
 
-def _query(text: str, cfg, account_ids) -> sql.Composed:
-    return sql.SQL(text).format(s=sql.Identifier(cfg.connect_schema), accounts=_accounts(account_ids))
+def _query(text: str, cfg, account_ids, id_range=None) -> sql.Composed:
+    return sql.SQL(text).format(s=sql.Identifier(cfg.connect_schema), accounts=_accounts(account_ids, id_range))
 
 
-def extract(conn, cfg, cutoff: date, *, account_ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
-    """Ids (`salesforce.account.id`) of accounts with order history before `cutoff`, and their FEATURES."""
+def extract(conn, cfg, cutoff: date, *, account_ids: list[int] | None = None,
+            id_range: tuple[int | None, int | None] | None = None) -> tuple[list[int], np.ndarray]:
+    """Ids (`salesforce.account.id`) of accounts with order history before `cutoff`, and their FEATURES.
+
+    All such accounts, or those of `account_ids`, or those with `lo <= id < hi` for `id_range=(lo, hi)`
+    (None: open on that side) — a scoring chunk's range, read by index range scans.
+    """
     with conn.transaction():
         # The aggregates over a million orders fit in memory with this much; at the default 4 MB they spill to disk.
         conn.execute(WORK_MEM)
-        rows = conn.execute(_query(EXTRACT, cfg, account_ids), {"cutoff": cutoff}).fetchall()
+        rows = conn.execute(_query(EXTRACT, cfg, account_ids, id_range), {"cutoff": cutoff}).fetchall()
     ids = [r["account_id"] for r in rows]
     matrix = np.array([[float(r[name]) for name in FEATURES] for r in rows], dtype=np.float64)
     return ids, matrix.reshape(len(rows), len(FEATURES))

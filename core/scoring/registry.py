@@ -10,6 +10,7 @@ on the same holdout (the new validation cut-off); otherwise it is kept as a 'can
 row says why. The training code decides; `register` writes the decision under a lock.
 """
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +32,8 @@ COLUMNS = """version, created_at, status, reason, train_cutoff, validate_cutoff,
 CURRENT = "SELECT {columns}, artifact FROM {app}.scoring_models WHERE status = 'current'"
 ONE = "SELECT {columns}, artifact FROM {app}.scoring_models WHERE version = %(version)s"
 LIST = "SELECT {columns} FROM {app}.scoring_models ORDER BY version DESC LIMIT %(limit)s"
+# The row without its artifact, and a digest of the artifact: what a cached model is checked against.
+DIGEST = "SELECT {columns}, md5(artifact) AS digest FROM {app}.scoring_models WHERE version = %(version)s"
 
 # Two trainings finishing at once would each compare against the same current model; the lock
 # serialises the compare-and-promote, and the unique partial index refuses two current rows anyway.
@@ -68,9 +71,11 @@ class Model:
         with threadpool_limits(1):  # as in training: busy-waiting OpenMP threads cost more than they give
             return np.clip(self.estimator.predict_proba(X)[:, 1], 0.0, 1.0)
 
-    def score(self, conn, cfg, account_ids, as_of: date) -> dict[int, float]:
-        """Churn risk 0–100 (one decimal) for those of `account_ids` (None: all) with order history before `as_of`."""
-        ids, X = feature_sql.extract(conn, cfg, as_of, account_ids=None if account_ids is None else list(account_ids))
+    def score(self, conn, cfg, account_ids, as_of: date, *, id_range=None) -> dict[int, float]:
+        """Churn risk 0–100 (one decimal) for those of `account_ids` (None: all, or those of `id_range`,
+        `(lo, hi)` as in features.extract) with order history before `as_of`."""
+        ids, X = feature_sql.extract(conn, cfg, as_of, account_ids=None if account_ids is None else list(account_ids),
+                                     id_range=id_range)
         columns = [feature_sql.FEATURES.index(name) for name in self.features]
         probabilities = self.predict(X[:, columns])
         return {account: round(float(p) * 100, 1) for account, p in zip(ids, probabilities, strict=True)}
@@ -107,6 +112,39 @@ def load(conn, cfg, version: int) -> Model:
     if row is None:
         raise ModelNotFound(f"no scoring model version {version}")
     return _model(row)
+
+
+# Models already rebuilt in this process, by (version, artifact digest): rebuilding one from its skops
+# artifact costs ~0.3 s, paid once per process rather than once per chunk. Nothing here outlives the
+# process or decides anything: a miss (a new process, a new model, a row replaced under the same
+# version number) just loads the row again.
+_CACHE: dict[tuple[int, str], object] = {}
+_CACHE_SIZE = 2  # the current model and the one before it, while a run with the old one finishes
+
+
+def cached(conn, cfg, version: int) -> Model:
+    """A model by version, as load() returns it, reusing the estimator this process already rebuilt.
+
+    The registry row is read every time (without the artifact) and the artifact's digest must match
+    the cached one, so a model retired, replaced or deleted since is never served from the cache.
+    """
+    row = conn.execute(_q(DIGEST, cfg), {"version": version}).fetchone()
+    if row is None:
+        raise ModelNotFound(f"no scoring model version {version}")
+    key = (row["version"], row["digest"])
+    estimator = _CACHE.get(key)
+    if estimator is None:
+        full = conn.execute(_q(ONE, cfg), {"version": version}).fetchone()
+        if full is None:
+            raise ModelNotFound(f"no scoring model version {version}")
+        # The key from the artifact actually rebuilt (Postgres's md5 of a bytea is the md5 of its bytes).
+        key = (full["version"], hashlib.md5(bytes(full["artifact"])).hexdigest())
+        estimator = loads(full["artifact"])
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = estimator
+    return Model(version=row["version"], features=tuple(row["features"]), metrics=row["metrics"],
+                 estimator=estimator, status=row["status"], horizon_days=row["horizon_days"])
 
 
 def models(conn, cfg, limit: int = 20) -> list[dict]:

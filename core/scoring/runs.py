@@ -28,8 +28,8 @@ CHUNK_TIMEOUT = 600  # far above a chunk's real duration; only a stuck chunk rea
 TRAIN_TIMEOUT = 3600
 # Training is heavy and rare: on its own queue, a bigger dyno can serve it alone (docs/scoring.md, scaling).
 TRAIN_QUEUE = "low"
-# Accounts per chunk: a few seconds of work, so a retry redoes little. Smaller chunks pay more per
-# account: each loads the model (~0.3 s), and features cost 0.8 ms an account at 2,000 against 0.4 at 5,000.
+# Accounts per chunk: a few seconds of work, so a retry redoes little. Each chunk's features are one
+# statement over its id range (index range scans); the model is rebuilt once per worker process.
 CHUNK_ACCOUNTS = 5000
 HISTOGRAM_BINS = 20  # of 5 points each (sql/migrations/0550_scoring_runs.sql)
 
