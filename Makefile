@@ -11,6 +11,9 @@ PYTHON ?= $(shell for p in $(RUNTIME_PYTHON) python3.13 python3.12 python3.11 py
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The suite runs in two processes (pytest-xdist), a test file per process, each on a database of its
+# own: about twice as fast on a 2-core machine, since many tests wait on a worker or a server.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint bench clean help verify-sync connect manage
 
@@ -34,7 +37,7 @@ run: $(STAMP)
 	$(BIN)/python -m standins.run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 verify-sync: $(STAMP)
 	$(BIN)/python -m standins.run exec $(BIN)/python manage.py verify-sync $(if $(OBJECT),--object $(OBJECT))
