@@ -11,9 +11,9 @@ PYTHON ?= $(shell for p in $(RUNTIME_PYTHON) python3.13 python3.12 python3.11 py
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The suite runs in two processes (pytest-xdist), a test file per process, each on a database of its
-# own: about twice as fast on a 2-core machine, since many tests wait on a worker or a server.
-TEST_WORKERS ?= 2
+# The suite runs in three processes (pytest-xdist), a test file at a time each, each on a database of
+# its own: on a 2-core machine about twice as fast as one, since many tests wait on a worker or a server.
+TEST_WORKERS ?= 3
 
 .PHONY: run test lint bench clean help verify-sync connect manage
 
