@@ -27,12 +27,15 @@ def validate(mapping_file):
         click.echo(f"{mapping_file}: not a mapping file Connect imports: {exc}")
         sys.exit(1)
     sf = salesforce.connect(cfg.salesforce)
+    plan = connect.plan(cfg.connect_plan)  # CONNECT_PLAN: the add-on's plan and its row cap
     with db.connect(cfg.database_url) as conn:
         problems, counts = connect_validate.validate(sf, mappings, conn=conn, app_schema=cfg.app_schema,
-                                                     connect_schema=cfg.connect_schema)
+                                                     connect_schema=cfg.connect_schema, cap=plan.row_cap)
     for problem in problems:
         click.echo(str(problem))
-    click.echo(f"{sum(counts.values()):,} of the demo plan's {connect.DEMO_PLAN_ROWS:,} synced rows ("
+    against = (f"of the {plan.name} plan's {plan.row_cap:,}" if plan.row_cap is not None
+               else f"(the {plan.name} plan: its cap is in your contract)")
+    click.echo(f"{sum(counts.values()):,} synced rows {against} ("
                + ", ".join(f"{name} {n:,}" for name, n in counts.items()) + ")")
     if problems:
         click.echo(f"{len(problems)} problem(s): fix them before `heroku connect:import {mapping_file.name}`.")

@@ -184,10 +184,10 @@ def table_problems(conn, connect_schema: str, mappings: dict, described: dict) -
     return out
 
 
-def row_count_problem(counts: dict[str, int], cap: int) -> Problem | None:
-    """A Problem when the org holds more rows for the mappings than the plan syncs."""
+def row_count_problem(counts: dict[str, int], cap: int | None) -> Problem | None:
+    """A Problem when the org holds more rows for the mappings than the plan syncs (cap None: no cap known)."""
     total = sum(counts.values())
-    if total <= cap:
+    if cap is None or total <= cap:
         return None
     biggest = max(counts, key=counts.get)
     return Problem(biggest, None, f"the mapped objects hold {total:,} records together, over the plan's cap of "
@@ -195,7 +195,7 @@ def row_count_problem(counts: dict[str, int], cap: int) -> Problem | None:
 
 
 def validate(sf, mappings: dict, *, conn=None, app_schema="app", connect_schema="salesforce",
-             cap: int = connect.DEMO_PLAN_ROWS) -> tuple[list[Problem], dict[str, int]]:
+             cap: int | None = connect.DEMO_PLAN_ROWS) -> tuple[list[Problem], dict[str, int]]:
     """Every problem (the mappings against the org, the database when `conn` is given, the row cap), and the
     org's record count of each mapped object it has."""
     described = {}

@@ -44,7 +44,16 @@ def test_the_apps_mapping_is_clean_against_the_local_org(local_org, database_url
     result = run(local_org, database_url, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mapping.json: 7 mapping(s) match the org; ready for `heroku connect:import`." in result.stdout
-    assert "0 of the demo plan's 10,000 synced rows (Account 0, Contact 0," in result.stdout
+    assert "0 synced rows of the demo plan's 10,000 (Account 0, Contact 0," in result.stdout
+
+
+def test_the_row_cap_is_the_configured_plans(local_org, database_url, tmp_path, monkeypatch):
+    """CONNECT_PLAN=enterprise (make run's): no known cap, so a big org is not a problem; demo: 10,000."""
+    assert connect_validate.row_count_problem({"Contact": 20_000}, connect.plan("enterprise").row_cap) is None
+    assert connect_validate.row_count_problem({"Contact": 20_000}, connect.plan("demo").row_cap) is not None
+    monkeypatch.setenv("CONNECT_PLAN", "enterprise")
+    result = run(local_org, database_url, tmp_path)
+    assert result.returncode == 0 and "(the enterprise plan: its cap is in your contract)" in result.stdout
 
 
 def test_a_field_the_org_lacks_exits_1_naming_it(local_org, database_url, tmp_path):
