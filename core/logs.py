@@ -38,9 +38,9 @@ def _value(value) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def event(logger: logging.Logger, message: str, **facts) -> None:
-    """One INFO line: the message, then each fact as key=value (in the order given)."""
-    logger.info(message, extra={"facts": facts})
+def event(logger: logging.Logger, message: str, *, level: int = logging.INFO, **facts) -> None:
+    """One line (INFO unless told): the message, then each fact as key=value (in the order given)."""
+    logger.log(level, message, extra={"facts": facts})
 
 
 def formatter() -> logging.Formatter:

@@ -276,6 +276,17 @@ def test_each_poll_logs_one_logfmt_line(conn, engine, sf, caplog):
     assert int(facts["duration_ms"]) >= 0 and facts["outcome"] == "ok"
 
 
+def test_a_read_that_finds_nothing_is_not_an_info_line(conn, engine, sf, caplog):
+    """make run reads every mapping every few seconds: only reads that bring something are INFO lines."""
+    create_accounts(sf, ["Acme"])
+    pull.read(engine, "Account")
+    caplog.set_level(logging.DEBUG, logger="standins.connect.pull")
+    caplog.clear()
+    pull.read(engine, "Account")
+    polls = [r for r in caplog.records if r.getMessage() == "poll"]
+    assert [r.levelname for r in polls] == ["DEBUG"]
+
+
 def test_the_cap_benchmark_scenario_stops_at_too_many_rows_and_loses_nothing(database_url, local_org, conn,
                                                                               monkeypatch):
     from bench.sync_cap import cap_scenario
