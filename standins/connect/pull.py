@@ -262,7 +262,8 @@ def read(engine, object_name: str, now: datetime | None = None) -> Poll:
     # A read that found nothing is DEBUG: `make run` reads every mapping every few seconds, and a
     # learner watching it should see the changes that arrive, not seven empty reads each time.
     quiet = poll.rows == 0 and poll.deletes == 0 and poll.outcome == "ok"
-    logs.event(log, "poll", level=logging.DEBUG if quiet else logging.INFO, mapping=poll.mapping, rows=poll.rows, api_calls=poll.api_calls,
+    logs.event(log, "poll", level=logging.DEBUG if quiet else logging.INFO, mapping=poll.mapping,
+               rows=poll.rows, api_calls=poll.api_calls,
                bulk_batches=poll.bulk_batches, deletes=poll.deletes, duration_ms=poll.duration_ms,
                outcome=poll.outcome)
     return poll
