@@ -20,7 +20,7 @@ from psycopg import errors, sql
 from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
-from core import config, sync_cost
+from core import chunked_runs, config, sync_cost
 from core import queue as queues
 
 CHUNK_JOB = "worker.invoicing.run_chunk"
@@ -306,43 +306,19 @@ def requeue_unfinished(conn, redis_conn, cfg) -> dict[int, int]:
     return {run_id: n for run_id, n in added.items() if n}
 
 
-RUN = "SELECT * FROM {app}.invoice_runs WHERE id = %(run_id)s"
-RECENT_RUNS = "SELECT * FROM {app}.invoice_runs ORDER BY id DESC LIMIT %(limit)s"
-CHUNKS = "SELECT * FROM {app}.invoice_run_chunks WHERE run_id = %(run_id)s ORDER BY chunk"
-CHUNK_TOTALS = """
-SELECT count(*) FILTER (WHERE state = 'running') AS running,
-       count(*) FILTER (WHERE state = 'failed') AS failed,
-       count(*) FILTER (WHERE attempts > 1 OR error IS NOT NULL) AS retried,
-       max(error) FILTER (WHERE error IS NOT NULL) AS last_error
-  FROM {app}.invoice_run_chunks WHERE run_id = %(run_id)s
-"""
+TABLES = chunked_runs.Tables("invoice_runs", "invoice_run_chunks")
 
 
 def progress(conn, run_id: int, cfg) -> dict | None:
     """A run's progress and results as JSON-friendly values (None if there is no such run)."""
-    run = conn.execute(_q(RUN, cfg), {"run_id": run_id}).fetchone()
-    if run is None:
+    found = chunked_runs.run_progress(conn, TABLES, cfg.app_schema, run_id)
+    if found is None:
         return None
-    totals = conn.execute(_q(CHUNK_TOTALS, cfg), {"run_id": run_id}).fetchone()
-    end = run["finished_at"] or conn.execute("SELECT now() AS t").fetchone()["t"]
-    elapsed = max((end - run["started_at"]).total_seconds(), 0.0)
-    done, total = run["chunks_done"], run["chunks_total"]
-    rate = run["orders_invoiced"] / elapsed if elapsed > 0 else 0.0
-    eta = None
-    if run["state"] == "running" and done:
-        eta = round(elapsed / done * (total - done), 1)
+    run, common = found
+    elapsed = common["elapsed_seconds"]
     return {
-        "id": run["id"],
+        **common,
         "period": run["period"],
-        "state": run["state"],
-        "final": run["state"] in ("finished", "failed"),
-        "chunks_done": done,
-        "chunks_total": total,
-        "chunks_running": totals["running"],
-        "chunks_failed": totals["failed"],
-        "chunks_retried": totals["retried"],
-        "last_error": totals["last_error"],
-        "percent": round(100 * done / total, 1) if total else 100.0,
         "orders_invoiced": run["orders_invoiced"],
         "orders_estimate": run["orders_estimate"],
         "invoices_created": run["invoices_created"],
@@ -356,24 +332,18 @@ def progress(conn, run_id: int, cfg) -> dict | None:
         "bulk_batches_remaining": run["bulk_batches_remaining"],
         "drain_seconds_estimate": run["drain_seconds_estimate"],
         "forced": run["forced"],
-        "started_by": run["started_by"],
-        "started_at": run["started_at"].isoformat(),
-        "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
-        "elapsed_seconds": round(elapsed, 2),
-        "orders_per_second": round(rate, 1),
-        "eta_seconds": eta,
-        "error": run["error"],
+        "orders_per_second": round(run["orders_invoiced"] / elapsed, 1) if elapsed > 0 else 0.0,
     }
 
 
 def recent_runs(conn, cfg, limit: int = 20) -> list[dict]:
     """The latest runs, newest first."""
-    return conn.execute(_q(RECENT_RUNS, cfg), {"limit": limit}).fetchall()
+    return chunked_runs.recent_runs(conn, TABLES, cfg.app_schema, limit)
 
 
 def chunks(conn, run_id: int, cfg) -> list[dict]:
     """A run's chunks in order."""
-    return conn.execute(_q(CHUNKS, cfg), {"run_id": run_id}).fetchall()
+    return chunked_runs.chunks(conn, TABLES, cfg.app_schema, run_id)
 
 
 def summary(p: dict) -> str:
