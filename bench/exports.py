@@ -18,7 +18,6 @@ import base64
 import http.client
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -97,12 +96,6 @@ def copy_baseline(url: str) -> dict:
         return {"seconds": time.perf_counter() - started, "first_byte_s": first_byte, "bytes": size, "rows": rows}
 
 
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def measure(server_url: str, redis_url: str, orders: int) -> dict:
     """Both ways for one size: the app's stream (twice, best kept) and COPY (twice, best kept)."""
@@ -110,7 +103,7 @@ def measure(server_url: str, redis_url: str, orders: int) -> dict:
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": "b" * 64,
            "APP_ENV": "production", "APP_URL": "https://portal.example.com", "WEB_CONCURRENCY": "1",
            "OPS_USERNAME": OPS_USER, "OPS_PASSWORD": OPS_PASSWORD}
-    port = free_port()
+    port = services.free_port()
     master, worker = start_gunicorn(env, port, RESULTS / f"gunicorn-{orders}.log")
     try:
         app = [download(port, worker) for _ in range(2)]

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -188,7 +187,7 @@ def main(argv=None) -> int:
         orders_of_user = conn.execute('SELECT count(*) AS n FROM salesforce."order" WHERE accountid = %s',
                                       (account,)).fetchone()["n"]
     redis_server = services.EmbeddedRedis(Path("/tmp") / f"connectapp-bench-redis-{os.getpid()}").start()
-    port = _free_port()
+    port = services.free_port()
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_server.url, "SECRET_KEY": "b" * 64,
            "APP_ENV": "production", "APP_URL": "https://portal.example.com", "WEB_CONCURRENCY": "2", "PORT": str(port)}
     master = setup.start_gunicorn(env, port, RESULTS / "gunicorn-portal.log")
@@ -205,12 +204,6 @@ def main(argv=None) -> int:
     (RESULTS / "portal.json").write_text(json.dumps(figures, indent=2))
     return 0
 
-
-def _free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def report(figures: dict, email: str, orders: int) -> None:

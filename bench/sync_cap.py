@@ -20,7 +20,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.sync_push import free_port
 from core import config, connect, db
 from core import salesforce as org_client
 from core.migrate import migrate
@@ -86,7 +85,7 @@ def main(argv=None) -> int:
     with db.connect(url) as conn:
         provision(conn, "salesforce", log=lambda *_: None)
         migrate(conn, "app", "salesforce", log=lambda *_: None)
-    port = free_port()
+    port = services.free_port()
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "redis://unused", "LOCAL_ORG_PORT": str(port),
            "LOCAL_ORG_DAILY_API_LIMIT": "1000000"}
     org = subprocess.Popen([sys.executable, "-m", "standins.org"], cwd=ROOT, env=env,

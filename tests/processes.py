@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -61,12 +60,6 @@ def stop(process: subprocess.Popen) -> None:
     signal_dyno(process, signal.SIGKILL)
     process.wait(10)
 
-
-def free_port() -> int:
-    """A TCP port nobody listens on, on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):

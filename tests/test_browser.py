@@ -6,7 +6,6 @@ skipped, saying so. Playwright's own browser downloads are never used.
 """
 
 import os
-import socket
 import threading
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from core.paths import ROOT
+from standins import services
 from tests import portal_rows
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -28,16 +28,11 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def server(app):
     """The app served for real on 127.0.0.1 (werkzeug, in a thread)."""
-    httpd = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    httpd = make_server("127.0.0.1", services.free_port(), app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"

@@ -72,7 +72,7 @@ def stack(own_postgres, app_config, redis, tmp_path):
     with db.connect(own_postgres["url"]) as conn:  # so "IDLE" below is this engine's, not the last test's
         state.ensure(conn)
         conn.execute("TRUNCATE local_connect.connection_state, local_connect.operations")
-    port, org_port = processes.free_port(), processes.free_port()
+    port, org_port = services.free_port(), services.free_port()
     org_url = f"http://127.0.0.1:{org_port}"
     env = processes.environment(app_config, DATABASE_URL=own_postgres["url"], LOCAL_ORG_URL=org_url,
                                 LOCAL_ORG_PORT=org_port, LOCAL_CONNECT_PUSH_SECONDS="0.2",

