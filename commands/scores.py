@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import click
 import redis
 
+from commands import progress
 from commands.progress import terminal_progress
 from core import config, db, jobs, queue
 from core.scoring import runs as rules
@@ -138,28 +139,6 @@ def _line(p: dict) -> str:
             f"{p['rows_written']:,} written{eta}")
 
 
-def _watch(conn, run_id: int, cfg, poll: float = 0.5) -> None:
-    """Follow a run until it ends: a progress bar on a terminal, a line per change otherwise."""
-    p = rules.progress(conn, run_id, cfg)
-    if sys.stdout.isatty() and p["chunks_total"]:
-        with click.progressbar(length=p["chunks_total"], label=f"scoring run #{run_id}", show_eta=False,
-                               item_show_func=lambda q: _line(q) if q else "") as bar:
-            shown = 0
-            while True:
-                p = rules.progress(conn, run_id, cfg)
-                bar.update(p["chunks_done"] - shown, p)
-                shown = p["chunks_done"]
-                if p["final"]:
-                    break
-                time.sleep(poll)
-    else:
-        last, last_at = None, 0.0
-        while not p["final"]:
-            if (p["chunks_done"], p["chunks_running"]) != last and time.monotonic() - last_at >= 5:
-                click.echo(f"{datetime.now(UTC):%H:%M:%S} {_line(p)}")
-                last, last_at = (p["chunks_done"], p["chunks_running"]), time.monotonic()
-            time.sleep(poll)
-            p = rules.progress(conn, run_id, cfg)
-    click.echo(rules.summary(p))
-    if p["state"] == "failed":
-        sys.exit(1)
+def _watch(conn, run_id: int, cfg) -> None:
+    """Follow a run until it ends (commands/progress.py)."""
+    progress.watch_run(lambda: rules.progress(conn, run_id, cfg), _line, rules.summary, f"scoring run #{run_id}")

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 import manage
-from commands import invoices as invoice_commands
+from commands import progress
 from core import queue
 from tests.invoicing_rows import add_accounts, add_orders, synced_products
 
@@ -72,7 +72,7 @@ def test_second_run_while_one_is_running_is_refused(runner, conn, redis, env, or
 
 def test_wait_prints_the_summary_once_workers_finish(runner, conn, env, orders, run_jobs, monkeypatch):
     # Where the command would sleep waiting for the worker dynos, the jobs run.
-    monkeypatch.setattr(invoice_commands.time, "sleep", lambda _seconds: run_jobs())
+    monkeypatch.setattr(progress.time, "sleep", lambda _seconds: run_jobs())
     result = runner.invoke(manage.cli, ["invoices", "run", "--period", "2026-10", "--wait"])
     assert result.exit_code == 0, result.output
     assert "run #1 for 2026-10: finished" in result.output
