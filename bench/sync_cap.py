@@ -14,20 +14,15 @@ separate process (`python -m standins.org`, as `make run` runs it), `cap_scenari
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from core import config, connect, db
+from bench import local_org
+from core import config, connect
 from core import salesforce as org_client
-from core.migrate import migrate
-from core.paths import ROOT
-from standins import services
 from standins.connect import pull
 from standins.connect.engine import Engine
-from standins.provision import provision
 
 SYNCED = "SELECT (SELECT count(*) FROM salesforce.account) + (SELECT count(*) FROM salesforce.contact) AS n"
 FRESH_STATE = "TRUNCATE local_connect.mapping_state, local_connect.connection_state"
@@ -80,31 +75,8 @@ def main(argv=None) -> int:
     args.add_argument("--rows", type=int, default=10_000)
     args.add_argument("--existing", type=int, default=100)
     options = args.parse_args(argv)
-    server = services.embedded_postgres()
-    url = services.ensure_database(server.get_uri(), "connectapp_bench_cap", fresh=True)
-    with db.connect(url) as conn:
-        provision(conn, "salesforce", log=lambda *_: None)
-        migrate(conn, "app", "salesforce", log=lambda *_: None)
-    port = services.free_port()
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "redis://unused", "LOCAL_ORG_PORT": str(port),
-           "LOCAL_ORG_DAILY_API_LIMIT": "1000000"}
-    org = subprocess.Popen([sys.executable, "-m", "standins.org"], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    org_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                org_client.connect(config.Salesforce(local_url=org_url))
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with local_org.fresh_org("connectapp_bench_cap") as (url, org_url):
         result = cap_scenario(url, org_url, rows=options.rows, existing=options.existing)
-    finally:
-        org.terminate()
-        org.wait(10)
     print(f"a {result['rows_changed']:,}-row change over {result['existing']:,} synced rows, demo plan "
           f"(cap {result['cap']:,} rows across all mappings)")
     print(f"  under the cap: {result['state_under_cap']} with {result['rows_at_stop']:,} rows synced "

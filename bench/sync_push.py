@@ -19,21 +19,15 @@ above the bulk threshold ≤ ⌈N/10,000⌉ + a few batches; the engine ≥ 0.9�
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import time
 
-from bench import sync_cap
+from bench import local_org, sync_cap
 from core import config, db
 from core import salesforce as org_client
-from core.migrate import migrate
-from core.paths import ROOT
-from standins import services
 from standins.connect import push
 from standins.connect.engine import Engine
 from standins.org import limits
-from standins.provision import provision
 
 ORG_SCHEMA = "local_org"
 
@@ -137,40 +131,18 @@ def main(argv=None) -> int:
     parser.add_argument("--no-cap", action="store_true",
                         help="skip the demo plan's row-cap scenario (bench/sync_cap.py) run at the end")
     args = parser.parse_args(argv)
-    server = services.embedded_postgres()
-    url = services.ensure_database(server.get_uri(), "connectapp_bench_sync", fresh=True)
-    with db.connect(url) as conn:
-        provision(conn, "salesforce", log=lambda *_: None)
-        migrate(conn, "app", "salesforce", log=lambda *_: None)
-    port = services.free_port()
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "redis://unused", "LOCAL_ORG_PORT": str(port),
-           "LOCAL_ORG_DAILY_API_LIMIT": "1000000"}
-    org = subprocess.Popen([sys.executable, "-m", "standins.org"], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    org_url = f"http://127.0.0.1:{port}"
-
-    def connect_org():
-        return org_client.connect(config.Salesforce(local_url=org_url))
-
     ok = True
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                sf = connect_org()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with local_org.fresh_org("connectapp_bench_sync") as (url, org_url):
+
+        def connect_org():
+            return org_client.connect(config.Salesforce(local_url=org_url))
+
+        sf = connect_org()
         print(f"push of {args.rows:,} new rows to the local org (one run, same machine; "
               f"bulk threshold {push.BULK_WRITE_THRESHOLD:,})")
         with db.connect(url) as conn:
             for ordered in {"merged": [False], "ordered": [True], "both": [False, True]}[args.algorithm]:
                 ok = report(args.rows, ordered, run(conn, url, sf, connect_org, args.rows, ordered)) and ok
-    finally:
-        org.terminate()
-        org.wait(10)
     if not args.no_cap:
         # The same run ends with the row cap: a 10,000-row change under the demo plan stops at
         # TOO_MANY_ROWS and, the cap raised, arrives whole (its own database and org).
