@@ -3,7 +3,8 @@
 Invoicing (`invoice_runs` / `invoice_run_chunks`) and churn scoring (`scoring_runs` /
 `scoring_run_chunks`) keep their runs the same way: one row per run with `state`, `chunks_done`,
 `chunks_total`, `started_at`, `finished_at`, and one row per chunk with `state`, `attempts` and
-`error`. This module reads them; each pattern adds its own figures (core/invoicing.py,
+`error`. This module holds what they share — taking a chunk, recording a failed one, failing a run,
+reading progress; each pattern adds its own figures and its own billing or scoring (core/invoicing.py,
 core/scoring/runs.py).
 """
 
@@ -22,6 +23,20 @@ SELECT count(*) FILTER (WHERE state = 'running') AS running,
   FROM {app}.{chunks} WHERE run_id = %(run_id)s
 """
 FINAL_STATES = ("finished", "failed")
+# A chunk a worker takes: counted as an attempt; no row back when it is done already.
+MARK_RUNNING = """
+UPDATE {app}.{chunks} SET state = 'running', attempts = attempts + 1, started_at = now()
+ WHERE run_id = %(run_id)s AND chunk = %(chunk)s AND state <> 'done'
+RETURNING chunk
+"""
+RECORD_ERROR = """
+UPDATE {app}.{chunks} SET error = %(error)s, state = CASE WHEN %(final)s THEN 'failed' ELSE state END
+ WHERE run_id = %(run_id)s AND chunk = %(chunk)s AND state <> 'done'
+"""
+MARK_FAILED = """
+UPDATE {app}.{runs} SET state = 'failed', error = %(error)s, finished_at = now()
+ WHERE id = %(run_id)s AND state IN ('queued', 'running')
+"""
 
 
 @dataclass(frozen=True)
@@ -65,3 +80,30 @@ def recent_runs(conn, tables: Tables, app_schema: str, limit: int = 20) -> list[
 def chunks(conn, tables: Tables, app_schema: str, run_id: int) -> list[dict]:
     """A run's chunks in order."""
     return conn.execute(tables.q(CHUNKS, app_schema), {"run_id": run_id}).fetchall()
+
+
+def take_chunk(conn, tables: Tables, app_schema: str, run_id: int, chunk: int) -> bool:
+    """Count an attempt at a chunk; False when it is done already (a retry of a committed chunk)."""
+    return conn.execute(tables.q(MARK_RUNNING, app_schema), {"run_id": run_id, "chunk": chunk}).fetchone() is not None
+
+
+def fail_run(conn, tables: Tables, app_schema: str, run_id: int, error: str) -> None:
+    """Mark a run that is still queued or running as failed, with the reason."""
+    conn.execute(tables.q(MARK_FAILED, app_schema), {"run_id": run_id, "error": error[:2000]})
+
+
+def record_chunk_failure(conn, tables: Tables, app_schema: str, job, exc_type, exc_value) -> tuple[bool, str]:
+    """RQ's failure callback for a chunk job (`job.args` = run id, chunk), also for jobs found abandoned.
+
+    The error goes on the chunk; when no retry is left the chunk and its run are marked failed,
+    which lets a new run start. Returns (final, error).
+    """
+    run_id, chunk = job.args
+    final = not (job.retries_left and job.retries_left > 0)
+    error = f"{exc_type.__name__}: {exc_value}" if exc_value is not None and str(exc_value) else exc_type.__name__
+    with conn.transaction():
+        conn.execute(tables.q(RECORD_ERROR, app_schema),
+                     {"run_id": run_id, "chunk": chunk, "error": error[:2000], "final": final})
+        if final:
+            fail_run(conn, tables, app_schema, run_id, f"chunk {chunk} failed: {error}")
+    return final, error

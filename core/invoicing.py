@@ -187,10 +187,6 @@ UPDATE {app}.invoice_runs
        finished_at = CASE WHEN chunks_total = 0 THEN now() END
  WHERE id = %(run_id)s AND state = 'queued'
 """
-MARK_FAILED = """
-UPDATE {app}.invoice_runs SET state = 'failed', error = %(error)s, finished_at = now()
- WHERE id = %(run_id)s AND state IN ('queued', 'running')
-"""
 
 
 def _q(text: str, cfg) -> sql.Composed:
@@ -240,7 +236,7 @@ def start_run(conn, redis_conn, period: str, cfg: config.Config, *, force: bool 
     try:
         enqueue_chunks(queues.queue(redis_conn), run_id, range(len(edges) - 1))
     except Exception as exc:
-        conn.execute(_q(MARK_FAILED, cfg), {"run_id": run_id, "error": f"could not enqueue chunks: {exc}"})
+        chunked_runs.fail_run(conn, TABLES, cfg.app_schema, run_id, f"could not enqueue chunks: {exc}")
         raise
     conn.execute(_q(MARK_ENQUEUED, cfg), {"run_id": run_id})
     return run_id, est

@@ -12,17 +12,12 @@ from datetime import UTC, date
 
 from psycopg import sql
 
-from core import config, db, jobs
+from core import chunked_runs, config, db, jobs
 from core.scoring import registry, training, writeback
 from core.scoring import runs as rules
 
 log = logging.getLogger(__name__)
 
-MARK_RUNNING = """
-UPDATE {app}.scoring_run_chunks SET state = 'running', attempts = attempts + 1, started_at = now()
- WHERE run_id = %(run_id)s AND chunk = %(chunk)s AND state <> 'done'
-RETURNING chunk
-"""
 # FOR UPDATE: a second copy of the same chunk (a retry racing a worker presumed dead) waits here,
 # then sees 'done' and stops.
 LOCK_CHUNK = """
@@ -51,10 +46,6 @@ UPDATE {app}.scoring_runs
 RETURNING chunks_done, chunks_total, state
 """
 RUN_MODEL = "SELECT model_version FROM {app}.scoring_runs WHERE id = %(run_id)s"
-RECORD_ERROR = """
-UPDATE {app}.scoring_run_chunks SET error = %(error)s, state = CASE WHEN %(final)s THEN 'failed' ELSE state END
- WHERE run_id = %(run_id)s AND chunk = %(chunk)s AND state <> 'done'
-"""
 
 
 def _q(text: str, cfg) -> sql.Composed:
@@ -116,7 +107,7 @@ def run_chunk(run_id: int, chunk: int) -> dict:
     """RQ job: score chunk `chunk` of run `run_id` (idempotent; exceptions propagate so RQ retries)."""
     cfg = config.load()
     with db.connect(cfg.database_url) as conn:
-        if conn.execute(_q(MARK_RUNNING, cfg), {"run_id": run_id, "chunk": chunk}).fetchone() is None:
+        if not chunked_runs.take_chunk(conn, rules.TABLES, cfg.app_schema, run_id, chunk):
             return {"skipped": "already done"}
         result = score_chunk(conn, cfg, run_id, chunk)
     if result is None:
@@ -132,15 +123,11 @@ def chunk_failed(job, connection, exc_type, exc_value, traceback):
     When no retry is left the chunk is marked failed and so is its run, which lets a new run start;
     the changed-only write-back makes that run write only what still differs.
     """
-    run_id, chunk = job.args
-    final = not (job.retries_left and job.retries_left > 0)
-    error = f"{exc_type.__name__}: {exc_value}" if exc_value is not None and str(exc_value) else exc_type.__name__
     cfg = config.load()
-    with db.connect(cfg.database_url) as conn, conn.transaction():
-        conn.execute(_q(RECORD_ERROR, cfg), {"run_id": run_id, "chunk": chunk, "error": error[:2000], "final": final})
-        if final:
-            run_error = f"chunk {chunk} failed: {error}"[:2000]
-            conn.execute(_q(rules.MARK_FAILED, cfg), {"run_id": run_id, "error": run_error})
+    with db.connect(cfg.database_url) as conn:
+        final, error = chunked_runs.record_chunk_failure(conn, rules.TABLES, cfg.app_schema, job, exc_type,
+                                                         exc_value)
+    run_id, chunk = job.args
     log.warning("scoring run %s chunk %s failed (%s): %s", run_id, chunk, "final" if final else "will retry", error)
 
 

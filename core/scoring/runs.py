@@ -87,10 +87,6 @@ UPDATE {app}.scoring_runs
        finished_at = CASE WHEN chunks_total = 0 THEN now() END
  WHERE id = %(run_id)s AND state = 'queued'
 """
-MARK_FAILED = """
-UPDATE {app}.scoring_runs SET state = 'failed', error = %(error)s, finished_at = now()
- WHERE id = %(run_id)s AND state IN ('queued', 'running')
-"""
 
 
 def current_version(conn, cfg) -> int | None:
@@ -144,7 +140,7 @@ def start_run(conn, redis_conn, cfg, *, started_by: str = "cli", today: date | N
     try:
         enqueue_chunks(queues.queue(redis_conn), run_id, range(len(edges) - 1))
     except Exception as exc:
-        conn.execute(_q(MARK_FAILED, cfg), {"run_id": run_id, "error": f"could not enqueue chunks: {exc}"})
+        chunked_runs.fail_run(conn, TABLES, cfg.app_schema, run_id, f"could not enqueue chunks: {exc}")
         raise
     conn.execute(_q(MARK_ENQUEUED, cfg), {"run_id": run_id})
     return run_id, est
