@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 # its own: on a 2-core machine about twice as fast as one, since many tests wait on a worker or a server.
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint bench clean help verify-sync connect manage
+.PHONY: run test lint bench clean help verify-sync connect manage vendor-slds
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
@@ -23,6 +23,7 @@ help:
 	@echo "make verify-sync   setup step 5 against make run's stack, every read-write mapping (OBJECT=Case: one)"
 	@echo "make connect ARGS=pause   operate the local Connect (state, info, pause, resume, mapping:reload X, ...)"
 	@echo "make manage ARGS='doctor'   any python manage.py command against the local stack (org, ports of make run)"
+	@echo "make vendor-slds   re-vendor the pinned Lightning Design System into web/static/slds (needs npm)"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
@@ -47,6 +48,9 @@ connect: $(STAMP)
 	$(BIN)/python -m standins.run exec $(BIN)/python -m standins.connect $(ARGS)
 manage: $(STAMP)
 	$(BIN)/python -m standins.run exec $(BIN)/python manage.py $(ARGS)
+
+vendor-slds: $(STAMP)
+	$(BIN)/python -m tools.vendor_slds
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,12 +16,12 @@ from core.paths import ROOT
 
 # Top-level package → the packages it must never import.
 FORBIDDEN = {
-    "core": {"web", "worker", "commands", "standins", "tests", "bench"},
-    "web": {"worker", "commands", "standins", "tests", "bench"},
-    "worker": {"web", "commands", "standins", "tests", "bench"},
-    "commands": {"web", "worker", "standins", "tests", "bench"},
-    "manage": {"web", "worker", "standins", "tests", "bench"},
-    "gunicorn.conf": {"worker", "commands", "standins", "tests", "bench"},
+    "core": {"web", "worker", "commands", "standins", "tests", "bench", "tools"},
+    "web": {"worker", "commands", "standins", "tests", "bench", "tools"},
+    "worker": {"web", "commands", "standins", "tests", "bench", "tools"},
+    "commands": {"web", "worker", "standins", "tests", "bench", "tools"},
+    "manage": {"web", "worker", "standins", "tests", "bench", "tools"},
+    "gunicorn.conf": {"worker", "commands", "standins", "tests", "bench", "tools"},
 }
 # What the Procfile and app.json run on Heroku.
 DEPLOYED = ["core", "web", "worker", "commands", "manage.py", "gunicorn.conf.py"]
