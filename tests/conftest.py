@@ -33,6 +33,7 @@ from standins.org import limits, standard
 from standins.org.client import salesforce
 from standins.org.server import Org, create_org_app
 from standins.provision import provision
+from tests import browser as browser_support
 from tests import people, portal_rows
 from web import create_app
 
@@ -256,3 +257,31 @@ def engine(database_url, local_org, conn):
     conn.execute("TRUNCATE local_connect.mapping_state, local_connect.connection_state")
     yield sync
     sync.conn.close()
+
+
+@pytest.fixture
+def server(app):
+    """The app served for real on 127.0.0.1 (werkzeug, in a thread)."""
+    httpd = make_server("127.0.0.1", services.free_port(), app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A page in a fresh headless Chromium profile; `page.errors` collects the console's errors."""
+    from playwright.sync_api import sync_playwright  # only browser tests need Playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(browser_support.CHROMIUM), args=browser_support.ARGS,
+            headless=True, viewport={"width": 1100, "height": 760},
+        )
+        page = browser.new_page()
+        page.errors = []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        yield page
+        browser.close()

@@ -1,58 +1,14 @@
 """In a real headless Chromium (Debian's package, driven by Playwright): log in, open an order, file a case,
-see its sync badge. Saves the screenshots docs/portal.md shows.
-
-Runs when /usr/bin/chromium exists (`apt-get install chromium`; CI installs it); otherwise it is
-skipped, saying so. Playwright's own browser downloads are never used.
+see its sync badge. Saves the screenshots docs/portal.md shows (tests/browser.py: the shared fixtures).
 """
 
-import os
-import threading
-from pathlib import Path
-
-import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
-
 from core.paths import ROOT
-from standins import services
 from tests import portal_rows
+from tests.browser import BROWSER
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 IMAGES = ROOT / "docs" / "images"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: install Debian's chromium package"),
-]
-
-
-
-@pytest.fixture
-def server(app):
-    """The app served for real on 127.0.0.1 (werkzeug, in a thread)."""
-    httpd = make_server("127.0.0.1", services.free_port(), app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
-def page(tmp_path):
-    """A page in a fresh headless Chromium profile."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=ARGS, headless=True,
-            viewport={"width": 1100, "height": 760},
-        )
-        page = browser.new_page()
-        page.errors = []
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-        yield page
-        browser.close()
+pytestmark = BROWSER
 
 
 def test_log_in_open_an_order_file_a_case_and_see_it_sending(server, page, conn, portal_world, as_connect):
