@@ -10,6 +10,7 @@ from core import config as app_config
 from core import logs
 from web import (
     api,
+    api_reference,
     auth,
     csrf,
     database,
@@ -67,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_reference.bp)
     app.register_blueprint(sync_console.bp)
     app.register_blueprint(scoring.bp)
     logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)
