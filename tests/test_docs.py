@@ -111,3 +111,41 @@ def test_the_readmes_six_steps_cover_the_deploy_in_order():
     positions = [section.index(text) for text in in_order]
     assert positions == sorted(positions)
     assert len(re.findall(r"^\d\. \*\*", section, re.MULTILINE)) == 6
+
+
+# ![alt](images/x.png) in docs/, ![alt](docs/images/x.png) in the README (not the Heroku Button's badge).
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(((?![a-z]+:)[^)\s]+\.(?:png|jpe?g|gif|svg|webp))\)")
+IMAGE_DIR = ROOT / "docs" / "images"
+
+
+def _shown_images() -> dict:
+    """Every image a doc shows → the docs showing it."""
+    shown = {}
+    for doc in DOC_FILES:
+        for target in IMAGE_LINK.findall(doc.read_text()):
+            shown.setdefault((doc.parent / target).resolve(), []).append(doc.name)
+    return shown
+
+
+def test_every_image_the_docs_show_exists():
+    missing = {str(path.relative_to(ROOT)): docs for path, docs in _shown_images().items() if not path.exists()}
+    assert not missing, f"shown but missing (make screenshots takes them): {missing}"
+
+
+def test_every_image_is_shown_by_a_doc_and_taken_by_make_screenshots():
+    from tools import screenshots
+
+    shown = _shown_images()
+    for path in sorted(IMAGE_DIR.iterdir()):
+        assert path.resolve() in shown, f"no doc shows docs/images/{path.name}: show it or delete it"
+        assert path.name in screenshots.IMAGES, f"make screenshots does not take {path.name} (tools/screenshots.py)"
+    assert screenshots.OUT == IMAGE_DIR
+
+
+def test_images_are_viewport_sized_pngs():
+    for path in IMAGE_DIR.glob("*.png"):
+        header = path.read_bytes()[:24]
+        assert header[:8] == b"\x89PNG\r\n\x1a\n", path.name
+        width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+        assert width <= 1280 and height <= 1000, f"{path.name} is {width}x{height}: take the viewport, not the page"
+        assert path.stat().st_size < 400_000, f"{path.name} is {path.stat().st_size // 1024} KB"
