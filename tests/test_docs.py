@@ -252,3 +252,31 @@ def test_the_job_diagrams_match_the_job_code():
     (fan_out,) = _diagrams("batch-invoicing.md")
     retry = invoicing.CHUNK_RETRY
     assert f"Retry(max={retry['max']}, after {', '.join(map(str, retry['interval']))} s)" in fan_out
+
+
+DOC_PAGES = sorted((ROOT / "docs").glob("*.md"))
+SUMMARY_LABELS = ("**What:**", "**For:**")
+
+
+def _opening(page) -> list[str]:
+    """The first block after a page's title: its lines up to the first blank line."""
+    lines = page.read_text().splitlines()
+    assert lines[0].startswith("# ") and lines[1] == "", f"{page.name}: a `# title`, then a blank line"
+    block = []
+    for line in lines[2:]:
+        if not line.strip():
+            break
+        block.append(line)
+    return block
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=lambda p: p.name)
+def test_every_docs_page_opens_with_a_five_line_summary(page):
+    block = _opening(page)
+    assert 4 <= len(block) <= 6, f"{page.name}: open with a summary of about five lines, not {len(block)}"
+    assert all(line.startswith("- **") for line in block), f"{page.name}: the summary is a list of `- **Label:** …`"
+    labels = [line[2:].split(":**")[0] + ":**" for line in block]
+    assert labels[:2] == list(SUMMARY_LABELS), f"{page.name}: say what the page is, then who it is for"
+    assert any(label.startswith(("**Next", "**Start", "**Then")) for label in labels), \
+        f"{page.name}: end the summary with where to go next"
+    assert all(len(line) <= 240 for line in block), f"{page.name}: keep each summary line short"
