@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tests.browser import BROWSER
 from web import openapi
 
 
@@ -94,3 +95,19 @@ def test_the_docs_and_readme_link_the_reference(client):
 
     assert "/api/docs" in (ROOT / "README.md").read_text()
     assert "/api/docs" in (ROOT / "docs" / "portal.md").read_text()
+
+
+@BROWSER[0]
+@BROWSER[1]
+def test_in_a_browser_it_runs_no_script_breaks_no_policy_and_fits_a_phone(server, page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server}/api/docs")
+    page.wait_for_selector("h1:has-text('API reference')")
+    assert page.locator("section.api-operation").count() == len(
+        [m for item in openapi.document()["paths"].values() for m in item])
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.click("nav.api-toc a[href='#get-api-v1-orders']")
+    assert page.evaluate("location.hash") == "#get-api-v1-orders"
+    # Its own stylesheet loaded (same origin), and the policy refused nothing.
+    assert page.evaluate("getComputedStyle(document.querySelector('pre.api-example')).overflowX") == "auto"
+    assert not [e for e in page.errors if "Content Security Policy" in e or "Refused" in e]

@@ -6,7 +6,9 @@ import click
 import pytest
 
 import manage
+from core import connect, invoicing, jobs
 from core.paths import ROOT
+from tools import screenshots
 
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 DOCS = "\n".join(p.read_text() for p in DOC_FILES)
@@ -133,8 +135,6 @@ def test_every_image_the_docs_show_exists():
 
 
 def test_every_image_is_shown_by_a_doc_and_taken_by_make_screenshots():
-    from tools import screenshots
-
     shown = _shown_images()
     for path in sorted(IMAGE_DIR.iterdir()):
         assert path.resolve() in shown, f"no doc shows docs/images/{path.name}: show it or delete it"
@@ -235,15 +235,11 @@ def _states(block: str) -> set[str]:
 
 
 def test_the_hc_lastop_diagram_has_exactly_connects_states():
-    from core import connect
-
     (block,) = [b for b in _diagrams("connect-contract.md") if b.lstrip().startswith("stateDiagram")]
     assert _states(block) == set(connect.LASTOP_STATES)
 
 
 def test_the_job_diagrams_match_the_job_code():
-    from core import invoicing, jobs
-
     (states,) = [b for b in _diagrams("long-work.md") if b.lstrip().startswith("stateDiagram")]
     assert _states(states) == {jobs.QUEUED, jobs.STARTED, jobs.FINISHED, jobs.FAILED}
     (life,) = [b for b in _diagrams("long-work.md") if b.lstrip().startswith("sequenceDiagram")]
