@@ -188,7 +188,7 @@ def test_every_variable_is_declared_once_with_its_field():
     assert len(names) == len(set(names))
     assert {"DATABASE_URL", "OPS_PASSWORD", "INVOICE_TAX_RATE", "CONNECT_PLAN", "SF_USERNAME", "APP_URL",
             "LOCAL_ORG_URL"} <= set(names)
-    assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL", "CONNECT_INFO"}
+    assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL", "CONNECT_INFO", "DEMO_LOGINS"}
 
 
 def test_only_core_config_reads_the_environment():

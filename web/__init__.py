@@ -20,6 +20,7 @@ from web import (
     inputs,
     invoicing,
     jobs,
+    learn,
     portal,
     requests,
     scoring,
@@ -60,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     inputs.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(learn.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
