@@ -45,38 +45,38 @@ STEPS = (
          (f"heroku create {APP}",
           f"heroku addons:create heroku-postgresql:essential-0 --app {APP}",
           f"heroku addons:create heroku-redis:mini --app {APP}"),
-         "make run started an embedded PostgreSQL and Redis under .data/."),
+         "An embedded PostgreSQL and Redis under .data/, started by make run."),
     Step("connect", "Add the Heroku Connect add-on",
          "Connect is an add-on: a sync engine Heroku runs beside your app, between your Postgres and one "
          "Salesforce org. The demo plan syncs up to 10,000 rows across all mappings and reads each one "
          "every 10 minutes at most.",
          (f"heroku addons:create herokuconnect:demo --app {APP}",
           *deploy_commands("Install the Heroku Connect CLI plugin")),
-         "the connect process of make run plays it: it sends the trigger log to the local org and reads the "
+         "The connect process of make run plays it: it sends the trigger log to the local org and reads the "
          "org's changes back, every few seconds."),
     Step("authorize", "Authorize a Salesforce org",
          "Connect writes into one schema of your database and logs in to the org as an integration user, "
          "through OAuth in a browser: this is why app.json cannot finish Connect's setup.",
          deploy_commands("Link Connect to the database and the org"),
-         "the local org stands in for Salesforce, already linked: nothing to authorize."),
+         "The local org stands in for Salesforce, already linked: nothing to authorize."),
     Step("map", "Map objects and fields",
          "A mapping names a Salesforce object, its fields, whether the app may write it (read-write needs "
          "an upsert field, a unique external id) and how often Connect reads it. Connect creates one table "
          "per mapping in the salesforce schema.",
          deploy_commands("Create the custom object and fields the mapping needs", "Check the mapping against the org",
                          "Import the mapping") + (f"heroku connect:info --app {APP}",),
-         "make run built the salesforce schema from the same mapping file, as Connect would."),
+         "The same mapping file: make run built the salesforce schema from it, as Connect would."),
     Step("sync", "Test the sync both ways",
          "A row the app writes reaches Salesforce, and a change made in Salesforce comes back; a write "
          "Salesforce refuses stays FAILED, with its message, until someone fixes the cause and sends it again.",
          deploy_commands("Test the sync both ways") + (f"heroku connect:write-errors --app {APP}",),
-         "make verify-sync in a second terminal does it for every read-write mapping; or by hand, below."),
+         "In a second terminal, make verify-sync does it for every read-write mapping; or by hand, below."),
     Step("deploy", "Deploy code that uses the tables",
          "The app reads and writes the mapped tables like any others and never calls Salesforce; the release "
          "phase migrates its own schema before the new dynos start.",
          ("git push heroku main", f"heroku ps:scale web=1 worker=1 --app {APP}",
           *deploy_commands("Check the whole deploy")),
-         "the web and worker processes of make run run this code."),
+         "The web and worker processes of make run run this code."),
 )
 
 
