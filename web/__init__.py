@@ -21,6 +21,7 @@ from web import (
     inputs,
     invoicing,
     jobs,
+    learn,
     portal,
     requests,
     scoring,
@@ -61,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     inputs.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(learn.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
