@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from core.paths import ROOT
 from tests.browser import BROWSER
 from web import openapi
 
@@ -90,9 +91,8 @@ def test_no_script_no_inline_style_nothing_from_another_origin(reference):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_the_docs_and_readme_link_the_reference(client):
-    from core.paths import ROOT
-
+def test_the_landing_page_docs_and_readme_link_the_reference(client):
+    assert 'href="/api/docs"' in client.get("/").get_data(as_text=True)
     assert "/api/docs" in (ROOT / "README.md").read_text()
     assert "/api/docs" in (ROOT / "docs" / "portal.md").read_text()
 
