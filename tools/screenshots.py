@@ -47,7 +47,7 @@ IMAGES = {
     "ops-sync.png": "the sync health console (/ops/sync)",
     "ops-invoicing.png": "batch invoicing, its estimate and runs (/ops/invoicing)",
     "ops-model.png": "the churn model's card and charts, after one training (/ops/model)",
-    "local-org.png": "the local Salesforce org's home: objects, API use, refusal switches",
+    "local-org.png": "the local Salesforce org's home: its objects, record counts and API use",
     "api-reference.png": "the API reference rendered from the OpenAPI document (/api/docs)",
 }
 WAIT = 90  # seconds for a process to come up, a case to make its round trip, a training to end
