@@ -21,12 +21,13 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import requests
 from honcho.environ import parse_procfile
 
-from core import config, db, logins
+from core import config, db, invoicing, logins
 from core.paths import ROOT
 from standins import run, services
 from tests.browser import ARGS, CHROMIUM
@@ -45,7 +46,7 @@ IMAGES = {
     "portal-phone.png": "the order list on a 390 px wide phone screen",
     "learn.png": "the walkthrough of the six setup steps (/learn)",
     "ops-sync.png": "the sync health console (/ops/sync)",
-    "ops-invoicing.png": "batch invoicing, its estimate and runs (/ops/invoicing)",
+    "ops-invoicing.png": "batch invoicing: last month's estimate, a finished run of the month before (/ops/invoicing)",
     "ops-model.png": "the churn model's card and charts, after one training (/ops/model)",
     "local-org.png": "the local Salesforce org's home: its objects, record counts and API use",
     "api-reference.png": "the API reference rendered from the OpenAPI document (/api/docs)",
@@ -139,6 +140,15 @@ def train_model(env: dict) -> None:
                    stdout=subprocess.DEVNULL)
 
 
+def invoice_a_month(env: dict) -> str:
+    """One invoice run for the month before last, so /ops/invoicing lists a run; last month, for its estimate."""
+    last = invoicing.previous_period()
+    before = invoicing.previous_period(date.fromisoformat(last + "-01"))
+    subprocess.run([sys.executable, "manage.py", "invoices", "run", "--period", before, "--wait", "--force"],
+                   env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return last
+
+
 class Camera:
     """A Chromium page that goes to a URL, waits for its heading, and saves the viewport."""
 
@@ -222,7 +232,7 @@ def customer_pages(camera: Camera, app: str, user: dict) -> None:
 def operator_pages(camera: Camera, app: str, env: dict) -> None:
     """The operator pages (HTTP Basic comes with every request of this browser), the org, the reference."""
     camera.shoot("ops-sync.png", f"{app}/ops/sync")
-    camera.shoot("ops-invoicing.png", f"{app}/ops/invoicing")
+    camera.shoot("ops-invoicing.png", f"{app}/ops/invoicing?period={env['ESTIMATE_PERIOD']}")
     camera.shoot("ops-model.png", f"{app}/ops/model")
     camera.shoot("local-org.png", env["LOCAL_ORG_URL"] + "/")
     camera.shoot("api-reference.png", f"{app}/api/docs")
@@ -254,6 +264,10 @@ def take(wanted: list[str]) -> list[str]:
         if "ops-model.png" in wanted:
             print("  training the churn model once (for /ops/model) ...")
             train_model(env)
+        env["ESTIMATE_PERIOD"] = invoicing.previous_period()
+        if "ops-invoicing.png" in wanted:
+            print("  invoicing the month before last (for /ops/invoicing) ...")
+            env["ESTIMATE_PERIOD"] = invoice_a_month(env)
         runs = [(customer_pages, DESKTOP, {}, user), (phone_pages, PHONE, {"is_mobile": True}, user),
                 (operator_pages, DESKTOP, {"http_credentials": {"username": env["OPS_USERNAME"],
                                                                 "password": env["OPS_PASSWORD"]}}, env)]
