@@ -20,6 +20,7 @@ from web import (
     inputs,
     invoicing,
     jobs,
+    ops_pages,
     portal,
     requests,
     scoring,
@@ -59,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     csrf.init_app(app)
     inputs.init_app(app)
+    ops_pages.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
