@@ -268,3 +268,10 @@ def test_failed_rows_of_every_read_write_table_are_found_by_a_partial_index(conn
                        (m.table.split("__")[0] in n) for n in names), m.table
 
 
+
+
+def test_a_poll_by_the_local_connect_resets_the_mappings_lag(ops, conn, engine):
+    engine.pull_once("Account")
+    account, contact = (mapping(ops.get("/ops/sync.json").get_json(), name) for name in ("Account", "Contact"))
+    assert account["polled_at"] is not None and 0 <= account["lag_s"] < 60
+    assert contact["polled_at"] is None and contact["lag_s"] is None
