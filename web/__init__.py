@@ -22,6 +22,7 @@ from web import (
     invoicing,
     jobs,
     learn,
+    ops_pages,
     portal,
     requests,
     scoring,
@@ -61,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     csrf.init_app(app)
     inputs.init_app(app)
+    ops_pages.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(learn.bp)
     app.register_blueprint(health.bp)
