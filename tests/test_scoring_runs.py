@@ -153,6 +153,16 @@ def test_no_model_yet_is_refused_with_what_to_do(conn, redis, env):
     assert conn.execute("SELECT count(*) AS n FROM app.scoring_runs").fetchone()["n"] == 0
 
 
+def test_a_model_reading_features_no_longer_computed_is_refused_with_what_to_do(conn, redis, env, world):
+    conn.execute("UPDATE app.scoring_models SET features = features || '{share_supplies_365d}' "
+                 "WHERE status = 'current'")
+    with pytest.raises(runs.ModelOutdated):
+        runs.start_run(conn, redis, env, chunk_accounts=CHUNK)
+    result = CliRunner().invoke(manage.cli, ["scores", "run"])
+    assert result.exit_code == 1 and "share_supplies_365d" in result.output and "scores train --wait" in result.output
+    assert conn.execute("SELECT count(*) AS n FROM app.scoring_runs").fetchone()["n"] == 0
+
+
 def test_redis_down_starts_nothing_and_says_so(conn, env, world, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
