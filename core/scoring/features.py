@@ -139,6 +139,12 @@ SELECT a.id AS account_id,
 """
 
 
+# EXTRACT's rows leave packed: each account's features as one bytea of big-endian doubles (float8send
+# writes a double in its binary wire format), so a chunk is read into numpy in one call instead of a
+# Python float per value — that took two thirds of the worker's time reading a chunk.
+PACKED = "SELECT f.account_id, {packed} AS features FROM ({extract}) AS f ORDER BY f.account_id"
+
+
 def _accounts(account_ids: list[int] | None, id_range: tuple[int | None, int | None] | None) -> sql.Composable:
     """The account filter: every account, those whose Connect row id is in the list, or in [lo, hi)."""
     if account_ids is not None:
@@ -160,11 +166,14 @@ def extract(conn, cfg, cutoff: date, *, account_ids: list[int] | None = None,
     All such accounts, or those of `account_ids`, or those with `lo <= id < hi` for `id_range=(lo, hi)`
     (None: open on that side) — a scoring chunk's range, read by index range scans.
     """
-    # Binary tuples: the doubles arrive as doubles, with no text to parse and no dict per row.
+    packed = sql.SQL(" || ").join(sql.SQL("float8send(f.{})").format(sql.Identifier(name)) for name in FEATURES)
+    query = sql.SQL(PACKED).format(packed=packed, extract=_query(EXTRACT, cfg, account_ids, id_range))
     with conn.cursor(row_factory=tuple_row, binary=True) as cur:
-        rows = cur.execute(_query(EXTRACT, cfg, account_ids, id_range), {"cutoff": cutoff}).fetchall()
-    table = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + len(FEATURES))
-    return [r[0] for r in rows], table[:, 1:]
+        rows = cur.execute(query, {"cutoff": cutoff}).fetchall()
+    if any(r[1] is None for r in rows):
+        raise ValueError("a feature came back NULL")  # EXTRACT's coalesces make this a bug in EXTRACT
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=">f8").reshape(len(rows), len(FEATURES))
+    return [r[0] for r in rows], matrix.astype(np.float64)
 
 
 def labels(conn, cfg, cutoff: date, horizon_days: int = 60, account_ids: list[int] | None = None) -> dict[int, int]:
