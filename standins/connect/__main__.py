@@ -27,6 +27,8 @@ from standins.connect.engine import Engine, OrgUnauthorized, OrgUnavailable
 
 log = logging.getLogger("standins.connect")
 MAX_BACKOFF = 60.0
+# A push moves the connection IDLE → POLLING_DB_CHANGES → IDLE: no news beyond the push's own line.
+ROUTINE_STATES = {"IDLE", "POLLING_DB_CHANGES"}
 
 
 # Served by Connect's partial index on (state, table_name) WHERE state is NEW or PENDING.
@@ -64,6 +66,7 @@ class Runner:
         self.listener = None
         self.provisioned, self.backoff, self.next_pull = False, 0.0, 0.0
         self.db_down_since = None
+        self.state_name = None  # the state this engine last recorded (None: not yet)
 
     @property
     def conn(self):
@@ -116,9 +119,17 @@ class Runner:
     # ---- states --------------------------------------------------------------------------------
 
     def set_state(self, name: str, detail: str | None = None) -> None:
-        """Record the connection's state; log a line when it changed."""
+        """Record the connection's state; log a line when it changed.
+
+        IDLE ↔ POLLING_DB_CHANGES is every push's own rhythm (its hop line says what was sent):
+        DEBUG, so the terminal shows one line per hop. Other changes (errors, pauses, recovery) are INFO.
+        """
+        before = self.state_name
         if state.set_connection_state(self.conn, name, detail):
-            log.info(operations.logfmt("connection_state", state=name, detail=detail))
+            self.state_name = name
+            routine = {before, name} <= ROUTINE_STATES and not detail
+            log.log(logging.DEBUG if routine else logging.INFO,
+                    operations.logfmt("connection_state", state=name, detail=detail))
 
     def unauthorized(self, reason: str) -> None:
         """UNAUTHORIZED until re-authorized: no login attempts, nothing lost."""
