@@ -5,9 +5,10 @@
 3. Builds the Connect schema as Connect would, migrates the app schema, loads demo data once.
 4. Runs every process of Procfile.local (web, worker, stand-ins) with honcho, like `heroku local`;
    the local Connect starts once the local org answers, as a real org always does.
-Once the web port, the org and the worker answer, it prints one banner: where everything is
-(portal, /learn, operator pages with their login, the local org, the API reference and docs), the
-demo logins with the size of each account, and how to stop. After it, each sync hop is one line
+Once the web port, the org and the worker answer and the local Connect has been through its first
+cycle, it prints one banner: where everything is (portal, /learn, operator pages with their login,
+the local org, the API reference and docs), the demo logins with the size of each account, and how
+to stop. After it, each sync hop is one line
 from the local Connect. Ctrl-C stops the processes, then Redis, then Postgres: nothing is left running.
 
 While it runs, the URLs it chose (database, Redis, the local org, the web port) are in
@@ -25,7 +26,9 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
+import psycopg
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Message, Printer
@@ -36,6 +39,7 @@ from core import config, db, logins, queue, sync_sampler
 from core.migrate import migrate
 from core.paths import ROOT
 from standins import demo_data, services
+from standins.connect import state as connect_state
 from standins.provision import provision
 
 ENV_FILE = ROOT / ".env"
@@ -44,7 +48,8 @@ DATABASE_NAME = "connectapp"
 DEFAULT_SCALE = {"accounts": 1_000, "orders": 10_000}
 LOCAL_CONNECT_INFO = "standins.connect.info.LocalConnectInfo"
 # What a running `make run` records for the commands run beside it (`exec`).
-RUN_FILE = services.DATA_DIR / "run.json"
+# (MAKE_RUN_FILE elsewhere: the test that runs `make run` must not overwrite a developer's running one.)
+RUN_FILE = Path(os.environ.get("MAKE_RUN_FILE") or services.DATA_DIR / "run.json")
 RECORDED = ("DATABASE_URL", "REDIS_URL", "LOCAL_ORG_URL", "PORT", "CONNECT_SCHEMA", "APP_SCHEMA")
 # Started once the local org answers: started with it, the local Connect's first login would find
 # nothing listening and report the org unreachable, which a real org never is at that moment.
@@ -275,12 +280,34 @@ def worker_started(redis_url: str, since: datetime) -> bool:
     return any(w.birth_date and w.birth_date >= since for w in workers)
 
 
+# The local Connect has been through its first cycle since `since`: it recorded a state (IDLE, or why
+# not: paused, the org unreachable), or read every mapping (a restart finds the state it left, IDLE).
+# On a fresh database that first cycle reads every record once (tens of seconds): a case filed
+# before it ends would wait without a word.
+CONNECT_CYCLED = """
+SELECT coalesce((SELECT updated_at >= %(since)s FROM {s}.connection_state WHERE id = 1), false)
+    OR coalesce((SELECT bool_and(coalesce(last_poll_at >= %(since)s, false)) FROM {s}.mapping_state), false)
+       AS cycled
+"""
+
+
+def connect_cycled(database_url: str, since: datetime) -> bool:
+    """Whether the local Connect finished a cycle since `since` (its tables may not exist yet)."""
+    try:
+        with db.connect(database_url) as conn:
+            return conn.execute(sql.SQL(CONNECT_CYCLED).format(s=sql.Identifier(connect_state.SCHEMA)),
+                                {"since": since}).fetchone()["cycled"]
+    except psycopg.Error:
+        return False
+
+
 def readiness(env: dict, since: datetime) -> dict:
     """Each part the banner waits for, and how to tell that it answers."""
     return {
         "web": lambda: answers(f"http://127.0.0.1:{env['PORT']}/healthz"),
         "local org": lambda: answers(env["LOCAL_ORG_URL"]),
         "worker": lambda: worker_started(env["REDIS_URL"], since),
+        "local Connect": lambda: connect_cycled(env["DATABASE_URL"], since),
     }
 
 
@@ -319,7 +346,7 @@ class _Printer(Printer):
 
 
 class Stack(Manager):
-    """honcho's Manager for Procfile.local, which prints the banner once the web port, the org and the worker answer.
+    """honcho's Manager for Procfile.local, which prints the banner once every process is ready (readiness()).
 
     The wait runs in a thread started once honcho has forked its processes (a thread alive during a
     fork could leave a lock held in the child), and the banner goes through honcho's own queue and

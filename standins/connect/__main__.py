@@ -67,6 +67,7 @@ class Runner:
         self.provisioned, self.backoff, self.next_pull = False, 0.0, 0.0
         self.db_down_since = None
         self.state_name = None  # the state this engine last recorded (None: not yet)
+        self.stopping = ()  # run() hands its stop flag here: non-empty once SIGTERM or Ctrl-C arrived
 
     @property
     def conn(self):
@@ -174,6 +175,11 @@ class Runner:
             self.unauthorized(str(exc))
             return self.push_every
         except OrgUnavailable as exc:
+            if self.stopping:
+                # `make run` stops the org with the engine: the org going first is the stop, not a fault
+                # (the changes are still queued, for the next start).
+                log.debug("%s while stopping; changes stay queued", exc)
+                return self.push_every
             self.backoff = _backoff(self.backoff)
             log.warning("%s; changes stay queued, retrying in %.0f s", exc, self.backoff)
             self.set_state("SYSTEM_ERROR", str(exc))
@@ -219,8 +225,13 @@ def run() -> int:
         signal.signal(sig, lambda *_: stopping.append(True))
 
     engine = Engine(cfg.database_url, cfg.connect_schema, lambda: salesforce.connect(cfg.salesforce))
-    pull.start(engine, cfg)
+    reader = pull.start(engine, cfg)
+    polls = sorted({reader.interval(m) for m in engine.mappings.values()})
+    log.info("local Connect started: %d mappings (%s), each read every %s; changes sent as the trigger log "
+             "notifies. The first read compares every record, then only changes show here",
+             len(engine.mappings), ", ".join(engine.mappings), "–".join(f"{p:g} s" for p in polls))
     runner = Runner(engine, push_every=push_every, on_connect=lambda: pull.start(engine, cfg))
+    runner.stopping = stopping
     try:
         runner.listen()
         while not stopping:
