@@ -15,8 +15,8 @@ Typographic quotes, not ", so the message stays one logfmt value without escapes
 # The fields that name a record to a person, best first (Postgres column, REST field). A Case's
 # number exists only once Salesforce gave it: a new case is named by its subject until then.
 NAMING_FIELDS = (("casenumber", "CaseNumber"), ("email", "Email"), ("accountnumber", "AccountNumber"),
-                 ("name", "Name"), ("subject", "Subject"))
-QUOTED = ("name", "subject")
+                 ("name", "Name"), ("lastname", "LastName"), ("subject", "Subject"))
+QUOTED = ("name", "lastname", "subject")
 LONGEST = 40
 
 
@@ -78,10 +78,9 @@ def push(object_name: str, *, rows: int, seconds: float, done: dict, one=None, f
 def pull(object_name: str, *, how: str, rows: int, deletes: int, seconds: float, done: dict, one=None,
          stopped: str | None = None) -> str:
     """One read of one mapping: `Contact ann@example.com ← Salesforce: updated (poll, 1 row, 0.05 s)`."""
-    facts = ", ".join(p for p in (how, _rows(rows) if rows or not deletes else "",
-                                  f"{deletes:,} deleted" if deletes else "", _seconds(seconds)) if p)
-    if stopped:
-        return f"{object_name} ← Salesforce: stopped at {stopped} ({facts})"
+    facts = ", ".join(p for p in (how, _rows(rows) if rows or not deletes else "", _seconds(seconds)) if p)
+    if stopped:  # TOO_MANY_ROWS: nothing of the page was kept
+        return f"{object_name} ← Salesforce: {stopped}, stopped at the plan's row cap ({how}, {_seconds(seconds)})"
     if one is not None and rows == 1 and not deletes:
         name, outcome = one
         return f"{object_name}{' ' + name if name else ''} ← Salesforce: {outcome} ({facts})"
