@@ -59,6 +59,8 @@ AFTER_ORG = ("connect",)
 READY_TIMEOUT = 180.0
 # How make run's own requests introduce themselves: gunicorn.conf.py leaves their access lines out.
 READINESS_PROBE = "make-run-readiness"
+# The org's API versions list: a real org answers it without a session too.
+ORG_PROBE = "/services/data/"
 
 
 def _parse_env(text: str) -> dict:
@@ -305,7 +307,7 @@ def readiness(env: dict, since: datetime) -> dict:
     """Each part the banner waits for, and how to tell that it answers."""
     return {
         "web": lambda: answers(f"http://127.0.0.1:{env['PORT']}/healthz"),
-        "local org": lambda: answers(env["LOCAL_ORG_URL"]),
+        "local org": lambda: answers(env["LOCAL_ORG_URL"] + ORG_PROBE),
         "worker": lambda: worker_started(env["REDIS_URL"], since),
         "local Connect": lambda: connect_cycled(env["DATABASE_URL"], since),
     }
@@ -324,7 +326,7 @@ def wait_until_ready(checks: dict, timeout: float = READY_TIMEOUT, interval: flo
 
 def after_org(argv: list[str]) -> int:
     """`python -m standins.run after-org COMMAND…`: wait until the local org answers, then become COMMAND."""
-    url = os.environ.get("LOCAL_ORG_URL", "")
+    url = os.environ.get("LOCAL_ORG_URL", "") + ORG_PROBE
     wait_until_ready({"local org": lambda: answers(url)})  # past the timeout, COMMAND reports what it finds
     os.execvp(argv[0], argv)
 
