@@ -2,7 +2,8 @@
 
 Heroku collects stdout from every dyno; the router's own log line has the same request_id, so
 one search finds the router's view and the app's view of a request. `event()` logs one line whose
-facts follow the message as more logfmt pairs (`msg="poll" mapping=Account rows=3 duration_ms=12`).
+facts follow the message as more logfmt pairs
+(`msg="Account ← Salesforce: 3 updated (poll, 3 rows, 0.01 s)" mapping=Account rows=3 duration_ms=12`).
 """
 
 import contextvars
