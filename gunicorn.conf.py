@@ -122,7 +122,7 @@ logger_class = Logger
 
 def when_ready(server):
     """Say where the web process listens (the line gunicorn leaves empty under reuse_port)."""
-    server.log.info("Listening at: %s (every worker on its own socket: reuse_port)", ", ".join(bind))
+    server.log.info("Listening at: %s (every worker on its own socket: reuse_port)", ", ".join(server.cfg.bind))
 
 
 # gunicorn ≥ 25.1 opens a control socket (for `gunicornc`) at ~/.gunicorn/gunicorn.ctl by default.
