@@ -31,7 +31,7 @@ JOB_OK = "Job OK"  # RQ's third line per job, after its start and "Successfully 
 
 def _not_bookkeeping(record: logging.LogRecord) -> bool:
     """False for RQ's bookkeeping lines (BOOKKEEPING), unless the logger is at DEBUG."""
-    if not record.name.startswith("rq.") or record.levelno != logging.INFO:
+    if not record.name.startswith("rq.") or record.levelno != logging.INFO or not isinstance(record.msg, str):
         return True
     args = record.args if isinstance(record.args, tuple) else ()
     bookkeeping = record.msg in BOOKKEEPING or (

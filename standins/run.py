@@ -282,12 +282,14 @@ def worker_started(redis_url: str, since: datetime) -> bool:
     return any(w.birth_date and w.birth_date >= since for w in workers)
 
 
-# The local Connect has been through its first cycle since `since`: it recorded a state (IDLE, or why
-# not: paused, the org unreachable), or read every mapping (a restart finds the state it left, IDLE).
+# The local Connect has been through its first cycle since `since`: it recorded the state a cycle
+# ends in (IDLE, or why not: paused, the org unreachable — not POLLING_DB_CHANGES, which a cycle
+# passes through before its reads), or read every mapping (a restart finds the state it left, IDLE).
 # On a fresh database that first cycle reads every record once (tens of seconds): a case filed
 # before it ends would wait without a word.
 CONNECT_CYCLED = """
-SELECT coalesce((SELECT updated_at >= %(since)s FROM {s}.connection_state WHERE id = 1), false)
+SELECT coalesce((SELECT updated_at >= %(since)s AND state <> 'POLLING_DB_CHANGES'
+                   FROM {s}.connection_state WHERE id = 1), false)
     OR coalesce((SELECT bool_and(coalesce(last_poll_at >= %(since)s, false)) FROM {s}.mapping_state), false)
        AS cycled
 """

@@ -480,6 +480,8 @@ class Pusher:
     def _log(self, tallies):
         """One line per mapping a push touched, so a learner watching `make run` sees each change leave."""
         for object_name, t in tallies.items():
+            if not t.rows:  # the org stopped answering first: the rows went back to NEW, the engine says why
+                continue
             records = sum(t.done.values())
             extra = ", ".join(p for p in (
                 f"{t.merged} merged" if t.merged else "",
