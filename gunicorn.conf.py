@@ -3,7 +3,12 @@
 # Procfile: web: gunicorn --config gunicorn.conf.py "web:create_app()"
 # Every top-level name here is offered to gunicorn as a setting, so the app's config module gets a
 # name gunicorn has no setting for (gunicorn's own `config` setting is the path of this file).
+import logging
+
+from gunicorn import glogging
+
 from core import config as app_config
+from core import logs
 
 # The configuration is read here, at boot, before any worker starts: a missing or malformed
 # variable stops the web dyno with one line `configuration error: …` and exit status 2, not a
@@ -72,11 +77,55 @@ forwarded_allow_ips = "*"
 # On Heroku the router already logs every request — method, path, status, service time, bytes and
 # the same request_id — so a gunicorn access line would only repeat it (twice the log volume through
 # every drain, and about 7 % of a web process's CPU in bench/portal.py). Locally, where no router
-# logs, APP_ENV=development turns gunicorn's access log on.
+# logs, APP_ENV=development turns gunicorn's access log on: pages and API calls, not static files.
 # https://devcenter.heroku.com/articles/http-routing#heroku-router-log-format
 accesslog = "-" if development else None
 errorlog = "-"
 access_log_format = (
-    'method=%(m)s path="%(U)s" status=%(s)s duration_ms=%(M)s bytes=%(B)s '
-    'request_id=%({x-request-id}o)s user_agent="%(a)s"'
+    'method=%(m)s path="%(U)s" status=%(s)s duration_ms=%(M)s bytes=%(B)s request_id=%({x-request-id}o)s'
 )
+
+# Paths whose access lines tell nothing: the files a page pulls in (one line each per page view).
+QUIET_PATHS = ("/static/", "/favicon.ico")
+# What `make run` sends to learn that the web process answers (standins/run.py): not a visitor.
+READINESS_PROBE = "make-run-readiness"
+
+
+def _worth_a_line(record: logging.LogRecord) -> bool:
+    """False for noise: the static files' access lines, make run's probe, gunicorn's empty `Listening at:`."""
+    atoms = record.args if isinstance(record.args, dict) else None
+    if atoms is not None and record.name == "gunicorn.access":
+        return not (atoms.get("U", "").startswith(QUIET_PATHS) or atoms.get("a") == READINESS_PROBE)
+    # With reuse_port the master binds no socket (each worker binds its own), so gunicorn's
+    # `Listening at:  (pid)` names none; when_ready below says where the workers listen.
+    return not (record.msg == "Listening at: %s (%s)" and not (record.args or ("",))[0])
+
+
+class Logger(glogging.Logger):
+    """gunicorn's own lines in the app's logfmt (core/logs.py): `level=INFO logger=gunicorn.error msg="…"`.
+
+    Its default format starts with its own timestamp and pid, a second prefix after the one Heroku
+    (or honcho, under `make run`) puts on every line.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(logs.formatter())
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.addFilter(_worth_a_line)
+
+
+logger_class = Logger
+
+
+def when_ready(server):
+    """Say where the web process listens (the line gunicorn leaves empty under reuse_port)."""
+    server.log.info("Listening at: %s (every worker on its own socket: reuse_port)", ", ".join(server.cfg.bind))
+
+
+# gunicorn ≥ 25.1 opens a control socket (for `gunicornc`) at ~/.gunicorn/gunicorn.ctl by default.
+# Nothing uses it: on Heroku no other process can reach a dyno's files, and locally Ctrl-C stops
+# `make run`; every gunicorn of one user would share that one path.
+control_socket_disable = True

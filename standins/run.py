@@ -3,10 +3,13 @@
 1. Reads `.env` (writing a fresh SECRET_KEY and operator login into it the first time; 0600).
 2. Starts the embedded Postgres and Redis unless DATABASE_URL / REDIS_URL are set.
 3. Builds the Connect schema as Connect would, migrates the app schema, loads demo data once.
-4. Runs every process of Procfile.local (web, worker, stand-ins) with honcho, like `heroku local`.
-It prints where everything is (portal, operator pages with their login, the local org, the docs)
-and the demo logins with the size of each account. Ctrl-C stops the processes, then Redis, then
-Postgres: nothing is left running.
+4. Runs every process of Procfile.local (web, worker, stand-ins) with honcho, like `heroku local`;
+   the local Connect starts once the local org answers, as a real org always does.
+Once the web port, the org and the worker answer and the local Connect has been through its first
+cycle, it prints one banner: where everything is (portal, /learn, operator pages with their login,
+the local org, the API reference and docs), the demo logins with the size of each account, and how
+to stop. After it, each sync hop is one line
+from the local Connect. Ctrl-C stops the processes, then Redis, then Postgres: nothing is left running.
 
 While it runs, the URLs it chose (database, Redis, the local org, the web port) are in
 `.data/run.json`: `make verify-sync` (`python -m standins.run exec …`) runs its command against them.
@@ -15,17 +18,28 @@ While it runs, the URLs it chose (database, Redis, the local org, the web port) 
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
 
+import psycopg
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
+from honcho.printer import Message, Printer
 from psycopg import sql
+from rq.worker import Worker
 
 from core import config, db, logins, queue, sync_sampler
 from core.migrate import migrate
 from core.paths import ROOT
 from standins import demo_data, services
+from standins.connect import state as connect_state
 from standins.provision import provision
 
 ENV_FILE = ROOT / ".env"
@@ -34,8 +48,19 @@ DATABASE_NAME = "connectapp"
 DEFAULT_SCALE = {"accounts": 1_000, "orders": 10_000}
 LOCAL_CONNECT_INFO = "standins.connect.info.LocalConnectInfo"
 # What a running `make run` records for the commands run beside it (`exec`).
-RUN_FILE = services.DATA_DIR / "run.json"
+# (MAKE_RUN_FILE elsewhere: the test that runs `make run` must not overwrite a developer's running one.)
+RUN_FILE = Path(os.environ.get("MAKE_RUN_FILE") or services.DATA_DIR / "run.json")
 RECORDED = ("DATABASE_URL", "REDIS_URL", "LOCAL_ORG_URL", "PORT", "CONNECT_SCHEMA", "APP_SCHEMA")
+# Started once the local org answers: started with it, the local Connect's first login would find
+# nothing listening and report the org unreachable, which a real org never is at that moment.
+AFTER_ORG = ("connect",)
+# How long a process may take to answer before the banner says which did not (a slow first start
+# loads the demo data into the org); the local Connect waits as long for the org, then starts anyway.
+READY_TIMEOUT = 180.0
+# How make run's own requests introduce themselves: gunicorn.conf.py leaves their access lines out.
+READINESS_PROBE = "make-run-readiness"
+# The org's API versions list: a real org answers it without a session too.
+ORG_PROBE = "/services/data/"
 
 
 def _parse_env(text: str) -> dict:
@@ -85,14 +110,35 @@ def prepare(env: dict, log=print) -> dict:
         log(f"embedded Redis: {env['REDIS_URL']}")
     cfg = config.load(env)
     with db.connect(cfg.database_url) as conn:
-        provision(conn, cfg.connect_schema, log=log)
-        migrate(conn, cfg.app_schema, cfg.connect_schema, log=log)
+        for line in schema_lines(cfg, provision(conn, cfg.connect_schema, log=lambda *_: None),
+                                 migrate(conn, cfg.app_schema, cfg.connect_schema, log=lambda *_: None)):
+            log(line)
         if not demo_data.loaded(conn, cfg.app_schema):
             log("loading demo data (once) ...")
             demo_data.load(conn, schema=cfg.connect_schema, app_schema=cfg.app_schema, log=log, **DEFAULT_SCALE)
     # The sync health console's chart: one sample a minute, taken by the worker.
     sync_sampler.schedule(queue.connect(cfg.redis_url))
     return env
+
+
+def schema_lines(cfg: config.Config, changes: list[str], migrations: list[str]) -> list[str]:
+    """What provisioning and migrating did, in a line or two (a first start creates dozens of objects)."""
+    created = {"table": 0, "index": 0}
+    lines = []
+    for change in changes:
+        kind = change.split(" ")[1] if change.startswith("created ") else None
+        if kind in created:
+            created[kind] += 1
+        else:
+            lines.append(change)  # a column added to a mapping, an old function dropped: worth its own line
+    if any(created.values()):
+        lines.insert(0, f"Connect schema {cfg.connect_schema}: created {created['table']} tables and "
+                        f"{created['index']} indexes, as Heroku Connect creates them")
+    if migrations:
+        lines.append(f"app schema {cfg.app_schema}: applied {len(migrations)} migration"
+                     f"{'s' if len(migrations) != 1 else ''} ({migrations[0]} … {migrations[-1]})"
+                     if len(migrations) > 1 else f"app schema {cfg.app_schema}: applied {migrations[0]}")
+    return lines
 
 
 # Orders per account, for the demo logins' lines (the first login's account is the biggest customer).
@@ -132,27 +178,32 @@ def demo_logins(env: dict) -> list[str]:
         return login_lines(conn, cfg, users)
 
 
-def banner(env: dict, login_shown: list[str]) -> str:
+def banner(env: dict, login_shown: list[str], not_ready: list[str] = ()) -> str:
     """What `make run` prints once everything is up: where each part is, and how to log in to it."""
     app = f"http://localhost:{env['PORT']}"
+    rule = "  " + "─" * 78
     lines = [
         "",
+        rule,
         f"  Portal (customers)     {app}/login",
+        f"  Walkthrough            {app}/learn   (the six setup steps, each with something to try)",
         f"  Operator pages         {app}/ops/sync   {app}/ops/invoicing   {app}/ops/exports",
     ]
     if env.get("OPS_USERNAME"):
         lines.append(" " * 25 + f"login {env['OPS_USERNAME']} / {env.get('OPS_PASSWORD', '')}   (from .env)")
     lines += [
         f"  Local Salesforce org   {env['LOCAL_ORG_URL']}   (browse and edit records; the local Connect syncs them)",
-        f"  API description        {app}/api/v1/openapi.json",
+        f"  API reference          {app}/api/docs   (OpenAPI document: {app}/api/v1/openapi.json)",
         f"  Docs                   {ROOT / 'docs' / 'README.md'}   (start here; deploying: docs/deploy.md)",
         "",
         *("  " + line for line in login_shown),
         "",
+        "  Below: one line per change the local Connect syncs (→ Salesforce, ← Salesforce), and each page request.",
         "  Ctrl-C stops everything.   In a second terminal: make verify-sync, make manage ARGS=doctor",
-        "",
     ]
-    return "\n".join(lines)
+    if not_ready:
+        lines.append(f"  Not answering yet: {', '.join(not_ready)} (see the lines above)")
+    return "\n".join([*lines, rule, ""])
 
 
 def local_env() -> dict:
@@ -213,17 +264,137 @@ def run_command(argv: list[str]) -> int:
     return subprocess.run(argv, env=env, cwd=ROOT).returncode
 
 
+# ---- readiness ----------------------------------------------------------------------------------
+
+
+def answers(url: str) -> bool:
+    """Whether an HTTP server answers at `url` (any status: it is up)."""
+    request = urllib.request.Request(url, headers={"User-Agent": READINESS_PROBE})
+    try:
+        with urllib.request.urlopen(request, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def worker_started(redis_url: str, since: datetime) -> bool:
+    """Whether an RQ worker registered itself with Redis after `since` (this run's worker)."""
+    try:
+        workers = Worker.all(connection=queue.connect(redis_url))
+    except Exception:  # noqa: BLE001 - Redis not answering is "not yet"
+        return False
+    return any(w.birth_date and w.birth_date >= since for w in workers)
+
+
+# The local Connect has been through its first cycle since `since`: it recorded the state a cycle
+# ends in (IDLE, or why not: paused, the org unreachable — not POLLING_DB_CHANGES, which a cycle
+# passes through before its reads), or read every mapping (a restart finds the state it left, IDLE).
+# On a fresh database that first cycle reads every record once (tens of seconds): a case filed
+# before it ends would wait without a word.
+CONNECT_CYCLED = """
+SELECT coalesce((SELECT updated_at >= %(since)s AND state <> 'POLLING_DB_CHANGES'
+                   FROM {s}.connection_state WHERE id = 1), false)
+    OR coalesce((SELECT bool_and(coalesce(last_poll_at >= %(since)s, false)) FROM {s}.mapping_state), false)
+       AS cycled
+"""
+
+
+def connect_cycled(database_url: str, since: datetime) -> bool:
+    """Whether the local Connect finished a cycle since `since` (its tables may not exist yet)."""
+    try:
+        with db.connect(database_url) as conn:
+            return conn.execute(sql.SQL(CONNECT_CYCLED).format(s=sql.Identifier(connect_state.SCHEMA)),
+                                {"since": since}).fetchone()["cycled"]
+    except psycopg.Error:
+        return False
+
+
+def readiness(env: dict, since: datetime) -> dict:
+    """Each part the banner waits for, and how to tell that it answers."""
+    return {
+        "web": lambda: answers(f"http://127.0.0.1:{env['PORT']}/healthz"),
+        "local org": lambda: answers(env["LOCAL_ORG_URL"] + ORG_PROBE),
+        "worker": lambda: worker_started(env["REDIS_URL"], since),
+        "local Connect": lambda: connect_cycled(env["DATABASE_URL"], since),
+    }
+
+
+def wait_until_ready(checks: dict, timeout: float = READY_TIMEOUT, interval: float = 0.2) -> list[str]:
+    """Poll every check until all pass or `timeout` runs out; return the names of those that never passed."""
+    waiting = dict(checks)
+    deadline = time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        waiting = {name: check for name, check in waiting.items() if not check()}
+        if waiting:
+            time.sleep(interval)
+    return list(waiting)
+
+
+def after_org(argv: list[str]) -> int:
+    """`python -m standins.run after-org COMMAND…`: wait until the local org answers, then become COMMAND."""
+    url = os.environ.get("LOCAL_ORG_URL", "") + ORG_PROBE
+    wait_until_ready({"local org": lambda: answers(url)})  # past the timeout, COMMAND reports what it finds
+    os.execvp(argv[0], argv)
+
+
+# ---- the processes ------------------------------------------------------------------------------
+
+# The name of the banner's message (it crosses honcho's queue, so a string): printed as it is, unprefixed.
+BANNER = "\x00banner"
+
+
+class _Printer(Printer):
+    """honcho's printer, which also prints the banner: unprefixed, in one piece, between two process lines."""
+
+    def write(self, message):
+        if message.name == BANNER:
+            print(message.data, file=self.output, flush=True)
+        else:
+            super().write(message)
+
+
+class Stack(Manager):
+    """honcho's Manager for Procfile.local, which prints the banner once every process is ready (readiness()).
+
+    The wait runs in a thread started once honcho has forked its processes (a thread alive during a
+    fork could leave a lock held in the child), and the banner goes through honcho's own queue and
+    printer, so it is never cut by another process's line.
+    """
+
+    def __init__(self, env: dict, shown: list[str]):
+        super().__init__(printer=_Printer(sys.stdout))
+        self.env, self.shown, self.since = env, shown, datetime.now(UTC)
+
+    def _start(self):  # honcho 2.0's Manager.loop() starts the processes here
+        super()._start()
+        threading.Thread(target=self._announce, daemon=True).start()
+
+    def _announce(self) -> None:
+        not_ready = wait_until_ready(readiness(self.env, self.since))
+        self.events.put(Message(type="line", data=banner(self.env, self.shown, not_ready), time=datetime.now(),
+                                name=BANNER, colour=None))
+
+
+def command_for(name: str, command: str) -> str:
+    """The Procfile command as run here: a process of AFTER_ORG first waits for the org (then execs itself)."""
+    if name in AFTER_ORG:
+        return f"{shlex.quote(sys.executable)} -m standins.run after-org {command}"
+    return command
+
+
 def main(argv=None) -> int:
     """Prepare everything, then run the local Procfile until Ctrl-C."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["exec"]:
         return run_command(argv[1:])
+    if argv[:1] == ["after-org"]:
+        return after_org(argv[1:])
     env = prepare(local_env())
-    shown = banner(env, demo_logins(env))
-    manager = Manager()
+    manager = Stack(env, demo_logins(env))
     for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
-        manager.add_process(name, command, env=env, cwd=str(ROOT))
-    print(shown, flush=True)
+        manager.add_process(name, command_for(name, command), env=env, cwd=str(ROOT))
     record_run(env)
     try:
         manager.loop()

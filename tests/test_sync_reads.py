@@ -267,11 +267,13 @@ def test_each_poll_logs_one_logfmt_line(conn, engine, sf, caplog):
     caplog.set_level(logging.INFO, logger="standins.connect.pull")
     caplog.clear()
     pull.read(engine, "Account")
-    lines = [logs.formatter().format(r) for r in caplog.records if r.getMessage() == "poll"]
+    lines = [logs.formatter().format(r) for r in caplog.records if r.name == "standins.connect.pull"]
     assert len(lines) == 1
     line = lines[0]
-    assert line.startswith('level=INFO logger=standins.connect.pull request_id=- msg="poll" mapping=Account rows=0 ')
-    facts = dict(pair.split("=", 1) for pair in line.split('msg="poll" ')[1].split(" "))
+    assert line.startswith('level=INFO logger=standins.connect.pull request_id=- msg="Account ← Salesforce: '
+                           '1 deleted (poll, ')
+    facts = dict(pair.split("=", 1) for pair in line.split('" ', 1)[1].split(" "))
+    assert facts["mapping"] == "Account" and facts["rows"] == "0"
     assert facts["api_calls"] == "2" and facts["bulk_batches"] == "0" and facts["deletes"] == "1"
     assert int(facts["duration_ms"]) >= 0 and facts["outcome"] == "ok"
 
@@ -283,7 +285,7 @@ def test_a_read_that_finds_nothing_is_not_an_info_line(conn, engine, sf, caplog)
     caplog.set_level(logging.DEBUG, logger="standins.connect.pull")
     caplog.clear()
     pull.read(engine, "Account")
-    polls = [r for r in caplog.records if r.getMessage() == "poll"]
+    polls = [r for r in caplog.records if r.name == "standins.connect.pull"]
     assert [r.levelname for r in polls] == ["DEBUG"]
 
 

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from core import connect, db
+from core import connect, db, logs
 from standins.connect import push
 from standins.connect.engine import Engine
 from standins.connect.push import Pusher, WriteSettings
@@ -153,7 +153,10 @@ def test_a_failed_bulk_insert_falls_back_to_a_per_record_write(conn, engine, mon
     assert conn.execute("SELECT count(*) AS n FROM salesforce.case WHERE _hc_lastop = 'INSERTED'").fetchone()["n"] == 59
     states = [r["state"] for r in conn.execute("SELECT state FROM salesforce._trigger_log_archive ORDER BY id")]
     assert states.count("FAILED") == 1 and states.count("SUCCESS") == 59
-    assert "api=bulk+soap" in caplog.text and "soap_fallback=1 failed=1" in caplog.text
+    [line] = [r for r in caplog.records if getattr(r, "facts", None)]
+    assert (line.facts["api"], line.facts["soap_fallback"], line.facts["failed"]) == ("bulk+soap", 1, 1)
+    assert line.getMessage().startswith("Case → Salesforce: 59 inserted, 1 FAILED — FIELD_CUSTOM_VALIDATION_EXCEPTION "
+                                        "“A case from the web needs a subject.” (60 rows, ")
 
 
 def test_a_refused_bulk_job_goes_out_by_soap(conn, engine, local_org, monkeypatch):
@@ -172,12 +175,13 @@ def test_each_push_logs_one_logfmt_line_per_mapping(conn, engine, caplog):
     conn.execute("INSERT INTO salesforce.case (origin, external_id__c) VALUES ('Web', 'no-subject')")
     with caplog.at_level(logging.INFO, logger="standins.connect.push"):
         use(engine, MERGED).push_once()
-    lines = [r.getMessage() for r in caplog.records if r.name == "standins.connect.push"]
+    lines = {r.facts["mapping"]: logs.formatter().format(r).split('" ', 1)[1]
+             for r in caplog.records if r.name == "standins.connect.push"}
     assert len(lines) == 2
-    contact, case = sorted(lines)[1], sorted(lines)[0]
-    assert contact.startswith("push mapping=Contact algorithm=merged api=soap rows=3 merged=2 api_calls=1 "
-                              "bulk_batches=0 soap_fallback=0 failed=0 duration_ms=")
-    assert case.startswith("push mapping=Case algorithm=merged api=soap rows=1 merged=0 ") and "failed=1" in case
+    assert lines["Contact"].startswith("mapping=Contact algorithm=merged api=soap rows=3 merged=2 api_calls=1 "
+                                       "bulk_batches=0 soap_fallback=0 failed=0 duration_ms=")
+    assert lines["Case"].startswith("mapping=Case algorithm=merged api=soap rows=1 merged=0 ") \
+        and "failed=1" in lines["Case"]
 
 
 # ---- the duplicate-row race -------------------------------------------------------------------------

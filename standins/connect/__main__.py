@@ -27,6 +27,8 @@ from standins.connect.engine import Engine, OrgUnauthorized, OrgUnavailable
 
 log = logging.getLogger("standins.connect")
 MAX_BACKOFF = 60.0
+# A push moves the connection IDLE → POLLING_DB_CHANGES → IDLE: no news beyond the push's own line.
+ROUTINE_STATES = {"IDLE", "POLLING_DB_CHANGES"}
 
 
 # Served by Connect's partial index on (state, table_name) WHERE state is NEW or PENDING.
@@ -64,6 +66,8 @@ class Runner:
         self.listener = None
         self.provisioned, self.backoff, self.next_pull = False, 0.0, 0.0
         self.db_down_since = None
+        self.state_name = None  # the state this engine last recorded (None: not yet)
+        self.stopping = ()  # run() hands its stop flag here: non-empty once SIGTERM or Ctrl-C arrived
 
     @property
     def conn(self):
@@ -116,9 +120,17 @@ class Runner:
     # ---- states --------------------------------------------------------------------------------
 
     def set_state(self, name: str, detail: str | None = None) -> None:
-        """Record the connection's state; log a line when it changed."""
+        """Record the connection's state; log a line when it changed.
+
+        IDLE ↔ POLLING_DB_CHANGES is every push's own rhythm (its hop line says what was sent):
+        DEBUG, so the terminal shows one line per hop. Other changes (errors, pauses, recovery) are INFO.
+        """
+        before = self.state_name
         if state.set_connection_state(self.conn, name, detail):
-            log.info(operations.logfmt("connection_state", state=name, detail=detail))
+            self.state_name = name
+            routine = {before, name} <= ROUTINE_STATES and not detail
+            log.log(logging.DEBUG if routine else logging.INFO,
+                    operations.logfmt("connection_state", state=name, detail=detail))
 
     def unauthorized(self, reason: str) -> None:
         """UNAUTHORIZED until re-authorized: no login attempts, nothing lost."""
@@ -163,6 +175,11 @@ class Runner:
             self.unauthorized(str(exc))
             return self.push_every
         except OrgUnavailable as exc:
+            if self.stopping:
+                # `make run` stops the org with the engine: the org going first is the stop, not a fault
+                # (the changes are still queued, for the next start).
+                log.debug("%s while stopping; changes stay queued", exc)
+                return self.push_every
             self.backoff = _backoff(self.backoff)
             log.warning("%s; changes stay queued, retrying in %.0f s", exc, self.backoff)
             self.set_state("SYSTEM_ERROR", str(exc))
@@ -208,8 +225,13 @@ def run() -> int:
         signal.signal(sig, lambda *_: stopping.append(True))
 
     engine = Engine(cfg.database_url, cfg.connect_schema, lambda: salesforce.connect(cfg.salesforce))
-    pull.start(engine, cfg)
+    reader = pull.start(engine, cfg)
+    polls = sorted({reader.interval(m) for m in engine.mappings.values()})
+    log.info("local Connect started: %d mappings (%s), each read every %s; changes sent as the trigger log "
+             "notifies. The first read compares every record, then only changes show here",
+             len(engine.mappings), ", ".join(engine.mappings), "–".join(f"{p:g} s" for p in polls))
     runner = Runner(engine, push_every=push_every, on_connect=lambda: pull.start(engine, cfg))
+    runner.stopping = stopping
     try:
         runner.listen()
         while not stopping:

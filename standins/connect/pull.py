@@ -15,7 +15,9 @@ object changed and the mapping has `sf_notify_enabled` (accelerated polling). A 
 3. the plan's row cap: a page that would take the synced rows of all mappings over it is not
    written; the connection goes to TOO_MANY_ROWS and the read stops with the watermark where it
    was. Nothing is lost: once the cap is raised (CONNECT_PLAN=enterprise) the next read carries on.
-Each read logs one logfmt line (mapping, rows, API calls, bulk batches, deletes, duration).
+Each read that brings something logs one line (standins/connect/hop_lines.py): what arrived in words
+(`Contact ann@example.com ← Salesforce: updated (poll, 1 row, 0.05 s)`), then the facts as logfmt
+pairs (mapping, rows, API calls, bulk batches, deletes, duration). A read that finds nothing is DEBUG.
 """
 
 import csv
@@ -30,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from psycopg import sql
 
 from core import config, connect, logs, sync_health
-from standins.connect import state, writes
+from standins.connect import hop_lines, state, writes
 from standins.org import store
 
 log = logging.getLogger(__name__)
@@ -246,7 +248,9 @@ def read(engine, object_name: str, now: datetime | None = None) -> Poll:
     """Read one mapping's changes, then its deletes; log one line; return what it did."""
     reader = reader_of(engine)
     mapping = engine.mappings[object_name]
-    started, tally = time.monotonic(), {"rows": 0, "api_calls": 0, "bulk_batches": 0}
+    started = time.monotonic()
+    # For the line's words too: rows written by kind, and the first one's name.
+    tally = {"rows": 0, "api_calls": 0, "bulk_batches": 0, "inserted": 0, "updated": 0, "first": None}
     mark = state.mapping_row(engine.conn, object_name)
     deletes, outcome, now = 0, "ok", now or datetime.now(UTC)
     try:
@@ -262,7 +266,12 @@ def read(engine, object_name: str, now: datetime | None = None) -> Poll:
     # A read that found nothing is DEBUG: `make run` reads every mapping every few seconds, and a
     # learner watching it should see the changes that arrive, not seven empty reads each time.
     quiet = poll.rows == 0 and poll.deletes == 0 and poll.outcome == "ok"
-    logs.event(log, "poll", level=logging.DEBUG if quiet else logging.INFO, mapping=poll.mapping,
+    words = hop_lines.pull(object_name, how="bulk query" if poll.bulk_batches else "poll", rows=poll.rows,
+                           deletes=poll.deletes, seconds=poll.duration_ms / 1000,
+                           done={"inserted": tally["inserted"], "updated": tally["updated"]}, one=tally["first"],
+                           stopped=None if poll.outcome == "ok" else poll.outcome)
+    level = logging.DEBUG if quiet else logging.WARNING if poll.outcome != "ok" else logging.INFO
+    logs.event(log, words, level=level, mapping=poll.mapping,
                rows=poll.rows, api_calls=poll.api_calls,
                bulk_batches=poll.bulk_batches, deletes=poll.deletes, duration_ms=poll.duration_ms,
                outcome=poll.outcome)
@@ -291,7 +300,7 @@ def _read_changes(engine, reader, mapping, mark, tally) -> None:
             engine.conn.execute(_q(READ_BEGAN), (began, name))
             return
     while records:
-        tally["rows"] += _apply(engine, mapping, fields, records)
+        tally["rows"] += _apply(engine, mapping, fields, records, tally)
         if len(records) < PULL_PAGE:
             break
         last = records[-1]
@@ -324,7 +333,7 @@ def _read_bulk(engine, mapping, fields, start, tally) -> None:
                for page in pages for row in csv.DictReader(io.StringIO(page))]
     records.sort(key=lambda r: (to_postgres({"type": "datetime"}, r["SystemModstamp"]), r["Id"]))
     for at in range(0, len(records), PULL_PAGE):
-        tally["rows"] += _apply(engine, mapping, fields, records[at:at + PULL_PAGE])
+        tally["rows"] += _apply(engine, mapping, fields, records[at:at + PULL_PAGE], tally)
 
 
 def _read_deletes(engine, mapping, mark, tally) -> int:
@@ -356,11 +365,12 @@ def _org_now() -> datetime:
 # ---- writing ---------------------------------------------------------------------------------------
 
 
-def _apply(engine, mapping, fields, records) -> int:
+def _apply(engine, mapping, fields, records, tally=None) -> int:
     """Write one page of org records as Connect does and move the watermark, in one transaction.
 
     Return how many rows were written (a record read again unchanged is skipped). RowCapReached
     (nothing of the page kept) when the page would take the synced rows over the plan's cap.
+    `tally` (the read's) gets the rows written by kind and the first one's name, for the log line.
     """
     conn, table = engine.conn, sql.Identifier(engine.schema, mapping.table)
     ext_column = connect.column_name(mapping.upsert_field) if mapping.upsert_field else None
@@ -390,6 +400,8 @@ def _apply(engine, mapping, fields, records) -> int:
                 updates.append({**values, "_row_id": match["id"]})
             else:
                 inserts.append(values)
+            if tally is not None and tally["first"] is None:
+                tally["first"] = (hop_lines.name_of(record, rest=True), "updated" if match else "inserted")
         with conn.cursor() as cur:
             if updates:
                 assignments = sql.SQL(", ").join(sql.SQL("{} = %({})s").format(sql.Identifier(c), sql.SQL(c))
@@ -403,6 +415,9 @@ def _apply(engine, mapping, fields, records) -> int:
         written = len(updates) + len(inserts)
         if cap is not None and len(existing) < len(records) and sync_health.rows_used(conn, engine.schema) > cap:
             raise RowCapReached(mapping.object_name)
+        if tally is not None:
+            tally["inserted"] += len(inserts)
+            tally["updated"] += len(updates)
         last = records[-1]
         conn.execute(_q(ADVANCE), {"n": written, "ts": to_postgres({"type": "datetime"}, last["SystemModstamp"]),
                                    "id": last["Id"], "object": mapping.object_name})

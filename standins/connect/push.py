@@ -17,10 +17,13 @@ Per cycle:
 3. write back as Connect writes (xmlbinary hex: no echo into the trigger log): sfid and
    INSERTED/UPDATED, or FAILED with `_hc_err`; the log rows move to the archive as SUCCESS/FAILED/
    MERGED with `sf_message`, in the same statement;
-4. log one logfmt line per mapping: rows, API calls, bulk batches, algorithm, duration, failures.
+4. log one line per mapping (standins/connect/hop_lines.py): what happened in words
+   (`Case “…” → Salesforce: inserted 500… (1 row, 0.08 s)`), then the facts as logfmt pairs: rows,
+   API calls, bulk batches, algorithm, duration, failures. A refusal makes it a WARNING.
 Org unreachable or API limit reached: claimed rows go back to NEW and the caller backs off.
 """
 
+import dataclasses
 import json
 import logging
 import time
@@ -32,8 +35,8 @@ from functools import cached_property
 from psycopg import sql
 from simple_salesforce.exceptions import SalesforceError
 
-from core import connect
-from standins.connect import state, writes
+from core import connect, logs
+from standins.connect import hop_lines, state, writes
 from standins.connect.engine import OrgUnavailable
 from standins.provision import external_id_relationship_columns
 
@@ -140,10 +143,26 @@ class Tally:
     fallback: int = 0
     seconds: float = 0.0
     apis: tuple = ()
+    # For the line's words: records by outcome, the first record's (name, outcome, sfid), the first refusal.
+    done: dict = dataclasses.field(default_factory=lambda: {"inserted": 0, "updated": 0, "deleted": 0, "failed": 0})
+    first: tuple | None = None
+    failure: tuple | None = None
 
     def used(self, api: str) -> None:
         if api not in self.apis:
             self.apis = (*self.apis, api)
+
+    def record(self, outcome: dict) -> None:
+        """Count one record's outcome for the line's words."""
+        row, ok = outcome["row"], outcome["state"] != connect.LOG_FAILED
+        what = ("deleted" if row["action"] == "DELETE" else
+                "inserted" if outcome["lastop"] == connect.INSERTED else "updated") if ok else "failed"
+        self.done[what] += 1
+        if self.first is None:
+            self.first = (hop_lines.name_of(row["values"]), what, outcome["sfid"] or row["sfid"])
+        if not ok and self.failure is None:
+            code, _, message = (outcome["message"] or "").partition(": ")
+            self.failure = (code, message.split("; ")[0])
 
 
 def to_salesforce(field: dict, value):
@@ -445,6 +464,7 @@ class Pusher:
                 tally.rows += 1 + len(row["merged"])
                 tally.merged += len(row["merged"])
                 tally.failed += o["state"] == connect.LOG_FAILED
+                tally.record(o)
         with self.conn.transaction(), self.conn.cursor() as cur:
             writes.write_as_connect(cur)
             for table, params in write_backs.items():
@@ -458,12 +478,22 @@ class Pusher:
             raise OrgUnavailable(f"the org could not lock {len(locked)} record(s) (UNABLE_TO_LOCK_ROW)")
 
     def _log(self, tallies):
-        """One logfmt line per mapping a push touched, so a learner watching `make run` sees each change leave."""
+        """One line per mapping a push touched, so a learner watching `make run` sees each change leave."""
         for object_name, t in tallies.items():
-            log.info("push mapping=%s algorithm=%s api=%s rows=%d merged=%d api_calls=%d bulk_batches=%d "
-                     "soap_fallback=%d failed=%d duration_ms=%d", object_name, self.settings.algorithm,
-                     "+".join(t.apis) or "none", t.rows, t.merged, t.api_calls, t.bulk_batches, t.fallback,
-                     t.failed, round(t.seconds * 1000))
+            if not t.rows:  # the org stopped answering first: the rows went back to NEW, the engine says why
+                continue
+            records = sum(t.done.values())
+            extra = ", ".join(p for p in (
+                f"{t.merged} merged" if t.merged else "",
+                f"{t.api_calls} API calls" if t.api_calls > 1 else "",
+                f"bulk: {t.bulk_batches} batch{'es' if t.bulk_batches != 1 else ''}" if t.bulk_batches else "",
+            ) if p)
+            words = hop_lines.push(object_name, rows=t.rows, seconds=t.seconds, done=t.done,
+                                   one=t.first if records == 1 else None, failure=t.failure, extra=extra)
+            logs.event(log, words, level=logging.WARNING if t.failed else logging.INFO, mapping=object_name,
+                       algorithm=self.settings.algorithm, api="+".join(t.apis) or "none", rows=t.rows,
+                       merged=t.merged, api_calls=t.api_calls, bulk_batches=t.bulk_batches,
+                       soap_fallback=t.fallback, failed=t.failed, duration_ms=round(t.seconds * 1000))
 
 
 # ---- the two algorithms --------------------------------------------------------------------------
