@@ -19,12 +19,13 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from argon2 import PasswordHasher
 from psycopg import sql
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from werkzeug.serving import make_server
 
-from core import config, db, queue
+from core import config, db, passwords, queue
 from core.migrate import migrate
 from standins import services
 from standins.connect import writes
@@ -40,6 +41,22 @@ from web import create_app
 # One database per pytest-xdist worker (`make test` runs two, one per core); "connectapp_test" alone otherwise.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 TEST_DATABASE = "connectapp_test" + (f"_{WORKER}" if WORKER else "")
+
+
+# argon2id at its lowest work factor (8 KiB, one pass, one lane) for the hashes tests make: the same
+# algorithm and the same code paths, without 64 MiB and three passes for every login and invitation (at
+# argon2-cffi's defaults a hash costs 0.1-2 s on a busy 2-core machine). Test-only: the app keeps
+# argon2-cffi's defaults (tests/test_logins.py checks them in a fresh process).
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes():
+    """core.passwords hashing with TEST_HASHER, for every test in this process."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", TEST_HASHER)
+        patch.setattr(passwords, "_DUMMY_HASH", TEST_HASHER.hash(secrets.token_hex(16)))
+        yield
 
 
 @pytest.fixture(scope="session")
