@@ -138,13 +138,45 @@ def env(monkeypatch, app_config):
     return app_config
 
 
+# The suite's tables: every table of the Connect and app schemas but the migrations' own records.
+_SUITE_TABLES = """
+SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables
+WHERE schemaname IN ('salesforce', 'app') AND tablename NOT IN ('schema_migrations', '_hcmeta')
+"""
+# Their identity and serial sequences that have handed out a value, back to their start (what TRUNCATE ...
+# RESTART IDENTITY does for the tables it empties, here also for a table whose rows were deleted).
+_RESTART_USED_SEQUENCES = """
+WITH owned AS MATERIALIZED (
+    SELECT d.objid::regclass AS seq, s.seqstart AS start
+    FROM pg_depend d
+    JOIN pg_sequence s ON s.seqrelid = d.objid
+    JOIN pg_class t ON t.oid = d.refobjid
+    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      AND t.relnamespace::regnamespace::text IN ('salesforce', 'app')
+      AND t.relname NOT IN ('schema_migrations', '_hcmeta')
+)
+SELECT setval(seq, start, false) FROM owned WHERE pg_sequence_last_value(seq) IS NOT NULL
+"""
+
+
+def _empty(conn, tables: list[str]) -> None:
+    """TRUNCATE ... CASCADE, in one statement, those of `tables` (quoted names) that hold a row.
+
+    Only those: a TRUNCATE gives each table it empties (and each of its indexes) new files, which the
+    server creates at once and must fsync at its next checkpoint, and most tests write to a few tables.
+    """
+    holding = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {} AS t WHERE EXISTS (SELECT FROM {})").format(sql.Literal(t), sql.SQL(t)) for t in tables
+    )
+    full = [r["t"] for r in conn.execute(holding)] if tables else []
+    if full:
+        conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join(sql.SQL(t) for t in full)))
+
+
 def _truncate_all(conn):
-    tables = conn.execute(
-        "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables "
-        "WHERE schemaname IN ('salesforce', 'app') AND tablename NOT IN ('schema_migrations', '_hcmeta')"
-    ).fetchall()
-    if tables:
-        conn.execute("TRUNCATE " + ", ".join(r["t"] for r in tables) + " RESTART IDENTITY CASCADE")
+    """Empty every table of the suite that holds a row and restart the sequences that handed out a value."""
+    _empty(conn, [r["t"] for r in conn.execute(_SUITE_TABLES)])
+    conn.execute(_RESTART_USED_SEQUENCES)
 
 
 @pytest.fixture
@@ -213,6 +245,10 @@ def run_jobs(redis):
     return run
 
 
+# What a test can write in the local org (the `local_org` fixture empties them before each test).
+ORG_TABLES = ("records", "counters", "usage", "bulk_jobs", "bulk_batches", "bulk_rows", "bulk_results", "blobs")
+
+
 class LocalOrg:
     """A running local org (standins.org) on a free loopback port, for tests."""
 
@@ -230,8 +266,7 @@ class LocalOrg:
     def reset(self):
         """Only the standard records every org has, no API usage, the default daily limit."""
         with db.connect(self.org.database_url) as c:
-            c.execute("TRUNCATE local_org.records, local_org.counters, local_org.usage, local_org.bulk_jobs, "
-                      "local_org.bulk_batches, local_org.bulk_rows, local_org.bulk_results, local_org.blobs")
+            _empty(c, [f"local_org.{t}" for t in ORG_TABLES])
             standard.ensure_records(c, "local_org")  # the Organization, the user, … every org has
             c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%' OR key LIKE 'limit:%%' "
                       "OR key LIKE 'password:%%' OR key LIKE 'refuse:%%'")
@@ -283,7 +318,7 @@ def org_session(local_org, sf):
 def engine(database_url, local_org, conn):
     """The local Connect's sync engine between the test database and the local org, with fresh state."""
     sync = Engine(database_url, "salesforce", salesforce_factory=local_org.salesforce)
-    conn.execute("TRUNCATE local_connect.mapping_state, local_connect.connection_state")
+    _empty(conn, ["local_connect.mapping_state", "local_connect.connection_state"])
     yield sync
     sync.conn.close()
 
