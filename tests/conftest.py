@@ -59,6 +59,26 @@ def _cheap_password_hashes():
         yield
 
 
+# The files that take longest, longest first (each one's tests summed, measured on a 2-core machine);
+# the rest follow in their usual order. pytest-xdist hands out whole files in collection order (`make test`
+# turns off its own ordering, by number of tests, which ran these short-listed but long files last): so the
+# long files start early, and the suite ends on short ones instead of one worker finishing a long file alone.
+LONGEST_FIRST = (
+    "test_shutdown.py", "test_org_seed.py", "test_verify_sync.py", "test_bad_input.py", "test_openapi_fuzz.py",
+    "test_connect_operations.py", "test_invoicing_workers.py", "test_scoring_model.py", "test_streaming_server.py",
+    "test_connect_restart.py", "test_fidelity_soql.py", "test_org_setup.py", "test_scoring_runs.py",
+    "test_fidelity_simple_salesforce.py", "test_deploy_steps.py", "test_sync_reads.py", "test_connect_validate.py",
+    "test_config.py", "test_fidelity_metadata.py", "test_fidelity_bulk.py", "test_connect_contract.py",
+    "test_sync_pull.py", "test_portal_writes.py", "test_org_refusals.py", "test_migrate.py", "test_browser.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """LONGEST_FIRST's files first; a file's tests keep their order (the sort is stable)."""
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def database_url():
     """A fresh, provisioned and migrated test database."""
