@@ -13,6 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The suite runs in three processes (pytest-xdist), a test file at a time each, each on a database of
 # its own: on a 2-core machine about twice as fast as one, since many tests wait on a worker or a server.
+# Files are handed out in collection order, the longest first (tests/conftest.py LONGEST_FIRST).
 TEST_WORKERS ?= 3
 
 .PHONY: run test lint bench clean help verify-sync connect manage vendor-slds screenshots
@@ -39,7 +40,7 @@ run: $(STAMP)
 	$(BIN)/python -m standins.run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 verify-sync: $(STAMP)
 	$(BIN)/python -m standins.run exec $(BIN)/python manage.py verify-sync $(if $(OBJECT),--object $(OBJECT))

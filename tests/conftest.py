@@ -19,12 +19,13 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from argon2 import PasswordHasher
 from psycopg import sql
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from werkzeug.serving import make_server
 
-from core import config, db, queue
+from core import config, db, passwords, queue
 from core.migrate import migrate
 from standins import services
 from standins.connect import writes
@@ -40,6 +41,42 @@ from web import create_app
 # One database per pytest-xdist worker (`make test` runs two, one per core); "connectapp_test" alone otherwise.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 TEST_DATABASE = "connectapp_test" + (f"_{WORKER}" if WORKER else "")
+
+
+# argon2id at its lowest work factor (8 KiB, one pass, one lane) for the hashes tests make: the same
+# algorithm and the same code paths, without 64 MiB and three passes for every login and invitation (at
+# argon2-cffi's defaults a hash costs 0.1-2 s on a busy 2-core machine). Test-only: the app keeps
+# argon2-cffi's defaults (tests/test_logins.py checks them in a fresh process).
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes():
+    """core.passwords hashing with TEST_HASHER, for every test in this process."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", TEST_HASHER)
+        patch.setattr(passwords, "_DUMMY_HASH", TEST_HASHER.hash(secrets.token_hex(16)))
+        yield
+
+
+# The files that take longest, longest first (each one's tests summed, measured on a 2-core machine);
+# the rest follow in their usual order. pytest-xdist hands out whole files in collection order (`make test`
+# turns off its own ordering, by number of tests, which ran these short-listed but long files last): so the
+# long files start early, and the suite ends on short ones instead of one worker finishing a long file alone.
+LONGEST_FIRST = (
+    "test_shutdown.py", "test_org_seed.py", "test_verify_sync.py", "test_bad_input.py", "test_openapi_fuzz.py",
+    "test_connect_operations.py", "test_invoicing_workers.py", "test_scoring_model.py", "test_streaming_server.py",
+    "test_connect_restart.py", "test_fidelity_soql.py", "test_org_setup.py", "test_scoring_runs.py",
+    "test_fidelity_simple_salesforce.py", "test_deploy_steps.py", "test_sync_reads.py", "test_connect_validate.py",
+    "test_config.py", "test_fidelity_metadata.py", "test_fidelity_bulk.py", "test_connect_contract.py",
+    "test_sync_pull.py", "test_portal_writes.py", "test_org_refusals.py", "test_migrate.py", "test_browser.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """LONGEST_FIRST's files first; a file's tests keep their order (the sort is stable)."""
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session")
@@ -60,11 +97,23 @@ def database_url():
         server_url = services.embedded_postgres().get_uri()
         name = TEST_DATABASE
         url = services.ensure_database(server_url, name, fresh=True)
+    if url != server_url:
+        _no_commit_flush(server_url, name)
     with db.connect(url) as conn:
         provision(conn, "salesforce", log=lambda *_: None)
         migrate(conn, "app", "salesforce", log=lambda *_: None)
     yield url
     db.close_all()
+
+
+def _no_commit_flush(server_url, name):
+    """Commits on the suite's own database return before their WAL reaches the disk (synchronous_commit off).
+
+    What every connection sees is unchanged (a commit is visible at once either way); only a crash of the
+    machine could lose the last moments of a test database. Saves a WAL flush on each of the suite's commits.
+    """
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
@@ -109,13 +158,45 @@ def env(monkeypatch, app_config):
     return app_config
 
 
+# The suite's tables: every table of the Connect and app schemas but the migrations' own records.
+_SUITE_TABLES = """
+SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables
+WHERE schemaname IN ('salesforce', 'app') AND tablename NOT IN ('schema_migrations', '_hcmeta')
+"""
+# Their identity and serial sequences that have handed out a value, back to their start (what TRUNCATE ...
+# RESTART IDENTITY does for the tables it empties, here also for a table whose rows were deleted).
+_RESTART_USED_SEQUENCES = """
+WITH owned AS MATERIALIZED (
+    SELECT d.objid::regclass AS seq, s.seqstart AS start
+    FROM pg_depend d
+    JOIN pg_sequence s ON s.seqrelid = d.objid
+    JOIN pg_class t ON t.oid = d.refobjid
+    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      AND t.relnamespace::regnamespace::text IN ('salesforce', 'app')
+      AND t.relname NOT IN ('schema_migrations', '_hcmeta')
+)
+SELECT setval(seq, start, false) FROM owned WHERE pg_sequence_last_value(seq) IS NOT NULL
+"""
+
+
+def _empty(conn, tables: list[str]) -> None:
+    """TRUNCATE ... CASCADE, in one statement, those of `tables` (quoted names) that hold a row.
+
+    Only those: a TRUNCATE gives each table it empties (and each of its indexes) new files, which the
+    server creates at once and must fsync at its next checkpoint, and most tests write to a few tables.
+    """
+    holding = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {} AS t WHERE EXISTS (SELECT FROM {})").format(sql.Literal(t), sql.SQL(t)) for t in tables
+    )
+    full = [r["t"] for r in conn.execute(holding)] if tables else []
+    if full:
+        conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join(sql.SQL(t) for t in full)))
+
+
 def _truncate_all(conn):
-    tables = conn.execute(
-        "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables "
-        "WHERE schemaname IN ('salesforce', 'app') AND tablename NOT IN ('schema_migrations', '_hcmeta')"
-    ).fetchall()
-    if tables:
-        conn.execute("TRUNCATE " + ", ".join(r["t"] for r in tables) + " RESTART IDENTITY CASCADE")
+    """Empty every table of the suite that holds a row and restart the sequences that handed out a value."""
+    _empty(conn, [r["t"] for r in conn.execute(_SUITE_TABLES)])
+    conn.execute(_RESTART_USED_SEQUENCES)
 
 
 @pytest.fixture
@@ -184,6 +265,10 @@ def run_jobs(redis):
     return run
 
 
+# What a test can write in the local org (the `local_org` fixture empties them before each test).
+ORG_TABLES = ("records", "counters", "usage", "bulk_jobs", "bulk_batches", "bulk_rows", "bulk_results", "blobs")
+
+
 class LocalOrg:
     """A running local org (standins.org) on a free loopback port, for tests."""
 
@@ -201,8 +286,7 @@ class LocalOrg:
     def reset(self):
         """Only the standard records every org has, no API usage, the default daily limit."""
         with db.connect(self.org.database_url) as c:
-            c.execute("TRUNCATE local_org.records, local_org.counters, local_org.usage, local_org.bulk_jobs, "
-                      "local_org.bulk_batches, local_org.bulk_rows, local_org.bulk_results, local_org.blobs")
+            _empty(c, [f"local_org.{t}" for t in ORG_TABLES])
             standard.ensure_records(c, "local_org")  # the Organization, the user, … every org has
             c.execute("DELETE FROM local_org.settings WHERE key LIKE 'metadata:%%' OR key LIKE 'limit:%%' "
                       "OR key LIKE 'password:%%' OR key LIKE 'refuse:%%'")
@@ -254,7 +338,7 @@ def org_session(local_org, sf):
 def engine(database_url, local_org, conn):
     """The local Connect's sync engine between the test database and the local org, with fresh state."""
     sync = Engine(database_url, "salesforce", salesforce_factory=local_org.salesforce)
-    conn.execute("TRUNCATE local_connect.mapping_state, local_connect.connection_state")
+    _empty(conn, ["local_connect.mapping_state", "local_connect.connection_state"])
     yield sync
     sync.conn.close()
 

@@ -1,6 +1,5 @@
 """Demo data: written the way Connect writes, the same for the same seed, consistent across objects."""
 
-import os
 import re
 from datetime import date, datetime, time, timedelta
 
@@ -9,7 +8,7 @@ from psycopg import sql
 
 from core import connect, db
 from core.migrate import migrate
-from standins import demo_data, services
+from standins import demo_data
 from standins.org import ids
 from standins.provision import provision
 
@@ -17,7 +16,6 @@ from standins.provision import provision
 SCHEMA, APP_SCHEMA = "demo_data_sf", "demo_data_app"
 SCALE = {"accounts": 200, "orders": 2_000}
 TODAY = date(2025, 6, 30)
-TEST_DATABASE = "demo_data_test"
 
 
 def quiet(*_):
@@ -38,20 +36,16 @@ def _provision(conn, schema, app_schema):
 
 
 @pytest.fixture(scope="module")
-def db_conn():
-    """A connection to a database with this module's Connect and app schemas (TEST_DATABASE_URL or embedded)."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    server_url = None
-    if not url:
-        server_url = services.embedded_postgres(stop_on_exit=False).get_uri()
-        url = services.ensure_database(server_url, TEST_DATABASE, fresh=True)
-    with db.connect(url) as conn:
+def db_conn(database_url):
+    """A connection to the session's test database, with this module's Connect and app schemas.
+
+    Schemas, not a database of the module's own: DROP DATABASE makes the server write and fsync every
+    dirty page of every database first (an immediate checkpoint), which took minutes mid-suite.
+    """
+    with db.connect(database_url) as conn:
         _provision(conn, SCHEMA, APP_SCHEMA)
         yield conn
         _drop_schemas(conn, SCHEMA, APP_SCHEMA)
-    if server_url:
-        with db.connect(server_url) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(TEST_DATABASE)))
 
 
 def _load(conn, seed=42, **kwargs):

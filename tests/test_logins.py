@@ -1,11 +1,14 @@
 """Portal logins: invitations, passwords, tokens stored hashed, the ops commands, demo users."""
 
 import re
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
 import manage
 from core import logins, passwords
+from core.paths import ROOT
 from standins import demo_data
 from tests import portal_rows
 from tests.portal_rows import EMAIL_A
@@ -92,3 +95,11 @@ def test_api_token_command_prints_a_token_that_authenticates(conn, env, client, 
     assert result.exit_code == 0
     response = client.get("/api/v1/profile", headers={"Authorization": f"Bearer {result.output.strip()}"})
     assert response.status_code == 200 and response.get_json()["email"] == EMAIL_A
+
+
+def test_deployed_processes_hash_with_argon2_cffis_defaults():
+    """The suite hashes cheaply (tests/conftest.py); the app itself keeps RFC 9106's parameters."""
+    code = "from core import passwords; print(passwords.hash_password('a long new password'))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
