@@ -10,6 +10,7 @@ from core import config as app_config
 from core import logs
 from web import (
     api,
+    assets,
     auth,
     csrf,
     database,
@@ -57,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     database.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    assets.init_app(app)
     csrf.init_app(app)
     inputs.init_app(app)
     app.register_blueprint(home.bp)
