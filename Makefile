@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 # its own: on a 2-core machine about twice as fast as one, since many tests wait on a worker or a server.
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint bench clean help verify-sync connect manage vendor-slds
+.PHONY: run test lint bench clean help verify-sync connect manage vendor-slds lighthouse
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
@@ -24,6 +24,7 @@ help:
 	@echo "make connect ARGS=pause   operate the local Connect (state, info, pause, resume, mapping:reload X, ...)"
 	@echo "make manage ARGS='doctor'   any python manage.py command against the local stack (org, ports of make run)"
 	@echo "make vendor-slds   re-vendor the pinned Lightning Design System into web/static/slds (needs npm)"
+	@echo "make lighthouse   Lighthouse scores of the landing and orders pages (needs npm and chromium)"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
@@ -51,6 +52,9 @@ manage: $(STAMP)
 
 vendor-slds: $(STAMP)
 	$(BIN)/python -m tools.vendor_slds
+
+lighthouse: $(STAMP)
+	$(BIN)/python -m tools.lighthouse $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
