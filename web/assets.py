@@ -65,13 +65,22 @@ def _compress(response):
 def init_app(app):
     """Version static URLs, cache versioned static files for a year, compress text, answer /favicon.ico."""
 
+    versions = {}
+
+    def version(filename: str) -> str | None:
+        """A static file's version: computed once per process (again on each call in debug, files being edited)."""
+        if filename not in versions or app.debug:
+            path = Path(app.static_folder, filename)
+            versions[filename] = _file_version(str(path), path.stat().st_mtime_ns) if path.is_file() else None
+        return versions[filename]
+
     @app.url_defaults
     def _static_version(endpoint, values):
         """Add ?v=<content hash> to every url_for('static', ...)."""
         if endpoint == "static" and "v" not in values:
-            path = Path(app.static_folder, values["filename"])
-            if path.is_file():
-                values["v"] = _file_version(str(path), path.stat().st_mtime_ns)
+            found = version(values["filename"])
+            if found:
+                values["v"] = found
 
     @app.get("/favicon.ico")
     def favicon():
