@@ -173,7 +173,7 @@ def test_order_page_with_case_form_errors(server, page, client, conn, portal_wor
         assert_accessible(page)
 
 
-@pytest.mark.parametrize("path", ["/", "/o/Account", "/o/Account/{account}",
+@pytest.mark.parametrize("path", ["/", "/o/Account", "/o/Account/{account}", "/rules/case-subject",
                                   "/services/oauth2/authorize?response_type=code&client_id=cli&redirect_uri=http://127.0.0.1/cb"])
 def test_local_org_page(local_org, sf, page, path):
     account = sf.Account.create({"Name": "Acme Corp"})["id"]

@@ -10,6 +10,7 @@ from core import config as app_config
 from core import logs
 from web import (
     api,
+    api_reference,
     assets,
     auth,
     csrf,
@@ -21,6 +22,8 @@ from web import (
     inputs,
     invoicing,
     jobs,
+    learn,
+    ops_pages,
     portal,
     requests,
     scoring,
@@ -61,7 +64,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     assets.init_app(app)
     csrf.init_app(app)
     inputs.init_app(app)
+    ops_pages.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(learn.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
@@ -69,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_reference.bp)
     app.register_blueprint(sync_console.bp)
     app.register_blueprint(scoring.bp)
     logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)
