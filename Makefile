@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 # Files are handed out in collection order, the longest first (tests/conftest.py LONGEST_FIRST).
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint bench clean help verify-sync connect manage vendor-slds screenshots
+.PHONY: run test lint bench clean help verify-sync connect manage vendor-slds screenshots lighthouse
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
@@ -26,6 +26,7 @@ help:
 	@echo "make manage ARGS='doctor'   any python manage.py command against the local stack (org, ports of make run)"
 	@echo "make vendor-slds   re-vendor the pinned Lightning Design System into web/static/slds (needs npm)"
 	@echo "make screenshots   retake every image under docs/images (its own stack and database; needs Debian's chromium)"
+	@echo "make lighthouse   Lighthouse scores of the landing and orders pages (needs npm and chromium)"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
@@ -57,6 +58,9 @@ vendor-slds: $(STAMP)
 # Starts its own stack (database connectapp_screenshots, free ports): `make run` may be running beside it.
 screenshots: $(STAMP)
 	$(BIN)/python -m tools.screenshots $(ARGS)
+
+lighthouse: $(STAMP)
+	$(BIN)/python -m tools.lighthouse $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

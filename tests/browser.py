@@ -22,3 +22,25 @@ BROWSER = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: install Debian's chromium package"),
 ]
+
+# axe-core, vendored with its licence and version (tests/vendor/axe-core/VERSION; test_accessibility checks it).
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+# WCAG 2.1 A and AA plus axe's best practices (landmarks, one h1, unique landmarks, a skip link's target).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def assert_accessible(page) -> None:
+    """Run axe-core on the page; fail listing every violation (rule id, impact, the elements it found)."""
+    # Evaluated as a script's text, not loaded by URL: the app's strict CSP does not apply to it.
+    if not page.evaluate("() => Boolean(window.axe)"):
+        page.evaluate(AXE.read_text())
+    results = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    problems = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+                for v in results["violations"]]
+    assert not problems, f"axe on {page.url}:\n" + "\n".join(problems)
+
+
+def assert_no_sideways_scroll(page) -> None:
+    """The page is no wider than the viewport (a table may scroll inside its wrapper, the page not)."""
+    width, viewport = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width <= viewport, f"{page.url} scrolls sideways at {viewport} px: {width} px wide"

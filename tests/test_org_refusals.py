@@ -356,5 +356,5 @@ def test_a_new_user_sees_a_validation_rule_refuse_a_profile_edit_then_sends_it_a
     assert client.post("/profile/retry", data={"csrf_token": portal_rows.csrf(client)}).status_code == 302
     engine.push_once()
     assert client.get("/profile/status.json").get_json()["label"] == "Saved"
-    assert 'class="sync saved"' in client.get("/profile").get_data(as_text=True)
+    assert 'class="sync saved slds-badge slds-theme_success"' in client.get("/profile").get_data(as_text=True)
     assert synced.salesforce().Contact.get(CONTACT_A)["Phone"] == "+1 555 0142"

@@ -51,7 +51,7 @@ def test_forged_page_cursor_is_a_clear_400(client, ann):
 def test_order_detail_shows_items_with_products_and_amounts(client, ann):
     page = client.get(f"/orders/{order_sfid(ACCOUNT_A, 3)}").get_data(as_text=True)
     assert "Order 00000003" in page and "Widget" in page and "Support plan" in page
-    assert "300.00" in page  # total
+    assert "USD 300.00" in page  # total, with its currency
 
 
 def test_order_detail_shows_the_invoice_of_its_month(client, ann):
@@ -72,7 +72,7 @@ def test_invoices_page_lists_the_accounts_invoices(client, ann):
 
 
 def test_invoice_page(client, ann):
-    assert "4,650.00" in client.get("/invoices/a0IA00000000001AAA").get_data(as_text=True)
+    assert "USD 4,650.00" in client.get("/invoices/a0IA00000000001AAA").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("lastop", "err", "label"), portal_rows.SYNC_BADGES)
@@ -103,7 +103,7 @@ def test_profile_shows_the_contacts_own_details(client, ann):
 
 def test_pages_use_the_external_script_only(client, ann):
     page = client.get("/orders").get_data(as_text=True)
-    assert '<script src="/static/portal.js"' in page
+    assert '<script src="/static/portal.js?v=' in page  # the file's content hash: cached for a year
     assert "<script>" not in page
 
 

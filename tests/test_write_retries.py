@@ -81,7 +81,7 @@ def test_a_profile_change_the_org_refused_is_saved_after_send_again_in_the_porta
     assert refusals.archive_states(conn, "contact") == ["REQUEUED", "SUCCESS"]
     assert _contact(conn)["_hc_lastop"] == "UPDATED"
     assert client.get("/profile/status.json").get_json() == SAVED
-    assert 'class="sync saved"' in client.get("/profile").get_data(as_text=True)
+    assert 'class="sync saved slds-badge slds-theme_success"' in client.get("/profile").get_data(as_text=True)
     assert org.salesforce().Contact.get(CONTACT_A)["Phone"] == "+1 555 0142"
 
 
@@ -99,7 +99,7 @@ def test_a_case_the_org_refused_is_saved_after_send_again_in_the_portal(client, 
     row = _case(conn, key)
     assert row["_hc_lastop"] == "INSERTED" and row["sfid"]
     assert client.get(f"/cases/{key}/status.json").get_json() == SAVED
-    assert 'class="sync saved"' in client.get(f"/cases/{key}").get_data(as_text=True)
+    assert 'class="sync saved slds-badge slds-theme_success"' in client.get(f"/cases/{key}").get_data(as_text=True)
     assert org.salesforce().Case.get(row["sfid"])["Subject"] == "Box arrived damaged"
 
 

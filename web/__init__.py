@@ -11,6 +11,7 @@ from core import logs
 from web import (
     api,
     api_reference,
+    assets,
     auth,
     csrf,
     database,
@@ -60,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     database.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    assets.init_app(app)
     csrf.init_app(app)
     inputs.init_app(app)
     ops_pages.init_app(app)

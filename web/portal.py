@@ -20,10 +20,15 @@ def _schema() -> str:
     return current_app.config["APP"].connect_schema
 
 
+# The org's currency. The mapped objects carry no CurrencyIsoCode (a single-currency org); in a
+# multi-currency org, map CurrencyIsoCode and pass each row's: `amount | money(row.currencyisocode)`.
+ORG_CURRENCY = "USD"
+
+
 @bp.app_template_filter("money")
-def money(value) -> str:
-    """1234.5 → '1,234.50' (blank for None)."""
-    return "" if value is None else f"{value:,.2f}"
+def money(value, currency: str | None = None) -> str:
+    """1234.5 → 'USD 1,234.50', in the row's currency or the org's (blank for None)."""
+    return "" if value is None else f"{currency or ORG_CURRENCY} {value:,.2f}"
 
 
 @bp.app_template_global("sync_status")

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import pathlib
 import re
 import secrets
 import time
@@ -152,9 +153,13 @@ class Org:
             return cur.rowcount == 1
 
 
+# The org's pages (views.py) wear the Lightning Design System the app vendors.
+SLDS = pathlib.Path(__file__).resolve().parents[2] / "web" / "static" / "slds"
+
+
 def create_org_app(org: Org) -> Flask:
     """The Flask app that answers as Salesforce would."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=str(SLDS), static_url_path="/_slds")
     app.config["ORG"] = org
     transport.init_app(app, org)
     outage.init_app(app, org)

@@ -4,6 +4,8 @@
 (function () {
   "use strict";
   var MAX_DELAY_MS = 30000;
+  // The SLDS theme of each state (templates/portal/_badge.html gives the same).
+  var THEMES = { pending: "slds-theme_warning", saved: "slds-theme_success", failed: "slds-theme_error" };
 
   function poll(badge, delay) {
     window.setTimeout(function () {
@@ -12,7 +14,7 @@
         .then(function (status) {
           if (!status) { return; }
           badge.textContent = status.label;
-          badge.className = "sync " + status.state;
+          badge.className = "sync " + status.state + " slds-badge " + (THEMES[status.state] || "");
           if (status.final) {
             badge.removeAttribute("data-status-url");
             if (status.state === "failed") { window.location.reload(); }  // shows the "Send again" button
