@@ -11,7 +11,7 @@ from psycopg import sql
 from core import trigger_log
 
 INVOICE_COLUMNS = """i.sfid, i.external_id__c, i.name, i.period__c, i.amount__c, i.tax__c, i.order_count__c,
-       i.status__c, i.due_date__c, i._hc_lastop, i._hc_err, {retrying} AS retrying"""
+       i.status__c, i.due_date__c, i._hc_lastop, i._hc_err, i.systemmodstamp, {retrying} AS retrying"""
 # An invoice is named by its Salesforce Id or, before Connect has inserted it, by its external id.
 MATCH = "(i.sfid = %(key)s OR i.external_id__c = %(key)s) AND i.account__c = %(account)s"
 

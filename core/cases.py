@@ -23,7 +23,7 @@ COLUMNS = ("external_id__c", "subject", "description", "type", "priority", "stat
            "contactid", CONTACT_BY_EXTERNAL_ID, "order__c")
 
 CASE_COLUMNS = """c.sfid, c.external_id__c, c.casenumber, c.subject, c.description, c.status, c.priority, c.type,
-       c.createddate, c.order__c, c.contactid, c._hc_lastop, c._hc_err, o.ordernumber"""
+       c.createddate, c.order__c, c.contactid, c._hc_lastop, c._hc_err, c.systemmodstamp, o.ordernumber"""
 # One of the account's cases, by Salesforce Id or, before Connect has inserted it, by external id.
 MATCH = "(c.sfid = %(key)s OR c.external_id__c = %(key)s) AND c.accountid = %(account)s"
 

@@ -23,9 +23,9 @@ _CURSOR = re.compile(CURSOR_PATTERN)
 _NUMBER = re.compile(NUMBER_PATTERN)
 
 ORDER_COLUMNS = """o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type,
-       o.activateddate, o.description"""
+       o.activateddate, o.description, o.systemmodstamp"""
 # What a list shows (the portal's table, the API's list): an order's page shows the rest.
-LIST_COLUMNS = "o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type"
+LIST_COLUMNS = "o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type, o.systemmodstamp"
 
 # Newest first, by (effectivedate, sfid): the index app_idx_order_account_effective (sql/connect_indexes.sql)
 # returns the rows in exactly this order, so a page costs the same at page 1 and page 400 —
