@@ -3,13 +3,13 @@
 //   polls that small JSON endpoint about every 2 s and updates each hop, the page's sync badge and
 //   the values marked [data-journey-field] in place, until the journey is final (back from
 //   Salesforce, or refused). A panel marked data-watch (the profile) then keeps checking every
-//   10 s, so a change made in the org appears without a reload;
+//   5 s, so a change made in the org appears without a reload;
 // - any other page polls each sync badge that is not final (.sync[data-status-url]) until
 //   Salesforce has answered.
 // Polling pauses while the tab is hidden and backs off on errors.
 (function () {
   "use strict";
-  var FAST_MS = 2000, WATCH_MS = 10000, MAX_DELAY_MS = 30000;
+  var FAST_MS = 2000, WATCH_MS = 5000, MAX_DELAY_MS = 30000;
   // A hop's state → its SLDS classes (web/portal.py HOP_CLASSES, BADGE_CLASSES).
   var HOP_CLASSES = { done: "slds-is-completed", current: "slds-is-active", failed: "slds-has-error" };
   var BADGE_CLASSES = { done: "slds-theme_success", current: "slds-theme_warning", failed: "slds-theme_error" };
