@@ -50,6 +50,9 @@ WHERE {match}
 LIMIT 1
 """
 
+# Where the newest entry was found (RECORD_JOURNEY's `source`) → the table's name, for the panel.
+LOG_TABLES = {"trigger log": "_trigger_log", "archive": "_trigger_log_archive"}
+
 # A hop's state, and the word its badge says (never colour alone).
 DONE, CURRENT, WAITING, FAILED, SKIPPED = "done", "current", "waiting", "failed", "skipped"
 WORDS = {DONE: "Done", CURRENT: "In progress", WAITING: "Waiting", FAILED: "Refused", SKIPPED: "Not needed"}
@@ -166,7 +169,7 @@ def hops(row: dict) -> list[dict]:
     elif entry == connect.LOG_PENDING:
         result.append(_hop("picked_up", CURRENT, row["updated_at"], "PENDING: being sent"))
     else:
-        result.append(_hop("picked_up", DONE, detail=f"Sent ({row['source']})"))
+        result.append(_hop("picked_up", DONE, detail=f"Sent; the entry is in {LOG_TABLES[row['source']]}"))
     if entry == connect.LOG_SUCCESS:
         saved = f"SUCCESS: saved as {row['sfid']}" if row["sfid"] else "SUCCESS"
         result.append(_hop("answered", DONE, row["processed_at"], saved))

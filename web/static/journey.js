@@ -13,6 +13,8 @@
   // A hop's state → its SLDS classes (web/portal.py HOP_CLASSES, BADGE_CLASSES).
   var HOP_CLASSES = { done: "slds-is-completed", current: "slds-is-active", failed: "slds-has-error" };
   var BADGE_CLASSES = { done: "slds-theme_success", current: "slds-theme_warning", failed: "slds-theme_error" };
+  // A sync badge's SLDS theme for each state (templates/portal/_badge.html).
+  var THEMES = { pending: "slds-theme_warning", saved: "slds-theme_success", failed: "slds-theme_error" };
 
   function getJson(url) {
     return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
@@ -37,8 +39,8 @@
 
   function showBadge(badge, status) {
     setText(badge, status.label);
-    badge.classList.remove("pending", "saved", "failed");
-    badge.classList.add(status.state);
+    Object.keys(THEMES).forEach(function (s) { badge.classList.remove(s, THEMES[s]); });
+    badge.classList.add(status.state, THEMES[status.state]);
     if (status.final) { badge.removeAttribute("data-status-url"); }
   }
 
