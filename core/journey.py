@@ -154,30 +154,32 @@ def hops(row: dict) -> list[dict]:
     lastop, entry = row["_hc_lastop"], row["entry_state"]
     if entry is None:
         # No entry: the row came from Salesforce (or its entry has left the archive, after 7 or 31 days).
-        written = (_hop("written", CURRENT, detail="PENDING: waiting for the trigger log") if lastop == connect.PENDING
-                   else _hop("written", SKIPPED, detail="No change made here is on record"))
+        if lastop == connect.PENDING:
+            written = _hop("written", CURRENT, detail=f"{connect.PENDING}: waiting for the trigger log")
+        else:
+            written = _hop("written", SKIPPED, detail="No change made here is on record")
         rest = [_hop(name, SKIPPED) for name in ("captured", "picked_up", "answered")]
         return [written, *rest, _synced(row)]
     result = [
-        _hop("written", DONE, row["created_at"], f"{row['action'] or 'Change'}: _hc_lastop PENDING"),
+        _hop("written", DONE, row["created_at"], f"{row['action'] or 'Change'}: _hc_lastop {connect.PENDING}"),
         _hop("captured", DONE, row["created_at"], f"Entry {row['entry_id']}, transaction {row['txid']}"),
     ]
     if entry == connect.LOG_NEW:
-        result.append(_hop("picked_up", WAITING, detail="NEW: waiting for Connect"))
+        result.append(_hop("picked_up", WAITING, detail=f"{connect.LOG_NEW}: waiting for Connect"))
     elif entry == connect.LOG_REQUEUE:
-        result.append(_hop("picked_up", WAITING, detail="REQUEUE: waiting to be sent again"))
+        result.append(_hop("picked_up", WAITING, detail=f"{connect.LOG_REQUEUE}: waiting to be sent again"))
     elif entry == connect.LOG_PENDING:
-        result.append(_hop("picked_up", CURRENT, row["updated_at"], "PENDING: being sent"))
+        result.append(_hop("picked_up", CURRENT, row["updated_at"], f"{connect.LOG_PENDING}: being sent"))
     else:
         result.append(_hop("picked_up", DONE, detail=f"Sent; the entry is in {LOG_TABLES[row['source']]}"))
     if entry == connect.LOG_SUCCESS:
-        saved = f"SUCCESS: saved as {row['sfid']}" if row["sfid"] else "SUCCESS"
+        saved = f"{entry}: saved as {row['sfid']}" if row["sfid"] else entry
         result.append(_hop("answered", DONE, row["processed_at"], saved))
     elif entry in (connect.LOG_FAILED, connect.LOG_REQUEUED):
         message = row["sf_message"] or connect.error_message(row["_hc_err"])
-        result.append(_hop("answered", FAILED, row["processed_at"], f"FAILED: {message}"))
+        result.append(_hop("answered", FAILED, row["processed_at"], f"{entry}: {message}"))
     elif entry == connect.LOG_READONLY:
-        result.append(_hop("answered", FAILED, detail="READONLY: a read-only mapping never sends changes"))
+        result.append(_hop("answered", FAILED, detail=f"{entry}: a read-only mapping never sends changes"))
     else:
         result.append(_hop("answered", WAITING))
     result.append(_synced(row) if entry == connect.LOG_SUCCESS else _hop("synced", WAITING if entry in (
@@ -188,7 +190,7 @@ def hops(row: dict) -> list[dict]:
 def _synced(row: dict) -> dict:
     """The last hop: Salesforce's copy written back into the row by a poll."""
     if row["_hc_lastop"] == connect.SYNCED:
-        return _hop("synced", DONE, row["systemmodstamp"], "SYNCED: Salesforce's copy, read by a poll")
+        return _hop("synced", DONE, row["systemmodstamp"], f"{connect.SYNCED}: Salesforce's copy, read by a poll")
     if row["_hc_lastop"] in (connect.INSERTED, connect.UPDATED):
         return _hop("synced", CURRENT, detail=f"{row['_hc_lastop']}: waiting for Connect's next poll")
     if row["_hc_lastop"] is None:

@@ -9,7 +9,7 @@
 // Polling pauses while the tab is hidden and backs off on errors.
 (function () {
   "use strict";
-  var FAST_MS = 2000, WATCH_MS = 5000, MAX_DELAY_MS = 30000;
+  var FAST_MS = 2000, FAST_POLLS = 30, WATCH_MS = 5000, MAX_DELAY_MS = 30000;
   // A hop's state → its SLDS classes (web/portal.py HOP_CLASSES, BADGE_CLASSES).
   var HOP_CLASSES = { done: "slds-is-completed", current: "slds-is-active", failed: "slds-has-error" };
   var BADGE_CLASSES = { done: "slds-theme_success", current: "slds-theme_warning", failed: "slds-theme_error" };
@@ -111,12 +111,16 @@
   }
 
   function followJourney(panel) {
-    var url = panel.dataset.journeyUrl, watch = panel.dataset.watch === "true";
+    var url = panel.dataset.journeyUrl, watch = panel.dataset.watch === "true", polls = 0;
     function poll(delay) {
       later(function () {
         getJson(url).then(function (journey) {
           showJourney(panel, journey);
-          if (!journey.final) { poll(FAST_MS); } else if (watch) { poll(WATCH_MS); }
+          polls += 1;
+          // Every 2 s for the first minute; then slower (on Heroku, "synced back" waits for the
+          // mapping's poll, every 10 minutes by default).
+          var next = polls < FAST_POLLS ? FAST_MS : Math.min(delay * 1.5, MAX_DELAY_MS);
+          if (!journey.final) { poll(next); } else if (watch) { poll(WATCH_MS); }
         }).catch(function () { poll(Math.min(delay * 2, MAX_DELAY_MS)); });
       }, delay);
     }
