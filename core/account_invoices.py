@@ -70,9 +70,14 @@ def get_invoice(conn, schema: str, account: str, key: str) -> dict | None:
     return conn.execute(_query(GET_INVOICE, schema), {"account": account, "key": key}).fetchone()
 
 
+def order_invoices_query(schema: str, app_schema: str) -> sql.Composed:
+    """ORDER_INVOICES for the schemas (params: account, order)."""
+    return _query(ORDER_INVOICES, schema, app_schema)
+
+
 def order_invoices(conn, schema: str, app_schema: str, account: str, order_sfid: str) -> list[dict]:
     """The invoices the ledger says cover the order, else the account's invoices for the order's month."""
-    query = _query(ORDER_INVOICES, schema, app_schema)
+    query = order_invoices_query(schema, app_schema)
     return conn.execute(query, {"account": account, "order": order_sfid}).fetchall()
 
 

@@ -237,3 +237,9 @@ def age_words(moment, now: datetime | None = None) -> str:
         if seconds >= size:
             return f"{round(seconds / size)} {unit} ago"
     return f"{seconds} s ago"
+
+
+def last_synced(rows) -> dict | None:
+    """When the newest of `rows` last changed in Salesforce (its systemmodstamp), as {iso, ago}; None if none has."""
+    newest = max((r["systemmodstamp"] for r in rows if r and r.get("systemmodstamp")), default=None)
+    return {"iso": iso(newest), "ago": age_words(newest)} if newest else None

@@ -46,16 +46,10 @@ def journey_badge_class(state: str) -> str:
     return BADGE_CLASSES.get(state, "")
 
 
-@bp.app_template_filter("ago")
-def ago(moment) -> str:
-    """A past moment in human words: '3 min ago'."""
-    return journey.age_words(moment)
-
-
-@bp.app_template_filter("utc_iso")
-def utc_iso(moment) -> str:
-    """A moment as ISO 8601 in UTC (Connect's timestamp columns are UTC without a time zone)."""
-    return journey.iso(moment)
+@bp.app_template_global("last_synced")
+def last_synced(rows) -> dict | None:
+    """{iso, ago} of the newest systemmodstamp among the rows a page shows (None: none came from Salesforce)."""
+    return journey.last_synced(rows)
 
 
 @bp.app_template_global("sync_status")
