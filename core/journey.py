@@ -50,6 +50,10 @@ WHERE {match}
 LIMIT 1
 """
 
+# The last hop's time is the record's SystemModstamp: when Salesforce last changed it (a poll's own
+# time is Connect's, not in Postgres).
+READ_BACK = "Salesforce's copy, read by Connect's poll (time: its SystemModstamp)"
+
 # Where the newest entry was found (RECORD_JOURNEY's `source`) → the table's name, for the panel.
 LOG_TABLES = {"trigger log": "_trigger_log", "archive": "_trigger_log_archive"}
 
@@ -190,11 +194,11 @@ def hops(row: dict) -> list[dict]:
 def _synced(row: dict) -> dict:
     """The last hop: Salesforce's copy written back into the row by a poll."""
     if row["_hc_lastop"] == connect.SYNCED:
-        return _hop("synced", DONE, row["systemmodstamp"], f"{connect.SYNCED}: Salesforce's copy, read by a poll")
+        return _hop("synced", DONE, row["systemmodstamp"], f"{connect.SYNCED}: {READ_BACK}")
     if row["_hc_lastop"] in (connect.INSERTED, connect.UPDATED):
         return _hop("synced", CURRENT, detail=f"{row['_hc_lastop']}: waiting for Connect's next poll")
     if row["_hc_lastop"] is None:
-        return _hop("synced", DONE, row["systemmodstamp"], "Salesforce's copy, read by a poll")
+        return _hop("synced", DONE, row["systemmodstamp"], READ_BACK)
     return _hop("synced", WAITING)
 
 
