@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 # its own: on a 2-core machine about twice as fast as one, since many tests wait on a worker or a server.
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint bench clean help verify-sync connect manage vendor-slds
+.PHONY: run test lint bench clean help verify-sync connect manage vendor-slds screenshots
 
 help:
 	@echo "make run    start the app with demo data (embedded Postgres + Redis unless DATABASE_URL/REDIS_URL are set)"
@@ -24,6 +24,7 @@ help:
 	@echo "make connect ARGS=pause   operate the local Connect (state, info, pause, resume, mapping:reload X, ...)"
 	@echo "make manage ARGS='doctor'   any python manage.py command against the local stack (org, ports of make run)"
 	@echo "make vendor-slds   re-vendor the pinned Lightning Design System into web/static/slds (needs npm)"
+	@echo "make screenshots   retake every image under docs/images (its own stack and database; needs Debian's chromium)"
 	@echo "make lint   ruff check"
 	@echo "make clean  remove the virtualenv and the embedded servers' data"
 
@@ -51,6 +52,10 @@ manage: $(STAMP)
 
 vendor-slds: $(STAMP)
 	$(BIN)/python -m tools.vendor_slds
+
+# Starts its own stack (database connectapp_screenshots, free ports): `make run` may be running beside it.
+screenshots: $(STAMP)
+	$(BIN)/python -m tools.screenshots $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ from datetime import UTC
 import click
 
 from commands import progress
-from core import config, db, queue
+from core import config, db, durations, queue
 from core import invoicing as rules
 
 PERIOD_HELP = "Billing period: a calendar month YYYY-MM, or 'previous' (last month, UTC)."
@@ -119,7 +119,7 @@ def schedule(when, period):
 def _line(p: dict) -> str:
     if not p["final"] and p["chunks_done"] == 0 and p["chunks_running"] == 0 and p["elapsed_seconds"] > 5:
         return "no chunk has started yet: is a worker running? (heroku ps:scale worker=1, or make run)"
-    eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] is not None else ""
+    eta = f", ETA {durations.human(p['eta_seconds'])}" if p["eta_seconds"] is not None else ""
     failed = f", {p['chunks_failed']} failed" if p["chunks_failed"] else ""
     retried = f", {p['chunks_retried']} retried" if p["chunks_retried"] else ""
     return (f"{p['chunks_done']}/{p['chunks_total']} chunks, {p['orders_invoiced']:,} orders, "

@@ -17,7 +17,7 @@ import redis
 
 from commands import progress
 from commands.progress import terminal_progress
-from core import config, db, jobs, queue
+from core import config, db, durations, jobs, queue
 from core.scoring import runs as rules
 from core.scoring.cost import Cost
 
@@ -134,7 +134,7 @@ def resume(run_id):
 def _line(p: dict) -> str:
     if not p["final"] and p["chunks_done"] == 0 and p["chunks_running"] == 0 and p["elapsed_seconds"] > 5:
         return "no chunk has started yet: is a worker running? (heroku ps:scale worker=1, or make run)"
-    eta = f", ETA {p['eta_seconds']:.0f} s" if p["eta_seconds"] is not None else ""
+    eta = f", ETA {durations.human(p['eta_seconds'])}" if p["eta_seconds"] is not None else ""
     return (f"{p['chunks_done']}/{p['chunks_total']} chunks, {p['accounts_scored']:,} accounts, "
             f"{p['rows_written']:,} written{eta}")
 

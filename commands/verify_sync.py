@@ -5,7 +5,7 @@ import time
 
 import click
 
-from core import config, connect, salesforce
+from core import config, connect, durations, salesforce
 from core.verify_sync import VerifyFailed, verify
 
 
@@ -36,7 +36,7 @@ def verify_sync(object_names, timeout):
             click.echo(f"  FAILED  {exc}")
             failed.append(object_name)
             continue
-        click.echo(f"verify-sync passed for {object_name} in {time.monotonic() - started:.1f} s: "
+        click.echo(f"verify-sync passed for {object_name} in {durations.human(time.monotonic() - started)}: "
                    "Postgres → Salesforce → Postgres works.")
     if failed:
         click.echo(f"verify-sync FAILED for {', '.join(failed)}")

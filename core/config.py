@@ -123,6 +123,30 @@ def _dotted_path(name, raw, env):
     return raw
 
 
+@dataclass(frozen=True)
+class DemoLogin:
+    """A demo portal login `make run` created, with its published password (never on Heroku)."""
+
+    email: str
+    password: str = field(repr=False)
+
+
+def _demo_logins(name, raw, env):
+    """`email:password` pairs separated by commas, as demo_logins_text() writes them."""
+    found = []
+    for entry in raw.split(","):
+        email, colon, password = entry.strip().partition(":")
+        if not (colon and "@" in email and password):
+            raise ConfigError(f"{name} must be email:password pairs separated by commas; got {entry.strip()!r}.")
+        found.append(DemoLogin(email, password))
+    return tuple(found)
+
+
+def demo_logins_text(users: list[dict]) -> str:
+    """The DEMO_LOGINS value for users with an email and a password (core.logins.create_demo_users)."""
+    return ",".join(f"{u['email']}:{u['password']}" for u in users)
+
+
 def setting(env: str, parse: Parser = _text, default=None, *, required: bool = False, secret: bool = False,
             local_only: bool = False):
     """A field read from the environment variable `env` by `parse`; unset or blank means `default`."""
@@ -229,6 +253,9 @@ class Config:
     # The Heroku Connect add-on's plan (its rules: core/connect.py PLANS): demo caps synced rows at 10,000
     # across all mappings; the console and invoicing plan against that cap.
     connect_plan: str = setting("CONNECT_PLAN", _choice("demo", "enterprise"), "demo")
+    # The demo portal logins `make run` creates, for the landing page to list: local only, since their
+    # passwords are published (set by standins/run.py; `create-demo-users` refuses production).
+    demo_logins: tuple[DemoLogin, ...] | None = setting("DEMO_LOGINS", _demo_logins, secret=True, local_only=True)
     ops: Ops = part(Ops)
     invoicing: Invoicing = part(Invoicing)
     salesforce: Salesforce = part(Salesforce)

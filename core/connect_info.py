@@ -1,11 +1,13 @@
 """What the sync console shows of Heroku Connect's own state: the connection, each mapping, the org's API use.
 
 Heroku Connect keeps those outside the database it syncs: on Heroku they are in the Connect
-dashboard and `heroku connect:info`, and no query can read them from Postgres. So the console asks
-a `ConnectInfo` for them, and production's is `UnknownOnHeroku`, which says so. The local Connect
-stand-in answers from its own tables instead (`standins.connect.info.LocalConnectInfo`); it is
-named by dotted path in CONNECT_INFO, which `make run` and the tests set and Heroku never does, so
-nothing deployed imports the stand-ins. A ConnectInfo may also offer connection operations
+dashboard and `heroku connect:info`, and no query can read them from Postgres. Nor can one read
+when each mapping last polled Salesforce, which is how Connect measures a mapping's lag. So the
+console asks a `ConnectInfo` for them, and production's is `UnknownOnHeroku`, which says so (the
+Connect API would answer with credentials the app does not hold). The local Connect stand-in
+answers from its own tables instead (`standins.connect.info.LocalConnectInfo`); it is named by
+dotted path in CONNECT_INFO, which `make run` and the tests set and Heroku never does, so nothing
+deployed imports the stand-ins. A ConnectInfo may also offer connection operations
 (`operations()`, `request()`): the console shows buttons only for those, so on Heroku it shows none.
 """
 
@@ -25,7 +27,12 @@ class ConnectInfo(Protocol):
         """{state, detail, api_used, api_max, observed_at, source}, None for whatever is not known."""
 
     def mappings(self, conn) -> dict[str, dict]:
-        """{object name: {state, api_calls_today}} for the mappings it knows; the others are left out."""
+        """{object name: {state, api_calls_today, polled_at}} for the mappings it knows; the others are left out.
+
+        `polled_at` is when Connect last polled Salesforce for the mapping's changes (an aware datetime;
+        None before its first poll): the "last poll" of the mapping's details in Connect's dashboard and
+        API, from which the console measures a mapping's lag as Connect does.
+        """
 
     def operations(self) -> tuple[str, ...]:
         """The connection operations the console may offer as buttons (pause, resume, mapping:reload, …)."""
@@ -48,7 +55,7 @@ class UnknownOnHeroku:
                 "source": "unknown"}
 
     def mappings(self, conn) -> dict[str, dict]:
-        """No mapping's state or API calls are known."""
+        """No mapping's state, API calls or last poll are known."""
         return {}
 
     def operations(self) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
-from core import config, connect, db, deploy, migrate, queue, salesforce
+from core import config, connect, db, deploy, durations, migrate, queue, salesforce
 
 # Connect reports DB_UNAVAILABLE when any of these is missing (docs/connect-contract.md).
 SYSTEM_TABLES = ("_hcmeta", "_trigger_log", "_trigger_log_archive")
@@ -166,7 +166,7 @@ def queues_draining(conn: redis.Redis, now: datetime | None = None) -> Finding:
         age = (now - job.enqueued_at).total_seconds() if job.enqueued_at else 0.0
         waits.append((queue_name, q.count, age))
     stuck = [w for w in waits if w[2] > MAX_QUEUE_AGE_S]
-    shown = ", ".join(f"{n}: {count} waiting, oldest {age:.0f} s" for n, count, age in waits) or "all empty"
+    shown = ", ".join(f"{n}: {count} waiting, oldest {durations.human(age)}" for n, count, age in waits) or "all empty"
     if stuck:
         return _fail(name, f"not draining ({shown})",
                      "start a worker or add some: heroku ps:scale worker=2 --app <your-app>; a worker that runs but "

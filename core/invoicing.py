@@ -20,7 +20,7 @@ from psycopg import errors, sql
 from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
-from core import chunked_runs, config, sync_cost
+from core import chunked_runs, config, durations, sync_cost
 from core import queue as queues
 
 CHUNK_JOB = "worker.invoicing.run_chunk"
@@ -345,7 +345,7 @@ def chunks(conn, run_id: int, cfg) -> list[dict]:
 def summary(p: dict) -> str:
     """A run's result in a few lines, for the CLI and the logs."""
     lines = [
-        f"run #{p['id']} for {p['period']}: {p['state']} in {p['elapsed_seconds']:.1f} s",
+        f"run #{p['id']} for {p['period']}: {p['state']} in {durations.human(p['elapsed_seconds'])}",
         f"  orders invoiced   {p['orders_invoiced']:,}  ({p['orders_per_second']:,.0f}/s)",
         f"  invoices created  {p['invoices_created']:,}",
         f"  invoices amended  {p['invoices_amended']:,}",
@@ -353,7 +353,7 @@ def summary(p: dict) -> str:
         f"  chunks            {p['chunks_done']}/{p['chunks_total']} done, {p['chunks_failed']} failed, "
         f"{p['chunks_retried']} retried",
         f"  Connect's sends   about {p['soap_calls_estimate']:,} SOAP calls, "
-        f"{p['bulk_batches_estimate']:,} bulk batches, ~{sync_cost.drain_text(p['drain_seconds_estimate'] or 0)}",
+        f"{p['bulk_batches_estimate']:,} bulk batches, ~{durations.human(p['drain_seconds_estimate'] or 0)}",
     ]
     if p["error"]:
         lines.append(f"  error             {p['error']}")

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from psycopg import sql
 
-from core import account_invoices, cases, connect, contacts
+from core import account_invoices, cases, connect, contacts, durations
 
 # Entries that carry no change of their own: an update that changed nothing (IGNORE/IGNORED), or one
 # condensed into a later entry of the same record (MERGED, under Merged Writes).
@@ -56,6 +56,9 @@ READ_BACK = "Salesforce's copy, read by Connect's poll (time: its SystemModstamp
 
 # Where the newest entry was found (RECORD_JOURNEY's `source`) → the table's name, for the panel.
 LOG_TABLES = {"trigger log": "_trigger_log", "archive": "_trigger_log_archive"}
+
+# Below this age a change is "just now": a figure in seconds would tick while nobody reads it.
+JUST_NOW_SECONDS = 45
 
 # A hop's state, and the word its badge says (never colour alone).
 DONE, CURRENT, WAITING, FAILED, SKIPPED = "done", "current", "waiting", "failed", "skipped"
@@ -233,14 +236,9 @@ def record_path(object_name: str, sfid: str) -> str:
 
 
 def age_words(moment, now: datetime | None = None) -> str:
-    """How long ago `moment` was, in one human unit: 'just now', '3 min ago', '2 h ago', '5 d ago'."""
-    seconds = max(0, int(((now or datetime.now(UTC)) - _utc(moment)).total_seconds()))
-    if seconds < 45:
-        return "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{round(seconds / size)} {unit} ago"
-    return f"{seconds} s ago"
+    """How long ago `moment` was, in human units (core/durations.py): 'just now', '3 min ago', '2 d ago'."""
+    seconds = max(0.0, ((now or datetime.now(UTC)) - _utc(moment)).total_seconds())
+    return "just now" if seconds < JUST_NOW_SECONDS else f"{durations.human(round(seconds))} ago"
 
 
 def last_synced(rows) -> dict | None:

@@ -18,7 +18,7 @@ time is an order of magnitude, not a promise.
 import math
 from dataclasses import dataclass
 
-from core import config, connect, salesforce, sync_health, trigger_log
+from core import config, connect, durations, salesforce, sync_health, trigger_log
 
 # An assumed round trip for one SOAP create or update of 200 records, and for one Bulk API batch of
 # 10,000 ("a 10,000-record bulk batch takes minutes").
@@ -110,17 +110,8 @@ class Cost:
             lines.append(f"bulk batches      none: SOAP writes ({why}); SOAP calls do not count toward the org's "
                          "API request limit")
         lines.append(f"Connect's drain   {self.writes:,} writes ({self.waiting:,} waiting already): about "
-                     f"{drain_text(self.drain_seconds)}")
+                     f"{durations.human(self.drain_seconds)}")
         return lines
-
-
-def drain_text(seconds: float) -> str:
-    """'about 40 s', '12 min', '3.5 h' — an order of magnitude."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def synced_rows(conn, schema: str) -> int:

@@ -1,12 +1,15 @@
 """What the sync health console shows, read only from what Heroku Connect leaves in Postgres.
 
-Per mapping: rows, the latest change synced, the trigger-log backlog and the age of its oldest
-change, write errors (rows whose `_hc_lastop` is FAILED, and FAILED trigger-log rows of the last
+Per mapping: rows, the latest change synced, its lag as Connect measures it — the time since the
+mapping last polled Salesforce, and the age of the oldest change waiting in the trigger log — the
+backlog, write errors (rows whose `_hc_lastop` is FAILED, and FAILED trigger-log rows of the last
 24 hours, as `heroku connect:write-errors` lists them), and a history of samples for the chart.
 The plan's row cap is known from CONNECT_PLAN: the rows of all mappings are counted against it.
 Connect's own state — the connection's, each mapping's, the API calls it spent — is not in
 Postgres: it comes from a `core.connect_info.ConnectInfo`, which on Heroku says "unknown" and
-points at `heroku connect:info`.
+points at `heroku connect:info`. So does each mapping's last poll: without it the lag is unknown,
+never guessed from the newest SystemModstamp (which only says when a record last changed in
+Salesforce: for a quiet object, days ago, however well Connect keeps up).
 """
 
 from datetime import UTC, datetime
@@ -96,8 +99,7 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20,
         last_write = trigger_log.last_write(conn, schema, mapping.table)
         reported = known.get(mapping.object_name, {})
         last_change = conn.execute(sql.SQL(LAST_CHANGE).format(t=t)).fetchone()["at"]
-        # systemmodstamp is a UTC timestamp without time zone (Connect's type); processed_at has one.
-        synced = [x for x in (last_change and last_change.replace(tzinfo=UTC), last_write) if x]
+        polled_at = reported.get("polled_at")
         result.append({
             "object_name": mapping.object_name,
             "table": mapping.table,
@@ -107,7 +109,9 @@ def mapping_health(conn, schema: str, *, failed_limit: int = 20,
             "rows_exact": exact,
             "last_change": last_change,
             "last_write": last_write,
-            "lag_s": (now - max(synced)).total_seconds() if synced else None,
+            "polled_at": polled_at,
+            # Connect's lag for reads: time since the mapping's last poll (None: not polled yet, or not known).
+            "lag_s": max(0.0, (now - polled_at).total_seconds()) if polled_at else None,
             "backlog": waiting["backlog"] if waiting else 0,
             "oldest_pending_age_s": (now - oldest).total_seconds() if oldest else None,
             "failed": failed,
@@ -124,10 +128,11 @@ def connection(conn, info: connect_info.ConnectInfo) -> dict:
     return info.connection(conn)
 
 
-def take_sample(conn, schema: str, app_schema: str) -> int:
-    """Record every mapping's backlog, oldest waiting change and errors; prune old samples."""
+def take_sample(conn, schema: str, app_schema: str, info: connect_info.ConnectInfo | None = None) -> int:
+    """Record every mapping's backlog, oldest waiting change, errors and lag (where `info` knows its last poll);
+    prune old samples."""
     a = sql.Identifier(app_schema)
-    health = [m for m in mapping_health(conn, schema, failed_limit=0) if not m["missing"]]
+    health = [m for m in mapping_health(conn, schema, failed_limit=0, info=info) if not m["missing"]]
     with conn.transaction():
         for m in health:
             conn.execute(sql.SQL(SAMPLE).format(a=a),

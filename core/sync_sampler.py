@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from rq import Retry
 
-from core import config, db, queue, sync_health
+from core import config, connect_info, db, queue, sync_health
 
 SAMPLE_JOB = "worker.sync_health.sample"
 EVERY = timedelta(minutes=1)
@@ -20,7 +20,8 @@ CHAIN_KEY = "sync-health:sampler"
 def sample(cfg: config.Config) -> int:
     """Record every mapping's backlog, oldest waiting change and errors once; return how many mappings."""
     with db.connect(cfg.database_url) as conn:
-        return sync_health.take_sample(conn, cfg.connect_schema, cfg.app_schema)
+        return sync_health.take_sample(conn, cfg.connect_schema, cfg.app_schema,
+                                       info=connect_info.provider(cfg.connect_info))
 
 
 def schedule(redis_conn, delay: timedelta = EVERY, *, continuing: bool = False) -> bool:

@@ -22,7 +22,7 @@ import requests
 from psycopg import sql
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
-from core import connect, db, trigger_log
+from core import connect, db, durations, trigger_log
 
 # verify-sync's own REST calls count toward the limit; Connect's SOAP calls do not (docs/batch-invoicing.md).
 LIMIT_REACHED = "the org's daily API request limit is reached (REST clients' calls count toward it)"
@@ -168,7 +168,7 @@ def verify(database_url, schema, *, salesforce_factory, object_name="Contact", t
         started = time.monotonic()
         result = fn()
         steps.append(Step(title, time.monotonic() - started))
-        echo(f"  ok  {title:<58} {steps[-1].seconds:6.2f} s")
+        echo(f"  ok  {title:<58} {durations.human(steps[-1].seconds):>8}")
         return result
 
     def budget():

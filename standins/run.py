@@ -104,9 +104,9 @@ SELECT a.accountnumber, count(o.id) AS orders
 """
 
 
-def login_lines(conn, cfg: config.Config) -> list[str]:
-    """Create (or reset) the demo portal logins; one line each, with the size of its account."""
-    users = logins.create_demo_users(conn, cfg.connect_schema, cfg.app_schema)
+def login_lines(conn, cfg: config.Config, users: list[dict] | None = None) -> list[str]:
+    """Create (or reset) the demo portal logins, unless given; one line each, with the size of its account."""
+    users = logins.create_demo_users(conn, cfg.connect_schema, cfg.app_schema) if users is None else users
     if not users:
         return ["No demo logins: load the demo data first."]
     sizes = {r["accountnumber"]: r["orders"] for r in conn.execute(
@@ -120,10 +120,16 @@ def login_lines(conn, cfg: config.Config) -> list[str]:
 
 
 def demo_logins(env: dict) -> list[str]:
-    """Create (or reset) the demo portal logins and return the lines that show them."""
+    """Create (or reset) the demo portal logins and return the lines that show them.
+
+    The processes get them as DEMO_LOGINS (local only), for the landing page to list.
+    """
     cfg = config.load(env)
     with db.connect(cfg.database_url) as conn:
-        return login_lines(conn, cfg)
+        users = logins.create_demo_users(conn, cfg.connect_schema, cfg.app_schema)
+        if users:
+            env["DEMO_LOGINS"] = config.demo_logins_text(users)
+        return login_lines(conn, cfg, users)
 
 
 def banner(env: dict, login_shown: list[str]) -> str:

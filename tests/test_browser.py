@@ -1,19 +1,16 @@
 """In a real headless Chromium (Debian's package, driven by Playwright): log in, open an order, file a case,
-see its sync badge. Saves the screenshots docs/portal.md shows (tests/browser.py: the shared fixtures).
+see its sync badge (tests/browser.py: the shared fixtures). The docs' screenshots are `make screenshots`'
+(tools/screenshots.py): tests do not rewrite the docs.
 """
 
-from core.paths import ROOT
 from tests import portal_rows
 from tests.browser import BROWSER
-
-IMAGES = ROOT / "docs" / "images"
 
 pytestmark = BROWSER
 
 
 def test_log_in_open_an_order_file_a_case_and_see_it_sending(server, page, conn, portal_world, as_connect):
     portal_rows.make_user(conn)
-    IMAGES.mkdir(parents=True, exist_ok=True)
 
     page.goto(f"{server}/orders")
     page.fill("input[name=email]", portal_rows.EMAIL_A)
@@ -21,12 +18,10 @@ def test_log_in_open_an_order_file_a_case_and_see_it_sending(server, page, conn,
     page.click("button[type=submit]")
     page.wait_for_selector("h1:has-text('Your orders')")
     assert page.locator("table.orders tbody tr").count() == 25
-    page.screenshot(path=str(IMAGES / "portal-orders.png"))
 
     page.click("text=00000010")
     page.wait_for_selector("h1:has-text('Order 00000010')")
     assert page.locator("text=Widget").count() >= 1
-    page.screenshot(path=str(IMAGES / "portal-order.png"), full_page=True)
 
     page.fill("input[name=subject]", "One box arrived damaged")
     page.fill("textarea[name=description]", "The corner of the second box was crushed.")
@@ -35,7 +30,6 @@ def test_log_in_open_an_order_file_a_case_and_see_it_sending(server, page, conn,
     badge = page.locator(".sync.pending")
     badge.wait_for()
     assert badge.text_content().strip() == "Sending to Salesforce…"
-    page.screenshot(path=str(IMAGES / "portal-case.png"))
 
     # The page's script polls the status endpoint; Connect's answer arrives, the badge changes in place.
     with as_connect(conn):

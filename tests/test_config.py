@@ -188,7 +188,7 @@ def test_every_variable_is_declared_once_with_its_field():
     assert len(names) == len(set(names))
     assert {"DATABASE_URL", "OPS_PASSWORD", "INVOICE_TAX_RATE", "CONNECT_PLAN", "SF_USERNAME", "APP_URL",
             "LOCAL_ORG_URL"} <= set(names)
-    assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL", "CONNECT_INFO"}
+    assert {v.name for v in config.variables() if v.local_only} == {"LOCAL_ORG_URL", "CONNECT_INFO", "DEMO_LOGINS"}
 
 
 def test_only_core_config_reads_the_environment():
@@ -197,6 +197,20 @@ def test_only_core_config_reads_the_environment():
                 *[f for d in ("core", "web", "worker", "commands") for f in (ROOT / d).rglob("*.py")]]
     readers = [str(f.relative_to(ROOT)) for f in deployed if re.search(r"os\.environ|getenv\(", f.read_text())]
     assert readers == ["core/config.py"]
+
+
+def test_demo_logins_are_read_as_make_run_writes_them_and_stay_out_of_the_repr():
+    users = [{"email": "a@example.com", "password": "connect-demo-1"}, {"email": "b@example.com", "password": "x:y z"}]
+    cfg = load(DEMO_LOGINS=config.demo_logins_text(users))
+    assert [(d.email, d.password) for d in cfg.demo_logins] == [("a@example.com", "connect-demo-1"),
+                                                                ("b@example.com", "x:y z")]
+    assert "connect-demo-1" not in repr(cfg) and cfg.local_only_set() == ["DEMO_LOGINS"]
+    assert load().demo_logins is None
+
+
+def test_malformed_demo_logins_name_the_variable():
+    with pytest.raises(config.ConfigError, match="DEMO_LOGINS must be email:password pairs"):
+        load(DEMO_LOGINS="a@example.com")
 
 
 def test_connect_info_names_a_class_by_dotted_path():

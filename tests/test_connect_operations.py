@@ -370,7 +370,7 @@ def test_the_console_shows_the_connection_and_mapping_states(ops, conn, runner):
     assert body["connection"]["state"] == "PAUSED" and "connect:resume" in body["connection"]["detail"]
     assert next(m for m in body["mappings"] if m["object_name"] == "Contact")["state"] == "DATA_SYNCED"
     page = ops.get("/ops/sync").get_data(as_text=True)
-    assert "<strong>PAUSED</strong>" in page and "DATA_SYNCED" in page
+    assert 'data-field="connection-state">PAUSED<' in page and "DATA_SYNCED" in page
     assert "heroku connect:pause" in page and "python -m standins.connect pause" in page
 
 

@@ -53,6 +53,13 @@ def order_with_items(sf, account, quantity=2):
 
 # ---- single records -------------------------------------------------------------------------------
 
+def test_case_numbers_are_eight_digits_counting_up(sf, account):
+    first = sf.Case.get(sf.Case.create({"Subject": "Box crushed", "AccountId": account})["id"])["CaseNumber"]
+    assert len(first) == 8 and first.isdigit() and first != "00000000"
+    loaded = sf.Case.get(sf.Case.create({"Subject": "Late", "AccountId": account})["id"])["CaseNumber"]
+    assert int(loaded) == int(first) + 1
+
+
 def test_field_names_in_any_case_are_the_fields_they_name(sf, account):
     created = sf.Contact.create({"lastname": "Hopper", "FIRSTNAME": "Grace", "accountid": account})["id"]
     assert sf.Contact.update(created, {"mailingcity": "Arlington"}) == 204

@@ -11,7 +11,6 @@ from dataclasses import replace
 import pytest
 from playwright.sync_api import expect
 
-from core.paths import ROOT
 from standins.org import refusals, seed
 from tests import portal_rows
 from tests.browser import BROWSER
@@ -19,7 +18,6 @@ from tests.portal_rows import ACCOUNT_A, CONTACT_A, order_sfid
 from web import create_app
 
 pytestmark = BROWSER
-IMAGES = ROOT / "docs" / "images"
 ORDER = order_sfid(ACCOUNT_A, 10)
 PLACEHOLDER = "given by Salesforce once it arrives"
 
@@ -84,8 +82,6 @@ def test_a_filed_case_goes_pending_to_synced_and_its_number_arrives_without_a_re
     page.wait_for_selector(f"[data-journey-field=casenumber]:has-text('{case['CaseNumber']}')")
     assert _same_page(page)
     assert not [e for e in page.errors if "Content Security Policy" in e]
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / "portal-journey.png"), full_page=True)
 
     page.click("text=View in Salesforce")
     page.wait_for_url(f"**/o/Case/{case['Id']}*")

@@ -115,8 +115,8 @@ def test_chart_is_well_formed_svg_labelled_with_its_units(ops, conn):
     page = ops.get("/ops/sync").get_data(as_text=True)
     svg = ElementTree.fromstring(re.search(r"<svg\b.*?</svg>", page, re.DOTALL)[0])
     labels = [t.text for t in svg.iter(f"{{{SVG}}}text")]
-    assert labels == ["backlog (max 1,234 rows)", "oldest waiting change (max 90 s)", times[0]["hhmm"],
-                      f"{times[1]['hhmm']} UTC"]
+    assert labels == ["backlog (max 1,234 rows)", "oldest waiting change (max 90 s)", "1,234 rows", "0 rows",
+                      "90 s", "0 s", times[0]["hhmm"], "time (UTC)", f"{times[1]['hhmm']} UTC"]
     backlog = svg.find(f"{{{SVG}}}polyline[@class='backlog']")
     assert len(backlog.get("points").split()) == 2
 
@@ -139,7 +139,7 @@ def test_connection_state_and_api_use_are_unknown_on_heroku(app_config, conn):
 
 def test_the_console_shows_what_the_sync_costs(ops, conn):
     page = ops.get("/ops/sync").get_data(as_text=True)
-    assert "What the sync costs" in page and "of the demo plan's 10,000 across all mappings" in page
+    assert "API and row budget" in page and "of the demo plan's 10,000 across all mappings" in page
     assert "do not count toward its API request limit" in page
     cost = ops.get("/ops/sync.json").get_json()["sync_cost"]
     assert cost["row_cap"] == 10_000 and cost["uses_bulk"] is False and cost["waiting"] == 0
@@ -185,22 +185,72 @@ def test_large_tables_show_estimates_rather_than_counting(conn, monkeypatch):
     assert exact is False
 
 
-def test_sample_records_the_sync_lag_since_the_last_change_from_salesforce(conn, env, as_connect):
+def polled(conn, object_name, ago):
+    """The local Connect polled the mapping `ago` (an interval) before now, as its engine records it."""
+    state.mapping_row(conn, object_name)
+    conn.execute("UPDATE local_connect.mapping_state SET last_poll_at = now() - %s::interval WHERE object_name = %s",
+                 (ago, object_name))
+
+
+def an_account_last_changed_years_ago(conn, as_connect):
+    """A record Salesforce last changed long ago: its SystemModstamp says nothing about how Connect keeps up."""
     with as_connect(conn):
         conn.execute("INSERT INTO salesforce.account (sfid, name, systemmodstamp) VALUES "
-                     "('001000000000001AAA', 'Acme', (now() AT TIME ZONE 'UTC') - interval '15 minutes')")
+                     "('001000000000001AAA', 'Acme', timestamp '2019-07-01 09:00')")
+
+
+def test_sample_records_the_lag_since_the_mappings_last_poll(conn, env, as_connect, local_connect):
+    an_account_last_changed_years_ago(conn, as_connect)
+    polled(conn, "Account", "15 minutes")
     sync_sampler.sample(env)
     lag = {r["object_name"]: r["lag_s"] for r in conn.execute("SELECT object_name, lag_s FROM app.sync_health_samples")}
     assert 900 <= lag["Account"] < 3600
-    assert lag["Contact"] is None  # never synced: no lag to speak of
+    assert lag["Contact"] is None  # never polled: no lag to speak of
+
+
+def test_lag_is_the_time_since_the_last_poll_in_human_units_not_the_newest_systemmodstamp(ops, conn, as_connect,
+                                                                                         local_connect):
+    an_account_last_changed_years_ago(conn, as_connect)
+    polled(conn, "Account", "3 minutes")
+    account = mapping(ops.get("/ops/sync.json").get_json(), "Account")
+    assert 180 <= account["lag_s"] < 240 and account["polled_at"] is not None
+    page = ops.get("/ops/sync").get_data(as_text=True)
+    row = re.search(r'<tr class="health-\w+" data-object="Account">.*?</tr>', page, re.DOTALL)[0]
+    assert re.search(r'data-field="lag">3 min<', row)
+    assert not re.search(r"\d{4,} s\b", page)  # no raw seconds anywhere (the old console said "220839885 s")
+
+
+def test_the_oldest_waiting_change_reads_in_human_units(ops, conn):
+    conn.execute("INSERT INTO salesforce.contact (lastname, external_id__c) VALUES ('A', 'a')")
+    conn.execute("UPDATE salesforce._trigger_log SET created_at = now() - interval '3 hours'")
+    page = ops.get("/ops/sync").get_data(as_text=True)
+    row = re.search(r'<tr class="health-backlog" data-object="Contact">.*?</tr>', page, re.DOTALL)[0]
+    assert 'data-field="oldest-waiting">3 h<' in row
+
+
+def test_a_mapping_the_local_connect_has_not_polled_says_so(ops, conn, local_connect):
+    state.mapping_row(conn, "Contact")
+    page = ops.get("/ops/sync").get_data(as_text=True)
+    row = re.search(r'<tr class="health-\w+" data-object="Contact">.*?</tr>', page, re.DOTALL)[0]
+    assert 'data-field="lag">not polled yet<' in row
+
+
+def test_on_heroku_the_lag_is_unknown_and_the_page_says_so_in_words(app_config, conn, as_connect):
+    an_account_last_changed_years_ago(conn, as_connect)
+    console = heroku_console(app_config)
+    assert mapping(console.get("/ops/sync.json").get_json(), "Account")["lag_s"] is None
+    page = console.get("/ops/sync").get_data(as_text=True)
+    row = re.search(r'<tr class="health-\w+" data-object="Account">.*?</tr>', page, re.DOTALL)[0]
+    assert 'data-field="lag">unknown on Heroku<' in row
+    assert "unknown on Heroku: Salesforce's Setup → Company Information" in page  # the API requests, in the budget
 
 
 def test_json_endpoint_shape(ops, conn):
     body = ops.get("/ops/sync.json").get_json()
     assert set(body) == {"connection", "mappings", "plan", "write_errors", "sync_cost"}
     assert {m["object_name"] for m in body["mappings"]} == set(connect.mappings())
-    assert {"rows", "rows_exact", "last_change", "last_write", "lag_s", "backlog", "oldest_pending_age_s", "failed",
-            "api_calls_today", "state", "health"} <= set(mapping(body, "Contact"))
+    assert {"rows", "rows_exact", "last_change", "last_write", "polled_at", "lag_s", "backlog", "oldest_pending_age_s",
+            "failed", "api_calls_today", "state", "health"} <= set(mapping(body, "Contact"))
     assert {"state", "api_used", "api_max", "source"} <= set(body["connection"])
 
 
@@ -218,3 +268,10 @@ def test_failed_rows_of_every_read_write_table_are_found_by_a_partial_index(conn
                        (m.table.split("__")[0] in n) for n in names), m.table
 
 
+
+
+def test_a_poll_by_the_local_connect_resets_the_mappings_lag(ops, conn, engine):
+    engine.pull_once("Account")
+    account, contact = (mapping(ops.get("/ops/sync.json").get_json(), name) for name in ("Account", "Contact"))
+    assert account["polled_at"] is not None and 0 <= account["lag_s"] < 60
+    assert contact["polled_at"] is None and contact["lag_s"] is None

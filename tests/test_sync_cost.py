@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core import config, connect, db, sync_cost
+from core import config, connect, db, durations, sync_cost
 from standins.org import limits
 from tests.invoicing_rows import synced_products
 
@@ -88,4 +88,4 @@ def test_ordered_writes_come_from_the_mapping_files_connection_features(tmp_path
 
 @pytest.mark.parametrize("seconds, text", [(40, "40 s"), (600, "10 min"), (9000, "2.5 h")])
 def test_drain_time_reads_as_an_order_of_magnitude(seconds, text):
-    assert sync_cost.drain_text(seconds) == text
+    assert durations.human(seconds) == text

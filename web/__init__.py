@@ -10,6 +10,7 @@ from core import config as app_config
 from core import logs
 from web import (
     api,
+    api_reference,
     auth,
     csrf,
     database,
@@ -20,6 +21,8 @@ from web import (
     inputs,
     invoicing,
     jobs,
+    learn,
+    ops_pages,
     portal,
     requests,
     scoring,
@@ -59,7 +62,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     csrf.init_app(app)
     inputs.init_app(app)
+    ops_pages.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(learn.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(exports.bp)
@@ -67,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_reference.bp)
     app.register_blueprint(sync_console.bp)
     app.register_blueprint(scoring.bp)
     logging.getLogger(__name__).info("web app ready (schema %s)", cfg.connect_schema)

@@ -10,7 +10,7 @@ import logging
 import redis
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 
-from core import connect, queue, sync_cost
+from core import durations, queue
 from core import invoicing as rules
 from web import background, errors
 from web.database import connection
@@ -35,8 +35,7 @@ def _form(status: int, *, error: str | None = None, period: str = "", est=None, 
         runs = rules.recent_runs(conn, current_app.config["APP"])
     return render_template(
         "ops/invoicing.html", runs=runs, error=error, period=period or rules.previous_period(), estimate=est,
-        active_run=active_run, drain_text=sync_cost.drain_text,
-        bulk_threshold=connect.BULK_WRITE_THRESHOLD,
+        active_run=active_run,
     ), status
 
 
@@ -85,7 +84,7 @@ def start():
             response = current_app.make_response(_form(503, error=background.QUEUE_DOWN, period=period))
             response.headers["Retry-After"] = "60"
             return response
-        p = rules.progress(conn, run_id, cfg)
+        p = _with_durations(rules.progress(conn, run_id, cfg))
     location = url_for("invoicing.run_page", run_id=run_id)
     if _wants_json():
         response = jsonify(p)
@@ -102,14 +101,21 @@ def _progress_or_404(run_id: int) -> dict:
         p = rules.progress(conn, run_id, current_app.config["APP"])
     if p is None:
         abort(404, f"There is no invoice run #{run_id}.")
-    return p
+    return _with_durations(p)
+
+
+def _with_durations(p: dict) -> dict:
+    """The progress with its times in human units too (`eta_text`, `elapsed_text`), as the page and its script show."""
+    eta = p["eta_seconds"]
+    return {**p, "eta_text": durations.human(eta) if eta is not None else ("—" if p["final"] else "not known yet"),
+            "elapsed_text": durations.human(p["elapsed_seconds"])}
 
 
 def _run_html(p: dict):
     cfg = current_app.config["APP"]
     with connection() as conn:
         chunk_rows = rules.chunks(conn, p["id"], cfg)
-    return render_template("ops/invoicing_run.html", run=p, chunks=chunk_rows, drain_text=sync_cost.drain_text)
+    return render_template("ops/invoicing_run.html", run=p, chunks=chunk_rows)
 
 
 @bp.get("/runs/<int:run_id>")

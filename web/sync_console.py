@@ -35,15 +35,13 @@ def _snapshot(conn):
 @bp.get("/ops/sync")
 @ops_required
 def console():
-    """Rows against the plan's cap; per mapping: rows, last sync, backlog and its age, write errors, API use."""
+    """Rows against the plan's cap; per mapping: rows, time since its last poll, backlog and its age, write errors,
+    API use. What the sync costs is the operator pages' budget card (web/templates/ops/layout.html)."""
     cfg = _cfg()
     with connection() as conn:
         data = _snapshot(conn)
         chart = sync_health.chart(sync_health.history(conn, cfg.app_schema))
-        # What the sync costs now: rows against the plan's cap, the bulk allowance, the drain (core/sync_cost.py).
-        cost = sync_cost.measure(conn, cfg)
-    return render_template("ops/sync.html", chart=chart, cost=cost, drain_text=sync_cost.drain_text,
-                           bulk_threshold=connect.BULK_WRITE_THRESHOLD, **data)
+    return render_template("ops/sync.html", chart=chart, **data)
 
 
 @bp.get("/ops/sync.json")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from psycopg import sql
 
-from core import connect
+from core import connect, durations
 
 DEMO_PLAN_ROWS = 10_000  # herokuconnect:demo: synced rows across all mappings
 SOAP_CALL_SECONDS = 2.0  # an assumed round trip for one SOAP update of 200 records
@@ -61,7 +61,7 @@ class Cost:
             f"rows to write       about {self.writes:,} (changed-only estimate; "
             f"{self.demo_plan_share:.0%} of the demo plan's {DEMO_PLAN_ROWS:,}-row cap)",
             f"Connect's drain     about {self.soap_calls:,} SOAP calls of {connect.WRITE_BATCH_SIZE} records, "
-            f"~{self.drain_seconds:,.0f} s",
+            f"~{durations.human(self.drain_seconds)}",
         ]
 
 

@@ -14,7 +14,7 @@ from psycopg import errors, sql
 from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
-from core import chunked_runs, jobs
+from core import chunked_runs, durations, jobs
 from core import queue as queues
 from core.scoring import cost
 
@@ -206,7 +206,8 @@ def chunks(conn, run_id: int, cfg) -> list[dict]:
 def summary(p: dict) -> str:
     """A run's result in a few lines, for the CLI and the logs."""
     lines = [
-        f"scoring run #{p['id']} (model v{p['model_version']}): {p['state']} in {p['elapsed_seconds']:.1f} s",
+        f"scoring run #{p['id']} (model v{p['model_version']}): {p['state']} "
+        f"in {durations.human(p['elapsed_seconds'])}",
         f"  accounts scored   {p['accounts_scored']:,}  ({p['accounts_per_second']:,.0f}/s)",
         f"  rows written      {p['rows_written']:,}  (estimated {p['writes_estimate']:,}; unchanged scores "
         "are not written)",

@@ -13,7 +13,7 @@ CONNECTION = "SELECT state, detail FROM {s}.connection_state WHERE id = 1"
 USAGE = "SELECT used, max, observed_at FROM {s}.api_usage WHERE id = 1"
 # The engine counts a mapping's calls for the UTC day it last counted on: a new day starts at zero.
 MAPPINGS = """
-SELECT object_name, state,
+SELECT object_name, state, last_poll_at AS polled_at,
        CASE WHEN api_calls_day = (now() AT TIME ZONE 'UTC')::date THEN api_calls ELSE 0 END AS api_calls_today
   FROM {s}.mapping_state
 """
@@ -46,10 +46,11 @@ class LocalConnectInfo:
         return info
 
     def mappings(self, conn) -> dict[str, dict]:
-        """Each mapping's state and the API calls the engine spent on it today."""
+        """Each mapping's state, the API calls the engine spent on it today, and when it last polled the org."""
         if not _started(conn):
             return {}
-        return {r["object_name"]: {"state": r["state"], "api_calls_today": r["api_calls_today"]}
+        return {r["object_name"]: {"state": r["state"], "api_calls_today": r["api_calls_today"],
+                                   "polled_at": r["polled_at"]}
                 for r in conn.execute(_q(MAPPINGS))}
 
     def operations(self) -> tuple[str, ...]:

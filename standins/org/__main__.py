@@ -61,6 +61,8 @@ def _describe(switch: dict) -> str:
         scope = "every API call"
     else:
         scope = ".".join(p for p in (switch["object"], switch["field"]) if p) or "every object"
+        if switch.get("contains"):
+            scope += f" containing {switch['contains']!r}"
     left = "" if switch["left"] is None else f" ({switch['left']} of {switch['times']} left)"
     message = f": {switch['message']}" if switch["message"] else ""
     return f"{switch['kind']:<12} {scope}{left}{message}"
@@ -72,12 +74,13 @@ def _describe(switch: dict) -> str:
 @click.option("--field", help="The field a validation rule refuses (validation only).")
 @click.option("--message", help="The refusal's message (a trigger's: what it was caused by).")
 @click.option("--times", type=int, help="Refuse this many times, then succeed (lock: 1 unless told).")
-def refuse(kind, obj, field, message, times):
+@click.option("--contains", help="Refuse only values containing this text, any case (validation only).")
+def refuse(kind, obj, field, message, times, contains):
     """Switch a refusal on: the org refuses writes (or calls) as a real org would."""
     org = _org()
     with db.connect(org.database_url) as conn:
         try:
-            key = refusals.switch_on(conn, org.schema, kind, obj, field, message, times)
+            key = refusals.switch_on(conn, org.schema, kind, obj, field, message, times, contains)
         except refusals.SwitchError as exc:
             raise click.UsageError(str(exc)) from None
         switch = next(s for s in refusals.listing(conn, org.schema) if s["key"] == key)

@@ -3,8 +3,9 @@
 A learner switches one on (the HTML view, or `python -m standins.org refuse <kind>`), causes a write,
 and sees what Heroku Connect and the app make of the refusal. Kinds:
 
-- `validation`: a validation rule on one field — every insert or update that sets it is refused
-  with FIELD_CUSTOM_VALIDATION_EXCEPTION, the rule's message and the field in `fields`;
+- `validation`: a validation rule on one field — every insert or update that sets it (or, with
+  `contains`, sets it to a text containing that word, any case) is refused with
+  FIELD_CUSTOM_VALIDATION_EXCEPTION, the rule's message and the field in `fields`;
 - `lock`: UNABLE_TO_LOCK_ROW, transient (by default once, then writes succeed again);
 - `trigger`: an Apex trigger that throws (CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY, "<Name>: execution of
   BeforeUpdate caused by: …");
@@ -15,7 +16,7 @@ and sees what Heroku Connect and the app make of the refusal. Kinds:
 The first four are record refusals: `check_write` runs inside every write (standins/org/rules.py), so
 each API answers them in its own shape. The last two are call refusals (`call_refusal`), answered
 before any resource by api/outage.py. A switch is a row of the org's settings table,
-`refuse:<kind>:<Object>[.<Field>]` → JSON {message, times}, so it survives a restart. `times` makes
+`refuse:<kind>:<Object>[.<Field>]` → JSON {message, times, contains}, so it survives a restart. `times` makes
 a switch refuse that many writes (or calls) and then let them through.
 """
 
@@ -63,7 +64,7 @@ class SwitchError(ValueError):
     """A switch that cannot be: an unknown kind, or an object or field the kind does not take."""
 
 
-def _scope(kind, obj, field_name) -> str:
+def _scope(kind, obj, field_name, contains=None) -> str:
     """`Contact.Phone`, `Contact` or `` — canonical names, checked against what the kind takes."""
     if kind not in KINDS:
         raise SwitchError(f"unknown refusal {kind!r}: one of {', '.join(KINDS)}")
@@ -73,6 +74,8 @@ def _scope(kind, obj, field_name) -> str:
         raise SwitchError(f"{kind} refuses every call: it takes no --object")
     if field_name and kind != "validation":
         raise SwitchError("only a validation rule takes --field")
+    if contains and kind != "validation":
+        raise SwitchError("only a validation rule takes --contains")
     try:
         name = canonical_object(obj) if obj else ""
         return f"{name}.{field_of(name, field_name)['name']}" if field_name else name
@@ -84,13 +87,15 @@ def _counter(schema, key) -> sql.Identifier:
     return sql.Identifier(schema, "refusal_" + hashlib.sha1(key.encode()).hexdigest()[:12])
 
 
-def switch_on(conn, schema, kind, obj=None, field_name=None, message=None, times=None) -> str:
-    """Switch a refusal on (or change it); return its key. `times`: refuse only that many, then succeed."""
-    key = f"{PREFIX}{kind}:{_scope(kind, obj, field_name)}"
+def switch_on(conn, schema, kind, obj=None, field_name=None, message=None, times=None, contains=None) -> str:
+    """Switch a refusal on (or change it); return its key. `times`: refuse only that many, then succeed;
+    `contains` (validation): refuse only values containing this text, as a rule's error condition
+    `CONTAINS(LOWER(Field), "text")` does."""
+    key = f"{PREFIX}{kind}:{_scope(kind, obj, field_name, contains)}"
     times = times if times is not None else DEFAULT_TIMES.get(kind)
     if times is not None and times < 1:
         raise SwitchError("--times must be at least 1")
-    value = json.dumps({"message": message or None, "times": times})
+    value = json.dumps({"message": message or None, "times": times, "contains": contains or None})
     with conn.transaction():
         if times is not None:
             counter = _counter(schema, key)
@@ -122,7 +127,7 @@ def _parse(row) -> dict:
     obj, _, field_name = scope.partition(".")
     value = json.loads(row["value"])
     return {"key": row["key"], "kind": kind, "object": obj or None, "field": field_name or None,
-            "message": value.get("message"), "times": value.get("times")}
+            "message": value.get("message"), "times": value.get("times"), "contains": value.get("contains")}
 
 
 def listing(conn, schema) -> list[dict]:
@@ -158,10 +163,18 @@ def check_write(conn, schema, obj, operation, values, record_id=None) -> None:
         switch = _parse(row)
         if switch["kind"] not in RECORD_KINDS or switch["object"] not in (None, obj):
             continue
-        if switch["kind"] == "validation" and (operation == "delete" or switch["field"] not in values):
+        if switch["kind"] == "validation" and not _breaks_rule(switch, operation, values):
             continue
         if _fires(conn, schema, switch):
             raise _record_error(switch, obj, operation, values, record_id)
+
+
+def _breaks_rule(switch, operation, values) -> bool:
+    """Whether a write breaks a validation rule: it sets the field (to a value containing the text, if any)."""
+    if operation == "delete" or switch["field"] not in values:
+        return False
+    contains = switch.get("contains")
+    return not contains or contains.lower() in str(values[switch["field"]] or "").lower()
 
 
 def _named_record(obj, values, record_id) -> str | None:

@@ -222,8 +222,7 @@ def _computed(conn, schema, obj, r, creating) -> dict:
     if creating:
         for name, width in AUTO_NUMBER_WIDTH.items():
             if any(f["name"] == name for f in describe(obj)["fields"]):
-                number = store.next_number(conn, schema, "auto:" + obj + "." + name, store.FIRST_NEW_RECORD)
-                out[name] = str(number).zfill(width)[-width:]
+                out[name] = str(store.next_auto_number(conn, schema, obj, name)).zfill(width)
     return out
 
 

@@ -112,6 +112,25 @@ def next_number(conn, schema, name, start) -> int:
     return row["value"]
 
 
+BUMP_NUMBER = "UPDATE {}.counters SET value = value + 1 WHERE name = %s RETURNING value"
+# An auto-number field continues after the highest number its records hold (seeded or loaded), as in an org.
+HIGHEST_NUMBER = """
+SELECT max((fields->>%(field)s)::bigint) AS highest FROM {}.records
+WHERE object = %(object)s AND fields->>%(field)s ~ '^[0-9]{{1,18}}$'
+"""
+
+
+def next_auto_number(conn, schema, obj, field_name) -> int:
+    """The next value of an auto-number field (CaseNumber, OrderNumber, …): one past the highest in use."""
+    name = f"auto:{obj}.{field_name}"
+    row = conn.execute(sql.SQL(BUMP_NUMBER).format(sql.Identifier(schema)), (name,)).fetchone()
+    if row:
+        return row["value"]
+    highest = conn.execute(sql.SQL(HIGHEST_NUMBER).format(sql.Identifier(schema)),
+                           {"field": field_name, "object": obj}).fetchone()["highest"]
+    return next_number(conn, schema, name, (highest or 0) + 1)
+
+
 def new_id(conn, schema, obj) -> str:
     """A fresh 18-character Id with the object's key prefix."""
     prefix = describe(obj)["keyPrefix"]

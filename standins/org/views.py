@@ -2,7 +2,8 @@
 
 This is how a learner "updates the Salesforce record" in step 5 without a real org: an edit here is
 a Salesforce-side change (SystemModstamp moves), which the local Connect then pulls into Postgres.
-The home page also lists the refusal switches (standins/org/refusals.py) with on/off buttons.
+The home page also lists the refusal switches (standins/org/refusals.py) with on/off buttons, and
+/rules/case-subject switches one clear validation rule on or off in one click (the walkthrough's, /learn).
 Forms use a double-submit cookie against cross-site posts (a loopback development tool).
 """
 
@@ -17,6 +18,14 @@ from standins.org import limits, refusals, store
 from standins.org.errors import SalesforceError
 
 PAGE = 50
+# The validation rule the walkthrough (/learn in the app) has a learner switch on: a refusal switch with
+# the name, error condition and message a Setup page would show for it.
+CASE_SUBJECT_RULE = {
+    "name": "Subject_Must_Not_Say_Test",
+    "object": "Case", "field": "Subject", "contains": "test",
+    "condition": 'CONTAINS(LOWER(Subject), "test")',
+    "message": 'Describe the problem in the subject: it must not contain "test".',
+}
 RECORD_COUNTS = "SELECT object, count(*) AS n FROM {}.records WHERE NOT is_deleted GROUP BY object"
 # The list page: the newest records first, or those whose Id or any value matches the search term.
 FIND_RECORDS = """
@@ -79,6 +88,30 @@ def init_app(app, org):
         with org.connection() as conn:
             refusals.remove(conn, org.schema, request.form.get("key", ""))
         return redirect(url_for("org_home") + "#refusals")
+
+    def case_subject_switch(conn):
+        """The walkthrough rule's switch while it is on, else None."""
+        rule = CASE_SUBJECT_RULE
+        key = f"{refusals.PREFIX}validation:{rule['object']}.{rule['field']}"
+        return next((s for s in refusals.listing(conn, org.schema) if s["key"] == key), None)
+
+    @app.get("/rules/case-subject")
+    def org_rule():
+        with org.connection() as conn:
+            switch = case_subject_switch(conn)
+        return page("org/rule.html", rule=CASE_SUBJECT_RULE, switch=switch)
+
+    @app.post("/rules/case-subject")
+    def org_rule_switch():
+        check_csrf()
+        rule = CASE_SUBJECT_RULE
+        with org.connection() as conn:
+            if request.form.get("active") == "on":
+                refusals.switch_on(conn, org.schema, "validation", rule["object"], rule["field"], rule["message"],
+                                   contains=rule["contains"])
+            else:
+                refusals.switch_off(conn, org.schema, "validation", rule["object"], rule["field"])
+        return redirect(url_for("org_rule"))
 
     @app.get("/o/<obj>")
     def org_list(obj):

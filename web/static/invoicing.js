@@ -1,4 +1,5 @@
-// Live progress for /ops/invoicing/runs/<id>: poll the JSON view until the run is final.
+// Live progress for /ops/invoicing/runs/<id>: poll the JSON view until the run is final. Times arrive in human
+// units (eta_text, elapsed_text: core/durations.py on the server), so the page and the CLI read alike.
 (function () {
   const root = document.getElementById("run");
   if (!root || root.dataset.final === "true") return;
@@ -17,9 +18,9 @@
     }
     bar.max = run.chunks_total || 1;
     bar.value = run.chunks_total ? run.chunks_done : 1;
-    const eta = run.eta_seconds === null ? "" : `, ETA ${Math.round(run.eta_seconds)} s`;
+    const eta = run.eta_seconds === null ? "" : `, about ${run.eta_text} left`;
     line.textContent = `${run.state} — ${run.chunks_done}/${run.chunks_total} chunks, ` +
-      `${number.format(run.orders_invoiced)} orders, ${number.format(Math.round(run.orders_per_second))}/s${eta}`;
+      `${number.format(run.orders_invoiced)} orders, ${number.format(Math.round(run.orders_per_second))} orders/s${eta}`;
   }
 
   async function poll() {

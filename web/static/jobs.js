@@ -11,7 +11,8 @@
   function render(job) {
     var state = field("state"), bar = field("bar"), summary = field("summary");
     state.textContent = job.state;
-    state.className = "badge " + job.state;
+    var theme = { finished: " slds-theme_success", failed: " slds-theme_error" }[job.state] || "";
+    state.className = "slds-badge" + theme + " badge " + job.state;
     if (job.total) {
       bar.max = job.total;
       bar.value = Math.min(job.done, job.total);
