@@ -230,6 +230,16 @@ def journey(kind: str, row: dict | None) -> dict | None:
     }
 
 
+def with_last_poll(answer: dict, polled_at) -> dict:
+    """The journey with when Connect last polled the record's mapping (`last_poll`; None when not known,
+    as on Heroku, where it is in the Connect dashboard): the poll that brings a change back, or brought it."""
+    answer["last_poll"] = iso(polled_at)
+    synced = answer["hops"][-1]
+    if polled_at and synced["state"] in (DONE, CURRENT):
+        synced["detail"] += f"; Connect last polled {answer['object']} at {_utc(polled_at):%H:%M:%S UTC}"
+    return answer
+
+
 def record_path(object_name: str, sfid: str) -> str:
     """A record's page in Lightning Experience, under the org's URL: /lightning/r/<Object>/<Id>/view."""
     return f"/lightning/r/{object_name}/{sfid}/view"

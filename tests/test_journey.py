@@ -77,6 +77,7 @@ def test_the_case_journey_follows_connect_to_salesforce_and_back(client, ann, co
     assert _states(answer) == ["done", "done", "done", "done", "current"]
     assert _hop(answer, "answered")["detail"] == f"SUCCESS: saved as {sfid}" and _hop(answer, "answered")["at"]
     assert _hop(answer, "synced")["detail"] == "INSERTED: waiting for Connect's next poll"
+    assert answer["last_poll"] is None  # the engine has not polled Case yet
     assert answer["final"] is False and answer["status"]["label"] == "Saved"
     assert answer["record_url"] == f"{ORG_URL}/lightning/r/Case/{sfid}/view"
 
@@ -86,6 +87,7 @@ def test_the_case_journey_follows_connect_to_salesforce_and_back(client, ann, co
     assert _states(answer) == ["done"] * 5 and answer["lastop"] == "SYNCED"
     assert answer["final"] is True and answer["state"] == "synced" and answer["systemmodstamp"]
     assert answer["fields"]["casenumber"] == number
+    assert answer["last_poll"] and "; Connect last polled Case at " in _hop(answer, "synced")["detail"]
     page = client.get(f"/cases/{key}").get_data(as_text=True)
     assert number in page and f'href="{ORG_URL}/lightning/r/Case/{sfid}/view"' in page
 

@@ -9,7 +9,7 @@ go through abort(), which web/errors.py renders as a page or as problem details.
 
 from flask import abort, current_app, jsonify
 
-from core import account_invoices, cases, connect, contacts, journey, orders, write_retries
+from core import account_invoices, cases, connect, connect_info, contacts, journey, orders, write_retries
 from web import database, freshness
 from web.identity import current_customer, customer_required
 
@@ -108,21 +108,30 @@ def _with_link(answer: dict | None, missing: str) -> dict:
     return answer
 
 
+def _journey(read, missing: str, *args) -> dict:
+    """`read(conn, schema, *args)`'s journey, with when Connect last polled its mapping (as far as the
+    ConnectInfo knows: on Heroku it does not) and its "View in Salesforce" link; 404 without a record."""
+    info = connect_info.provider(current_app.config["APP"].connect_info)
+    with freshness.reading() as conn:
+        answer = read(conn, _schema(), *args)
+        if answer is not None:
+            journey.with_last_poll(answer, info.mappings(conn).get(answer["object"], {}).get("polled_at"))
+    return _with_link(answer, missing)
+
+
 def case_journey(key: str) -> dict:
     """The journey of one of the account's cases (404 for any other)."""
-    return _with_link(_account_read(journey.case, key), "No such case in your account.")
+    return _journey(journey.case, "No such case in your account.", current_customer().account_sfid, key)
 
 
 def invoice_journey(key: str) -> dict:
     """The journey of one of the account's invoices (404 for any other)."""
-    return _with_link(_account_read(journey.invoice, key), "No such invoice in your account.")
+    return _journey(journey.invoice, "No such invoice in your account.", current_customer().account_sfid, key)
 
 
 def contact_journey() -> dict:
     """The journey of the customer's own Contact."""
-    with freshness.reading() as conn:
-        answer = journey.contact(conn, _schema(), current_customer())
-    return _with_link(answer, "Your contact record is not available.")
+    return _journey(journey.contact, "Your contact record is not available.", current_customer())
 
 
 def journey_json(answer: dict):
