@@ -1,6 +1,6 @@
 """Benchmark: churn scoring of 100,000 accounts with 1,000,000 orders, and its write-back (docs/scoring.md).
 
-    .venv/bin/python -m bench.scoring [--accounts 100000] [--orders 1000000] [--reload]
+    .venv/bin/python -m bench.scoring [--accounts 100000] [--orders 1000000] [--workers 2] [--reload]
 
 Prints, from one run on one machine:
   (a) feature extraction (core/scoring/features.py) against a bare SQL aggregate of the same windows;
@@ -8,9 +8,13 @@ Prints, from one run on one machine:
   (c) a scoring run of every account — planning, features, prediction, write-back through Connect's
       triggers, chunk bookkeeping, the chunks run one after another as one worker would — against a
       bare UPDATE of the same values through the same triggers (target ≤ 1.3);
-  (d) a rerun with the same model: rows written on the rerun against the first run (target: none).
+  (d) a rerun with the same model: rows written on the rerun against the first run (target: none);
+  (e) with --workers N > 1, the run of (c) again from the same start, its chunks spread over N worker
+      processes (as N worker dynos would run them), against the same bare UPDATE.
 Its last line, machine-readable:
-  scoring: auc=<model ROC AUC> baseline_auc=<best baseline ROC AUC> writeback_ratio=<(c)> changed_only_saving=<(d)>
+  scoring: auc=<model ROC AUC> baseline_auc=<best baseline ROC AUC> writeback_ratio=<(e), or (c) with one worker>
+  changed_only_saving=<(d)>
+and the line before it says which run the ratio is from (how many workers, how many CPUs).
 
 It uses a separate database (`connectapp_bench_scoring`) on the embedded server, loaded once with
 standins.demo_data as of a fixed day. Between variants the three churn columns are cleared with a
@@ -19,6 +23,7 @@ do not capture: fine here, never on real data).
 """
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
@@ -126,6 +131,43 @@ def scoring_run(conn, cfg, redis_conn) -> tuple[float, dict]:
     return seconds, runs.progress(conn, run_id, cfg)
 
 
+def chunk_worker(env: dict, tasks, done) -> None:
+    """One worker process of (e): score the chunks it is given, each as worker.scoring does, until None."""
+    cfg = config.load(env)
+    with db.connect(cfg.database_url) as conn:
+        done.put("ready")
+        for run_id, chunk in iter(tasks.get, None):
+            chunk_jobs.score_chunk(conn, cfg, run_id, chunk)
+            done.put(chunk)
+
+
+def parallel_run(conn, cfg, redis_conn, env: dict, workers: int) -> tuple[float, dict]:
+    """(c) on `workers` processes, started (and their imports done) before the clock starts."""
+    spawn = multiprocessing.get_context("spawn")  # no forked copy of this process's connections
+    tasks, done = spawn.Queue(), spawn.Queue()
+    processes = [spawn.Process(target=chunk_worker, args=(env, tasks, done)) for _ in range(workers)]
+    for p in processes:
+        p.start()
+    for _ in processes:
+        done.get(timeout=120)
+    try:
+        t0 = time.perf_counter()
+        run_id, _ = runs.start_run(conn, redis_conn, cfg, today=TODAY)
+        total = runs.progress(conn, run_id, cfg)["chunks_total"]
+        for chunk in range(total):
+            tasks.put((run_id, chunk))
+        for _ in range(total):
+            done.get(timeout=600)
+        seconds = time.perf_counter() - t0
+    finally:
+        for _ in processes:
+            tasks.put(None)
+        for p in processes:
+            p.join(60)
+    redis_conn.flushdb()
+    return seconds, runs.progress(conn, run_id, cfg)
+
+
 def bare_update(conn, cfg, rows: list[dict], scored_at) -> float:
     """The same values in one UPDATE through the same triggers, timed."""
     params = {"ids": [r["id"] for r in rows], "scores": [r["score"] for r in rows],
@@ -148,6 +190,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes for (e), the run spread over several workers (1: no (e))")
     parser.add_argument("--reload", action="store_true", help="load the demo data again (after a generator change)")
     args = parser.parse_args(argv)
 
@@ -194,6 +238,13 @@ def main(argv=None) -> int:
             write_seconds = chunked_write_back(conn, cfg, rows, scored_at)
             print(f"    the run's write-back path alone (writeback.write per chunk) {write_seconds:.2f} s", flush=True)
             reset(conn)
+            if args.workers > 1:
+                spread_seconds, spread = parallel_run(conn, cfg, redis_conn, env, args.workers)
+                print(f"(e) scoring run on {args.workers} workers {spread_seconds:.2f} s: "
+                      f"{spread['accounts_scored']:,} scored, {spread['rows_written']:,} written", flush=True)
+                if spread["rows_written"] != first["rows_written"]:
+                    raise SystemExit("(e) did not write what (c) wrote")
+                reset(conn)
     finally:
         redis_server.stop()
 
@@ -206,6 +257,13 @@ def main(argv=None) -> int:
     print(f"    write-back path / bare UPDATE  {write_seconds / update_seconds:6.2f}")
     print(f"(d) rows written on rerun          {second['rows_written']:,} of {first['rows_written']:,}   "
           f"saving {saving:.2f}, target ≥ 0.8 (band edges {', '.join(f'{n} ≥ {v:g}' for n, v in writeback.BANDS)})")
+    if args.workers > 1:
+        ratio = spread_seconds / update_seconds
+        print(f"(e) scoring run on {args.workers} workers / bare UPDATE {ratio:6.2f}   target ≤ 1.3")
+        print(f"writeback_ratio below: the run on {args.workers} worker processes on {os.cpu_count()} CPUs "
+              f"(one worker: {run_seconds / update_seconds:.2f}); the bare UPDATE is one statement on one CPU")
+    else:
+        print(f"writeback_ratio below: the run on one worker process ({os.cpu_count()} CPUs)")
     print(f"scoring: auc={auc:.4f} baseline_auc={baseline:.4f} writeback_ratio={ratio:.2f} "
           f"changed_only_saving={saving:.2f}")
     return 0

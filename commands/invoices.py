@@ -65,39 +65,7 @@ def run(period, force, wait):
         chunk_count = len(est.boundaries) + 1 if est.orders else 0
         click.echo(f"run #{run_id} started: {chunk_count} chunk(s) queued; follow it at /ops/invoicing/runs/{run_id}")
         if wait:
-            _watch(conn, run_id, cfg)
-
-
-@invoices.command()
-@click.argument("run_id", type=int)
-@click.option("--wait", is_flag=True, help="Stay until the run ends, showing progress.")
-def status(run_id, wait):
-    """Show a run's progress (and wait for it with --wait)."""
-    cfg = config.load()
-    with db.connect(cfg.database_url) as conn:
-        if rules.progress(conn, run_id, cfg) is None:
-            raise click.BadParameter(f"there is no run #{run_id}", param_hint="RUN_ID")
-        if wait:
-            _watch(conn, run_id, cfg)
-        else:
-            click.echo(rules.summary(rules.progress(conn, run_id, cfg)))
-
-
-@invoices.command()
-@click.argument("run_id", type=int)
-def resume(run_id):
-    """Enqueue again the chunks of a running run that are not done (e.g. after Redis lost its jobs)."""
-    cfg = config.load()
-    with db.connect(cfg.database_url) as conn:
-        p = rules.progress(conn, run_id, cfg)
-        if p is None:
-            raise click.BadParameter(f"there is no run #{run_id}", param_hint="RUN_ID")
-        if p["final"]:
-            raise click.ClickException(f"run #{run_id} is {p['state']}; start a new run for {p['period']} instead.")
-        pending = [c["chunk"] for c in rules.chunks(conn, run_id, cfg) if c["state"] != "done"]
-    added = rules.enqueue_chunks(queue.queue(queue.connect(cfg.redis_url)), run_id, pending)
-    click.echo(f"run #{run_id}: {len(pending)} chunk(s) not done, {added} enqueued again "
-               f"({len(pending) - added} still have a job in the queue).")
+            RUNS.watch(conn, run_id, cfg)
 
 
 @invoices.command()
@@ -126,6 +94,6 @@ def _line(p: dict) -> str:
             f"{p['orders_per_second']:,.0f}/s{eta}{failed}{retried}")
 
 
-def _watch(conn, run_id: int, cfg) -> None:
-    """Follow a run until it ends (commands/progress.py)."""
-    progress.watch_run(lambda: rules.progress(conn, run_id, cfg), _line, rules.summary, f"run #{run_id}")
+RUNS = progress.ChunkedRuns("run", rules.TABLES, rules.progress, rules.enqueue_chunks, rules.summary, _line,
+                            start_again=lambda p: f"start a new run for {p['period']} instead")
+progress.add_run_commands(invoices, RUNS)

@@ -97,38 +97,7 @@ def run(wait):
         p = rules.progress(conn, run_id, cfg)
         click.echo(f"scoring run #{run_id} started: {p['chunks_total']} chunk(s) queued; follow it at /ops/model")
         if wait:
-            _watch(conn, run_id, cfg)
-
-
-@scores.command()
-@click.argument("run_id", type=int)
-@click.option("--wait", is_flag=True, help="Stay until the run ends, showing progress.")
-def status(run_id, wait):
-    """Show a run's progress (and wait for it with --wait)."""
-    cfg = config.load()
-    with db.connect(cfg.database_url) as conn:
-        if rules.progress(conn, run_id, cfg) is None:
-            raise click.BadParameter(f"there is no scoring run #{run_id}", param_hint="RUN_ID")
-        if wait:
-            _watch(conn, run_id, cfg)
-        else:
-            click.echo(rules.summary(rules.progress(conn, run_id, cfg)))
-
-
-@scores.command()
-@click.argument("run_id", type=int)
-def resume(run_id):
-    """Enqueue again the chunks of a run that are not done (after Redis lost its queue, say)."""
-    cfg = config.load()
-    with db.connect(cfg.database_url) as conn:
-        p = rules.progress(conn, run_id, cfg)
-        if p is None:
-            raise click.BadParameter(f"there is no scoring run #{run_id}", param_hint="RUN_ID")
-        if p["final"]:
-            raise click.ClickException(f"run #{run_id} is {p['state']}; start a new run instead.")
-        pending = [c["chunk"] for c in rules.chunks(conn, run_id, cfg) if c["state"] != "done"]
-    added = rules.enqueue_chunks(queue.queue(queue.connect(cfg.redis_url)), run_id, pending)
-    click.echo(f"run #{run_id}: {len(pending)} chunk(s) not done, {added} enqueued again.")
+            RUNS.watch(conn, run_id, cfg)
 
 
 def _line(p: dict) -> str:
@@ -139,6 +108,5 @@ def _line(p: dict) -> str:
             f"{p['rows_written']:,} written{eta}")
 
 
-def _watch(conn, run_id: int, cfg) -> None:
-    """Follow a run until it ends (commands/progress.py)."""
-    progress.watch_run(lambda: rules.progress(conn, run_id, cfg), _line, rules.summary, f"scoring run #{run_id}")
+RUNS = progress.ChunkedRuns("scoring run", rules.TABLES, rules.progress, rules.enqueue_chunks, rules.summary, _line)
+progress.add_run_commands(scores, RUNS)

@@ -15,6 +15,7 @@ from psycopg import sql
 RUN = "SELECT * FROM {app}.{runs} WHERE id = %(run_id)s"
 RECENT_RUNS = "SELECT * FROM {app}.{runs} ORDER BY id DESC LIMIT %(limit)s"
 CHUNKS = "SELECT * FROM {app}.{chunks} WHERE run_id = %(run_id)s ORDER BY chunk"
+UNFINISHED_CHUNKS = "SELECT chunk FROM {app}.{chunks} WHERE run_id = %(run_id)s AND state <> 'done' ORDER BY chunk"
 CHUNK_TOTALS = """
 SELECT count(*) FILTER (WHERE state = 'running') AS running,
        count(*) FILTER (WHERE state = 'failed') AS failed,
@@ -80,6 +81,11 @@ def recent_runs(conn, tables: Tables, app_schema: str, limit: int = 20) -> list[
 def chunks(conn, tables: Tables, app_schema: str, run_id: int) -> list[dict]:
     """A run's chunks in order."""
     return conn.execute(tables.q(CHUNKS, app_schema), {"run_id": run_id}).fetchall()
+
+
+def unfinished_chunks(conn, tables: Tables, app_schema: str, run_id: int) -> list[int]:
+    """The numbers of a run's chunks that are not done, in order."""
+    return [r["chunk"] for r in conn.execute(tables.q(UNFINISHED_CHUNKS, app_schema), {"run_id": run_id})]
 
 
 def take_chunk(conn, tables: Tables, app_schema: str, run_id: int, chunk: int) -> bool:

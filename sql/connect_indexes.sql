@@ -55,20 +55,18 @@ BEGIN
     IF to_regclass('{connect_schema}.account') IS NOT NULL THEN  -- read-write for the churn fields (docs/scoring.md)
         CREATE INDEX IF NOT EXISTS app_idx_account_failed ON {connect_schema}.account (id) WHERE _hc_lastop = 'FAILED';
     END IF;
-    -- Churn features (core/scoring/features.py EXTRACT): a scoring chunk reads the orders, their items,
-    -- the cases and the invoices of an account range as of a cut-off. Covering and partial (not deleted,
-    -- the only rows the features count), so each read is an index-only range scan per account (or per
-    -- order, for its items) instead of one heap page per row: rows are stored in sync order, not by account.
+    -- Churn features (core/scoring/features.py EXTRACT): a scoring chunk reads the orders, the cases and
+    -- the invoices of an account range as of a cut-off. Covering and partial (not deleted, the only rows
+    -- the features count), so each read is an index-only range scan per account instead of one heap page
+    -- per row: rows are stored in sync order, not by account.
     IF to_regclass('{connect_schema}."order"') IS NOT NULL THEN
         CREATE INDEX IF NOT EXISTS app_idx_order_account_features
             ON {connect_schema}."order" (accountid, effectivedate) INCLUDE (createddate, totalamount, sfid)
             WHERE isdeleted IS NOT TRUE;
     END IF;
-    IF to_regclass('{connect_schema}.orderitem') IS NOT NULL THEN
-        CREATE INDEX IF NOT EXISTS app_idx_orderitem_order_features
-            ON {connect_schema}.orderitem (orderid) INCLUDE (product2id, totalprice, createddate)
-            WHERE isdeleted IS NOT TRUE;
-    END IF;
+    -- The features no longer read order items (docs/scoring.md, "What a feature costs"): the index that
+    -- served them would only slow Connect's writes of 2.5 million items.
+    DROP INDEX IF EXISTS {connect_schema}.app_idx_orderitem_order_features;
     IF to_regclass('{connect_schema}."case"') IS NOT NULL THEN
         CREATE INDEX IF NOT EXISTS app_idx_case_account_features
             ON {connect_schema}."case" (accountid) INCLUDE (createddate, closeddate) WHERE isdeleted IS NOT TRUE;

@@ -131,10 +131,35 @@ def test_a_chunk_run_twice_scores_once(conn, redis, env, world, run_jobs):
     assert p["accounts_scored"] == 80 and len(account_log(conn)) == 80
 
 
+def test_status_and_resume_of_a_scoring_run_from_the_cli(conn, redis, env, world, run_jobs):
+    run_id, _ = runs.start_run(conn, redis, env, today=scoring_rows.TODAY, chunk_accounts=CHUNK)
+    assert "0 enqueued again" in CliRunner().invoke(manage.cli, ["scores", "resume", str(run_id)]).output
+    redis.flushdb()  # Redis lost the chunks' jobs: the run's rows in Postgres still say what is left
+    resumed = CliRunner().invoke(manage.cli, ["scores", "resume", str(run_id)])
+    assert resumed.exit_code == 0 and f"scoring run #{run_id}: 4 chunk(s) not done, 4 enqueued again" in resumed.output
+    run_jobs()
+    status = CliRunner().invoke(manage.cli, ["scores", "status", str(run_id)])
+    assert status.exit_code == 0 and "finished" in status.output and "accounts scored   80" in status.output
+    ended = CliRunner().invoke(manage.cli, ["scores", "resume", str(run_id)])
+    assert ended.exit_code == 1 and "is finished; start a new run instead" in ended.output
+    unknown = CliRunner().invoke(manage.cli, ["scores", "status", "999"])
+    assert unknown.exit_code == 2 and "there is no scoring run #999" in unknown.output
+
+
 def test_no_model_yet_is_refused_with_what_to_do(conn, redis, env):
     scoring_rows.load(conn, accounts=4)
     result = CliRunner().invoke(manage.cli, ["scores", "run"])
     assert result.exit_code == 1 and "scores train --wait" in result.output
+    assert conn.execute("SELECT count(*) AS n FROM app.scoring_runs").fetchone()["n"] == 0
+
+
+def test_a_model_reading_features_no_longer_computed_is_refused_with_what_to_do(conn, redis, env, world):
+    conn.execute("UPDATE app.scoring_models SET features = features || '{share_supplies_365d}' "
+                 "WHERE status = 'current'")
+    with pytest.raises(runs.ModelOutdated):
+        runs.start_run(conn, redis, env, chunk_accounts=CHUNK)
+    result = CliRunner().invoke(manage.cli, ["scores", "run"])
+    assert result.exit_code == 1 and "share_supplies_365d" in result.output and "scores train --wait" in result.output
     assert conn.execute("SELECT count(*) AS n FROM app.scoring_runs").fetchone()["n"] == 0
 
 

@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 import skops.io as sio
 from psycopg import sql
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from core.scoring import features as feature_sql
 
@@ -68,7 +68,7 @@ class Model:
         X = np.asarray(X, dtype=np.float64)
         if len(X) == 0:
             return np.zeros(0)
-        with threadpool_limits(1):  # as in training: busy-waiting OpenMP threads cost more than they give
+        with _threads().limit(limits=1):  # as in training: busy-waiting OpenMP threads cost more than they give
             return np.clip(self.estimator.predict_proba(X)[:, 1], 0.0, 1.0)
 
     def score(self, conn, cfg, account_ids, as_of: date, *, id_range=None) -> dict[int, float]:
@@ -77,8 +77,18 @@ class Model:
         ids, X = feature_sql.extract(conn, cfg, as_of, account_ids=None if account_ids is None else list(account_ids),
                                      id_range=id_range)
         columns = [feature_sql.FEATURES.index(name) for name in self.features]
-        probabilities = self.predict(X[:, columns])
-        return {account: round(float(p) * 100, 1) for account, p in zip(ids, probabilities, strict=True)}
+        scores = np.round(self.predict(X[:, columns]) * 100, 1)
+        return dict(zip(ids, scores.tolist(), strict=True))
+
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _threads() -> ThreadpoolController:
+    """This process's thread-pool controller: finding the native libraries takes milliseconds, so once."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def dumps(estimator) -> bytes:

@@ -17,6 +17,7 @@ from rq.exceptions import DuplicateJobError
 from core import chunked_runs, durations, jobs
 from core import queue as queues
 from core.scoring import cost
+from core.scoring.features import FEATURES
 
 CHUNK_JOB = "worker.scoring.run_chunk"
 CHUNK_FAILED_CALLBACK = "worker.scoring.chunk_failed"
@@ -45,6 +46,16 @@ class NoModel(ScoringError):
         super().__init__("There is no current model yet: train one first with `python manage.py scores train --wait`.")
 
 
+class ModelOutdated(ScoringError):
+    """The current model reads features this code no longer computes (a deploy changed them)."""
+
+    def __init__(self, version: int, missing: list[str]):
+        super().__init__(
+            f"The current model v{version} uses features that are no longer computed ({', '.join(missing)}): "
+            "train a new one first with `python manage.py scores train --wait`."
+        )
+
+
 class RunAlreadyActive(ScoringError):
     """Another scoring run is queued or running."""
 
@@ -61,8 +72,9 @@ def _q(text: str, cfg) -> sql.Composed:
 
 
 ACTIVE_RUN = "SELECT id FROM {app}.scoring_runs WHERE state IN ('queued', 'running')"
-# The version only: the web process plans runs too, and must not load an artifact (nor scikit-learn) for it.
-CURRENT_VERSION = "SELECT version FROM {app}.scoring_models WHERE status = 'current'"
+# The version and its features only: the web process plans runs too, and must not load an artifact (nor
+# scikit-learn) for it.
+CURRENT_VERSION = "SELECT version, features FROM {app}.scoring_models WHERE status = 'current'"
 LAST_RUN_OF_MODEL = """
 SELECT started_at FROM {app}.scoring_runs
  WHERE model_version = %(version)s AND state = 'finished' ORDER BY id DESC LIMIT 1
@@ -107,15 +119,19 @@ def start_run(conn, redis_conn, cfg, *, started_by: str = "cli", today: date | N
               chunk_accounts: int = CHUNK_ACCOUNTS) -> tuple[int, cost.Cost]:
     """Plan a run with the current model, record it and its chunks, enqueue them; return (run id, cost).
 
-    Raises NoModel or RunAlreadyActive, and redis.RedisError when Redis does not answer; in each
+    Raises NoModel, ModelOutdated or RunAlreadyActive, and redis.RedisError when Redis does not answer; in each
     case nothing is written.
     """
     active = conn.execute(_q(ACTIVE_RUN, cfg)).fetchone()
     if active:
         raise RunAlreadyActive(active["id"])
-    version = current_version(conn, cfg)
-    if version is None:
+    current = conn.execute(_q(CURRENT_VERSION, cfg)).fetchone()
+    if current is None:
         raise NoModel()
+    version = current["version"]
+    missing = [name for name in current["features"] if name not in FEATURES]
+    if missing:
+        raise ModelOutdated(version, missing)
     est = estimate(conn, cfg, version)
     bounds = [r["id"] for r in conn.execute(_q(BOUNDARIES, cfg), {"size": chunk_accounts})]
     edges = [None, *bounds, None] if est.accounts else []

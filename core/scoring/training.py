@@ -59,8 +59,13 @@ def dataset(conn, cfg, cutoff: date, horizon_days: int = HORIZON_DAYS) -> tuple[
 
 
 def model(seed: int) -> HistGradientBoostingClassifier:
-    """The churn model, untrained. No early stopping: its random validation split would depend on row order."""
-    return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40,
+    """The churn model, untrained. No early stopping: its random validation split would depend on row order.
+
+    50 trees of up to 31 leaves: scoring predicts every account every night, one walk per tree and
+    row, so fewer, larger trees. Against 200 trees of 15 leaves they predict in a third of the time,
+    with the same holdout ROC AUC at 2,000 accounts and a higher one at 100,000 (docs/scoring.md).
+    """
+    return HistGradientBoostingClassifier(max_iter=50, learning_rate=0.15, max_leaf_nodes=31, min_samples_leaf=40,
                                           l2_regularization=1.0, early_stopping=False, random_state=seed)
 
 
