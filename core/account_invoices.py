@@ -11,7 +11,7 @@ from psycopg import sql
 from core import trigger_log
 
 INVOICE_COLUMNS = """i.sfid, i.external_id__c, i.name, i.period__c, i.amount__c, i.tax__c, i.order_count__c,
-       i.status__c, i.due_date__c, i._hc_lastop, i._hc_err, {retrying} AS retrying"""
+       i.status__c, i.due_date__c, i._hc_lastop, i._hc_err, i.systemmodstamp, {retrying} AS retrying"""
 # An invoice is named by its Salesforce Id or, before Connect has inserted it, by its external id.
 MATCH = "(i.sfid = %(key)s OR i.external_id__c = %(key)s) AND i.account__c = %(account)s"
 
@@ -70,9 +70,14 @@ def get_invoice(conn, schema: str, account: str, key: str) -> dict | None:
     return conn.execute(_query(GET_INVOICE, schema), {"account": account, "key": key}).fetchone()
 
 
+def order_invoices_query(schema: str, app_schema: str) -> sql.Composed:
+    """ORDER_INVOICES for the schemas (params: account, order)."""
+    return _query(ORDER_INVOICES, schema, app_schema)
+
+
 def order_invoices(conn, schema: str, app_schema: str, account: str, order_sfid: str) -> list[dict]:
     """The invoices the ledger says cover the order, else the account's invoices for the order's month."""
-    query = _query(ORDER_INVOICES, schema, app_schema)
+    query = order_invoices_query(schema, app_schema)
     return conn.execute(query, {"account": account, "order": order_sfid}).fetchall()
 
 

@@ -23,7 +23,7 @@ COLUMNS = ("external_id__c", "subject", "description", "type", "priority", "stat
            "contactid", CONTACT_BY_EXTERNAL_ID, "order__c")
 
 CASE_COLUMNS = """c.sfid, c.external_id__c, c.casenumber, c.subject, c.description, c.status, c.priority, c.type,
-       c.createddate, c.order__c, c.contactid, c._hc_lastop, c._hc_err, o.ordernumber"""
+       c.createddate, c.order__c, c.contactid, c._hc_lastop, c._hc_err, c.systemmodstamp, o.ordernumber"""
 # One of the account's cases, by Salesforce Id or, before Connect has inserted it, by external id.
 MATCH = "(c.sfid = %(key)s OR c.external_id__c = %(key)s) AND c.accountid = %(account)s"
 
@@ -83,10 +83,15 @@ def _query(text: str, schema: str, filters: str = "") -> sql.Composed:
     )
 
 
+def list_query(schema: str, *, for_order: bool = False) -> sql.Composed:
+    """LIST_CASES for the schema (params: account, limit, and order when `for_order`)."""
+    return _query(LIST_CASES, schema, FOR_ORDER if for_order else "")
+
+
 def list_cases(conn, schema: str, account: str, *, order: str | None = None, limit: int = 100) -> list[dict]:
     """The account's cases, newest first (only those about `order` when given)."""
     params = {"account": account, "limit": limit, "order": order}
-    return conn.execute(_query(LIST_CASES, schema, FOR_ORDER if order else ""), params).fetchall()
+    return conn.execute(list_query(schema, for_order=bool(order)), params).fetchall()
 
 
 def get_case(conn, schema: str, account: str, key: str) -> dict | None:

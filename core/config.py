@@ -85,6 +85,13 @@ def _public_url(name, raw, env):
     return raw.rstrip("/")
 
 
+def _org_url(name, raw, env):
+    parts = urlsplit(raw)
+    if parts.scheme not in _WEB_SCHEMES or not parts.netloc or parts.path.strip("/"):
+        raise ConfigError(f"{name} must be the org's URL, like https://acme.my.salesforce.com; got {raw!r}.")
+    return raw.rstrip("/")
+
+
 def _identifier(name, raw, env):
     if not _IDENTIFIER.match(raw):
         raise ConfigError(f"{name} must be a lowercase SQL identifier (letters, digits, _); got {raw!r}.")
@@ -197,6 +204,9 @@ class Salesforce:
     session_id: str | None = setting("SF_SESSION_ID", secret=True)
     # The local org stand-in on loopback that `make run` starts (plain http).
     local_url: str | None = setting("LOCAL_ORG_URL", _url(_WEB_SCHEMES), local_only=True)
+    # Where people open the org in a browser (https://acme.my.salesforce.com): the portal's "View in
+    # Salesforce" links are <org URL>/lightning/r/<Object>/<Id>/view. Unset: no such links.
+    org_url: str | None = setting("SALESFORCE_ORG_URL", _org_url)
 
     def __post_init__(self):
         if self.username and not self.password:

@@ -18,7 +18,7 @@ MATCH = "(c.sfid = %(contact_sfid)s OR c.external_id__c = %(contact_external_id)
 GET_CONTACT = """
 SELECT c.sfid, c.external_id__c, c.firstname, c.lastname, c.name, c.email, c.phone, c.mobilephone,
        c.mailingstreet, c.mailingcity, c.mailingstate, c.mailingpostalcode, c.mailingcountry,
-       c._hc_lastop, c._hc_err, {retrying} AS retrying, a.name AS account_name, a.accountnumber
+       c._hc_lastop, c._hc_err, c.systemmodstamp, {retrying} AS retrying, a.name AS account_name, a.accountnumber
 FROM {s}.contact c
 JOIN {s}.account a ON a.sfid = c.accountid
 WHERE {match}

@@ -23,9 +23,9 @@ _CURSOR = re.compile(CURSOR_PATTERN)
 _NUMBER = re.compile(NUMBER_PATTERN)
 
 ORDER_COLUMNS = """o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type,
-       o.activateddate, o.description"""
+       o.activateddate, o.description, o.systemmodstamp"""
 # What a list shows (the portal's table, the API's list): an order's page shows the rest.
-LIST_COLUMNS = "o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type"
+LIST_COLUMNS = "o.sfid, o.ordernumber, o.status, o.effectivedate, o.totalamount, o.ponumber, o.type, o.systemmodstamp"
 
 # Newest first, by (effectivedate, sfid): the index app_idx_order_account_effective (sql/connect_indexes.sql)
 # returns the rows in exactly this order, so a page costs the same at page 1 and page 400 —
@@ -143,14 +143,28 @@ def order_items(conn, schema: str, account: str, order_sfid: str) -> list[dict]:
     return conn.execute(query, {"account": account, "order": order_sfid}).fetchall()
 
 
+@functools.cache
+def _detail_queries(schema: str, app_schema: str) -> tuple[str, ...]:
+    """The order page's four statements, composed once per process (quoting names costs on every request)."""
+    return tuple(q.as_string() for q in (
+        sql.SQL(GET_ORDER).format(columns=sql.SQL(ORDER_COLUMNS), s=sql.Identifier(schema)),
+        sql.SQL(ORDER_ITEMS).format(s=sql.Identifier(schema)),
+        account_invoices.order_invoices_query(schema, app_schema),
+        cases.list_query(schema, for_order=True),
+    ))
+
+
 def order_detail(conn, schema: str, app_schema: str, account: str, order_sfid: str) -> dict | None:
-    """One of the account's orders with its items, invoices and cases; None for any other order."""
-    order = get_order(conn, schema, account, order_sfid)
+    """One of the account's orders with its items, invoices and cases; None for any other order.
+
+    The four reads go to Postgres in one pipeline: one round trip instead of four, on the portal's
+    heaviest page (each is scoped to the account on its own, so reading all four is safe even when
+    the order turns out not to be the account's).
+    """
+    params = {"account": account, "order": order_sfid, "limit": 100}
+    with conn.pipeline():
+        found, items, invoices, listed = [conn.execute(q, params) for q in _detail_queries(schema, app_schema)]
+    order = found.fetchone()
     if order is None:
         return None
-    return {
-        "order": order,
-        "items": order_items(conn, schema, account, order_sfid),
-        "invoices": account_invoices.order_invoices(conn, schema, app_schema, account, order_sfid),
-        "cases": cases.list_cases(conn, schema, account, order=order_sfid),
-    }
+    return {"order": order, "items": items.fetchall(), "invoices": invoices.fetchall(), "cases": listed.fetchall()}

@@ -76,5 +76,12 @@ BEGIN
             ON {connect_schema}.invoice__c (account__c) INCLUDE (due_date__c, paid_date__c, createddate)
             WHERE isdeleted IS NOT TRUE;
     END IF;
+    -- The journey of a change (core/journey.py RECORD_JOURNEY): a record's newest trigger-log entry, polled
+    -- every 2 s by the record's page. Connect's own indexes on the live log are (created_at), (state, id) and
+    -- (state, table_name): none finds one record's entries, and after a large write (an invoicing run) the
+    -- live log holds many thousands of rows. The archive already has Connect's (record_id) index.
+    IF to_regclass('{connect_schema}._trigger_log') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS app_idx_trigger_log_record ON {connect_schema}._trigger_log (table_name, record_id, id);
+    END IF;
 END
 $$;

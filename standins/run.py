@@ -214,6 +214,7 @@ def local_env() -> dict:
     env.setdefault("WEB_CONCURRENCY", "2")
     env.setdefault("LOCAL_ORG_PORT", "5100")
     env.setdefault("LOCAL_ORG_URL", f"http://127.0.0.1:{env['LOCAL_ORG_PORT']}")
+    env.setdefault("SALESFORCE_ORG_URL", env["LOCAL_ORG_URL"])  # "View in Salesforce" opens the local org's pages
     # The sync console reads the local Connect's state from its tables; on Heroku it cannot know it.
     env.setdefault("CONNECT_INFO", LOCAL_CONNECT_INFO)
     # The demo data (about 37,600 rows at the default scale) is past the demo plan's 10,000-row cap,

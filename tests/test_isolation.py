@@ -23,12 +23,16 @@ ROUTES = [
     ("portal.case", "GET", "/cases/{case}"),
     ("portal.case", "GET", "/cases/{case_key}"),
     ("portal.case_status", "GET", "/cases/{case}/status.json"),
+    ("portal.case_journey", "GET", "/cases/{case}/journey.json"),
+    ("portal.case_journey", "GET", "/cases/{case_key}/journey.json"),
     ("portal.retry_case", "POST", "/cases/{case}/retry"),
     ("portal.retry_case", "POST", "/cases/{case_key}/retry"),
     ("portal.invoice", "GET", "/invoices/{invoice}"),
     ("portal.invoice", "GET", "/invoices/{invoice_key}"),
     ("portal.invoice_status", "GET", "/invoices/{invoice}/status.json"),
     ("portal.invoice_status", "GET", "/invoices/{invoice_key}/status.json"),
+    ("portal.invoice_journey", "GET", "/invoices/{invoice}/journey.json"),
+    ("portal.invoice_journey", "GET", "/invoices/{invoice_key}/journey.json"),
     ("portal.revoke_api_token", "POST", "/profile/api-tokens/{b_token}/delete"),
     ("api.get_order", "GET", "/api/v1/orders/{order}"),
     ("api.file_case", "POST", "/api/v1/orders/{order}/cases"),
@@ -39,8 +43,8 @@ ROUTES = [
     ("api.invoice", "GET", "/api/v1/invoices/{invoice}"),
 ]
 # Routes without an id: they list, so what matters is that B's rows are not in the list.
-LISTS = ["/orders", "/cases", "/invoices", "/profile", "/api/v1/orders", "/api/v1/cases", "/api/v1/invoices",
-         "/api/v1/profile"]
+LISTS = ["/orders", "/cases", "/invoices", "/profile", "/profile/journey.json", "/api/v1/orders", "/api/v1/cases",
+         "/api/v1/invoices", "/api/v1/profile"]
 B_MARKERS = ("Globex", "00001001", "INV-B", "Bob", B_ORDER, CASE_B, B_INVOICE)
 
 

@@ -103,7 +103,7 @@ def test_profile_shows_the_contacts_own_details(client, ann):
 
 def test_pages_use_the_external_script_only(client, ann):
     page = client.get("/orders").get_data(as_text=True)
-    assert '<script src="/static/portal.js?v=' in page  # the file's content hash: cached for a year
+    assert '<script src="/static/journey.js?v=' in page  # the file's content hash: cached for a year
     assert "<script>" not in page
 
 

@@ -42,6 +42,7 @@ IMAGES = {
     "portal-orders.png": "a demo customer's order list (/orders)",
     "portal-order.png": "one order with its items, invoices, cases and the case form (/orders/<sfid>)",
     "portal-case.png": "a case filed from that order, after its round trip through Connect (/cases/<key>)",
+    "portal-journey.png": "that case's journey panel: each hop from the portal to Salesforce and back",
     "portal-profile.png": "the customer's contact details and API tokens (/profile)",
     "portal-phone.png": "the order list on a 390 px wide phone screen",
     "learn.png": "the walkthrough of the six setup steps (/learn)",
@@ -212,7 +213,7 @@ def customer_pages(camera: Camera, app: str, user: dict) -> None:
     camera.shoot("portal-orders.png", f"{app}/orders")
     order = page.locator("main a[href^='/orders/']:not([href$='.csv'])").first.get_attribute("href")
     camera.shoot("portal-order.png", app + order)
-    if camera.want("portal-case.png"):
+    if camera.want("portal-case.png") or camera.want("portal-journey.png"):
         camera.open(app + order)
         page.fill("input[name=subject]", "One box arrived damaged")
         page.fill("textarea[name=description]", "The corner of the second box was crushed.")
@@ -225,6 +226,8 @@ def customer_pages(camera: Camera, app: str, user: dict) -> None:
                lambda: (page.request.get(f"{app}/api/v1/cases/{key}").json() or {}).get("case_number"),
                SYNC_WAIT)
         camera.shoot("portal-case.png", page.url)
+        page.locator("section.journey").scroll_into_view_if_needed()
+        camera.shoot("portal-journey.png")
     camera.shoot("portal-profile.png", f"{app}/profile")
     camera.shoot("learn.png", f"{app}/learn")
 

@@ -9,7 +9,7 @@ go through abort(), which web/errors.py renders as a page or as problem details.
 
 from flask import abort, current_app, jsonify
 
-from core import account_invoices, cases, connect, contacts, orders, write_retries
+from core import account_invoices, cases, connect, connect_info, contacts, journey, orders, write_retries
 from web import database, freshness
 from web.identity import current_customer, customer_required
 
@@ -97,6 +97,48 @@ def case_status(key: str):
     with database.connection() as conn:
         row = cases.sync_state(conn, _schema(), current_customer().account_sfid, key)
     return sync_status(row, "No such case in your account.")
+
+
+def _with_link(answer: dict | None, missing: str) -> dict:
+    """A journey with its "View in Salesforce" link (SALESFORCE_ORG_URL, once there is an sfid); 404 without one."""
+    answer = found(answer, missing)
+    org_url = current_app.config["APP"].salesforce.org_url
+    answer["record_url"] = (org_url + journey.record_path(answer["object"], answer["sfid"])
+                            if org_url and answer["sfid"] else None)
+    return answer
+
+
+def _journey(read, missing: str, *args) -> dict:
+    """`read(conn, schema, *args)`'s journey, with when Connect last polled its mapping (as far as the
+    ConnectInfo knows: on Heroku it does not) and its "View in Salesforce" link; 404 without a record."""
+    info = connect_info.provider(current_app.config["APP"].connect_info)
+    with freshness.reading() as conn:
+        answer = read(conn, _schema(), *args)
+        if answer is not None:
+            journey.with_last_poll(answer, info.mappings(conn).get(answer["object"], {}).get("polled_at"))
+    return _with_link(answer, missing)
+
+
+def case_journey(key: str) -> dict:
+    """The journey of one of the account's cases (404 for any other)."""
+    return _journey(journey.case, "No such case in your account.", current_customer().account_sfid, key)
+
+
+def invoice_journey(key: str) -> dict:
+    """The journey of one of the account's invoices (404 for any other)."""
+    return _journey(journey.invoice, "No such invoice in your account.", current_customer().account_sfid, key)
+
+
+def contact_journey() -> dict:
+    """The journey of the customer's own Contact."""
+    return _journey(journey.contact, "Your contact record is not available.", current_customer())
+
+
+def journey_json(answer: dict):
+    """A journey as JSON, never cached: it changes while the page polls it."""
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def send_again(target: write_retries.Target) -> write_retries.Result:

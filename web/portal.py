@@ -3,12 +3,14 @@
 Every page reads with the account's Salesforce Id from the session and passes it to queries that
 filter by it in SQL (core/orders.py, core/cases.py, …): another account's id finds nothing, so it
 is a 404. Writes go to Connect's read-write tables (Case, Contact); each shows its sync status,
-which the page keeps up to date by polling a small JSON endpoint (static/portal.js).
+which the page keeps up to date by polling a small JSON endpoint (static/journey.js). A case, the
+profile and an invoice also show the journey of their latest change, hop by hop (core/journey.py),
+from their own `journey.json`.
 """
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from core import account_invoices, cases, connect, contacts, field_values, logins, orders, write_retries
+from core import account_invoices, cases, connect, contacts, field_values, journey, logins, orders, write_retries
 from web import answers, database, freshness
 from web.identity import current_customer, customer_required, log_out
 
@@ -29,6 +31,30 @@ ORG_CURRENCY = "USD"
 def money(value, currency: str | None = None) -> str:
     """1234.5 → 'USD 1,234.50', in the row's currency or the org's (blank for None)."""
     return "" if value is None else f"{currency or ORG_CURRENCY} {value:,.2f}"
+
+
+# A hop's state (core/journey.py) → its SLDS classes; journey.js keeps the same table.
+HOP_CLASSES = {journey.DONE: "slds-is-completed", journey.CURRENT: "slds-is-active", journey.FAILED: "slds-has-error"}
+BADGE_CLASSES = {journey.DONE: "slds-theme_success", journey.CURRENT: "slds-theme_warning",
+                 journey.FAILED: "slds-theme_error"}
+
+
+@bp.app_template_global("journey_hop_class")
+def journey_hop_class(state: str) -> str:
+    """The progress item's class for a hop's state."""
+    return HOP_CLASSES.get(state, "")
+
+
+@bp.app_template_global("journey_badge_class")
+def journey_badge_class(state: str) -> str:
+    """The badge's theme for a hop's state (its word says the same)."""
+    return BADGE_CLASSES.get(state, "")
+
+
+@bp.app_template_global("last_synced")
+def last_synced(rows) -> dict | None:
+    """{iso, ago} of the newest systemmodstamp among the rows a page shows (None: none came from Salesforce)."""
+    return journey.last_synced(rows)
 
 
 @bp.app_template_global("sync_status")
@@ -90,8 +116,15 @@ def cases_page():
 @bp.get("/cases/<key>")
 @customer_required
 def case(key):
-    """One case."""
-    return render_template("portal/case.html", case=answers.case(key), key=key)
+    """One case, with the journey of its latest change."""
+    return render_template("portal/case.html", case=answers.case(key), key=key, journey=answers.case_journey(key))
+
+
+@bp.get("/cases/<key>/journey.json")
+@customer_required
+def case_journey(key):
+    """The case's journey to Salesforce and back, for the page to follow live."""
+    return answers.journey_json(answers.case_journey(key))
 
 
 # The badge polls it to update in place; the API answers the same at /api/v1/cases/<key>/status.
@@ -118,7 +151,15 @@ def invoices():
 @customer_required
 def invoice(key):
     """One invoice."""
-    return render_template("portal/invoice.html", invoice=answers.invoice(key))
+    invoice = answers.invoice(key)
+    return render_template("portal/invoice.html", invoice=invoice, journey=answers.invoice_journey(key))
+
+
+@bp.get("/invoices/<key>/journey.json")
+@customer_required
+def invoice_journey(key):
+    """The invoice's journey to Salesforce and back (batch invoicing writes it), for the page to follow live."""
+    return answers.journey_json(answers.invoice_journey(key))
 
 
 @bp.get("/invoices/<key>/status.json")
@@ -139,7 +180,7 @@ def _profile_page(form=None, errors=None, status=200, new_token=None):
     contact = answers.found(contact, "Your contact record is not available.")
     return render_template(
         "portal/profile.html", contact=contact, form=form or contact, errors=errors or {}, tokens=tokens,
-        new_token=new_token,
+        new_token=new_token, journey=answers.contact_journey(),
     ), status
 
 
@@ -174,6 +215,13 @@ def profile_status():
     with database.connection() as conn:
         row = contacts.sync_state(conn, _schema(), current_customer())
     return answers.sync_status(row, "Your contact record is not available.")
+
+
+@bp.get("/profile/journey.json")
+@customer_required
+def profile_journey():
+    """The contact's journey and its current values, for the page to follow changes either way."""
+    return answers.journey_json(answers.contact_journey())
 
 
 @bp.post("/profile/retry")

@@ -127,6 +127,15 @@ def init_app(app, org):
                    if f["type"] in ("string", "picklist", "email", "currency", "date")][:5]
         return page("org/list.html", obj=obj, rows=rows, term=term, columns=columns)
 
+    @app.get("/lightning/r/<obj>/<record_id>/view")
+    def org_lightning_record(obj, record_id):
+        """A record's Lightning Experience URL, as a real org has it (the portal's "View in Salesforce")."""
+        try:
+            obj = schema.canonical_object(obj)
+        except SalesforceError:
+            abort(404)
+        return redirect(url_for("org_edit", obj=obj, record_id=record_id))
+
     @app.route("/o/<obj>/<record_id>", methods=["GET", "POST"])
     def org_edit(obj, record_id):
         try:
