@@ -245,6 +245,12 @@ def record_path(object_name: str, sfid: str) -> str:
     return f"/lightning/r/{object_name}/{sfid}/view"
 
 
+def record_url(cfg, object_name: str, sfid: str | None) -> str | None:
+    """Where a person opens the record in the org (SALESFORCE_ORG_URL; locally the local org): None without either."""
+    org_url = cfg.salesforce.org_url
+    return org_url + record_path(object_name, sfid) if org_url and sfid else None
+
+
 def age_words(moment, now: datetime | None = None) -> str:
     """How long ago `moment` was, in human units (core/durations.py): 'just now', '3 min ago', '2 d ago'."""
     seconds = max(0.0, ((now or datetime.now(UTC)) - _utc(moment)).total_seconds())

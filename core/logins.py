@@ -6,6 +6,7 @@ user sees is always read from the Contact at login, so a Contact moved to anothe
 Salesforce takes its login with it on the next sync.
 """
 
+import functools
 from datetime import timedelta
 
 from psycopg import sql
@@ -25,8 +26,9 @@ def _q(text: str, schema: str, app_schema: str) -> sql.Composed:
     return sql.SQL(text).format(s=sql.Identifier(schema), app=sql.Identifier(app_schema))
 
 
+@functools.cache
 def _a(text: str, app_schema: str) -> sql.Composed:
-    """Compose SQL naming the app schema ({app})."""
+    """Compose SQL naming the app schema ({app}): once per statement and schema (every request checks a session)."""
     return sql.SQL(text).format(app=sql.Identifier(app_schema))
 
 

@@ -6,8 +6,7 @@ import socket
 
 import pytest
 
-from core import config
-from core.scoring import ops as model_page
+from core import config, journey
 from core.scoring import runs
 from tests import scoring_rows
 from tests.people import as_operator
@@ -76,8 +75,8 @@ def test_without_redis_nothing_is_started_and_the_answer_is_503(app_config, conn
 
 
 def test_accounts_link_to_their_record_in_the_org(app_config):
-    local = dataclasses.replace(app_config, salesforce=config.Salesforce(local_url="http://127.0.0.1:5100"))
-    heroku = dataclasses.replace(app_config, salesforce=config.Salesforce(
-        instance_url="https://acme.my.salesforce.com", session_id="x"))
-    assert model_page.record_url(local, "001A") == "http://127.0.0.1:5100/o/Account/001A"
-    assert model_page.record_url(heroku, "001A") == "https://acme.my.salesforce.com/lightning/r/Account/001A/view"
+    # Locally make run sets SALESFORCE_ORG_URL to the local org, which answers Lightning's record path too.
+    heroku = dataclasses.replace(app_config, salesforce=config.Salesforce(org_url="https://acme.my.salesforce.com"))
+    unset = dataclasses.replace(app_config, salesforce=config.Salesforce())
+    assert journey.record_url(heroku, "Account", "001A") == "https://acme.my.salesforce.com/lightning/r/Account/001A/view"
+    assert journey.record_url(unset, "Account", "001A") is None

@@ -29,6 +29,7 @@ from web import (
     scoring,
     security,
     sync_console,
+    urls,
 )
 
 
@@ -62,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     assets.init_app(app)
+    urls.init_app(app)
     csrf.init_app(app)
     inputs.init_app(app)
     ops_pages.init_app(app)

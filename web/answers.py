@@ -102,9 +102,7 @@ def case_status(key: str):
 def _with_link(answer: dict | None, missing: str) -> dict:
     """A journey with its "View in Salesforce" link (SALESFORCE_ORG_URL, once there is an sfid); 404 without one."""
     answer = found(answer, missing)
-    org_url = current_app.config["APP"].salesforce.org_url
-    answer["record_url"] = (org_url + journey.record_path(answer["object"], answer["sfid"])
-                            if org_url and answer["sfid"] else None)
+    answer["record_url"] = journey.record_url(current_app.config["APP"], answer["object"], answer["sfid"])
     return answer
 
 

@@ -19,7 +19,7 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
-from core import logins
+from core import durations, logins
 from web import database, rate_limits
 
 
@@ -139,8 +139,8 @@ def ops_required(view):
         if not wait and request.authorization is not None:
             wait = rate_limits.operator_failed()
         if wait:
-            raise TooManyRequests(f"Too many failed operator logins from this address. Try again in {wait} s.",
-                                  retry_after=wait)
+            raise TooManyRequests("Too many failed operator logins from this address. "
+                                  f"Try again in {durations.human(wait)}.", retry_after=wait)
         raise Unauthorized(
             "Operator credentials required.",
             www_authenticate=WWWAuthenticate("basic", {"realm": "ops", "charset": "UTF-8"}),

@@ -25,6 +25,7 @@ def _schema() -> str:
 # The org's currency. The mapped objects carry no CurrencyIsoCode (a single-currency org); in a
 # multi-currency org, map CurrencyIsoCode and pass each row's: `amount | money(row.currencyisocode)`.
 ORG_CURRENCY = "USD"
+bp.add_app_template_global(ORG_CURRENCY, "org_currency")  # for scripts that format amounts in the page
 
 
 @bp.app_template_filter("money")

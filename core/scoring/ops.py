@@ -7,6 +7,7 @@ it needs, so the template owns only geometry and colours.
 
 from psycopg import sql
 
+from core import journey
 from core.scoring import runs as scoring_runs
 
 # The registry's rows without their artifacts, read here rather than through core.scoring.registry,
@@ -30,15 +31,6 @@ SELECT churn_risk_band__c AS band, count(*) AS n FROM {connect}.account
 """
 METRIC_NAMES = (("roc_auc", "ROC AUC", "higher is better"), ("pr_auc", "PR AUC", "higher is better"),
                 ("brier", "Brier score", "lower is better"), ("top_decile_lift", "Top-decile lift", "higher is better"))
-
-
-def record_url(cfg, sfid: str) -> str | None:
-    """Where a person opens the account in the org: the local org's record page, or Lightning's."""
-    if cfg.salesforce.local_url:
-        return f"{cfg.salesforce.local_url.rstrip('/')}/o/Account/{sfid}"
-    if cfg.salesforce.instance_url:
-        return f"{cfg.salesforce.instance_url.rstrip('/')}/lightning/r/Account/{sfid}/view"
-    return None
 
 
 def roc_chart(metrics: dict) -> dict:
@@ -102,7 +94,8 @@ def page(conn, cfg, *, top: int = 20) -> dict:
     current_row = next((r for r in rows if r["status"] == "current"), None)
     runs = scoring_runs.recent_runs(conn, cfg)
     active = next((r for r in runs if r["state"] in ("queued", "running")), None)
-    risky = [{**r, "url": record_url(cfg, r["sfid"])} for r in conn.execute(q["top"], {"limit": top})]
+    risky = [{**r, "url": journey.record_url(cfg, "Account", r["sfid"])}
+             for r in conn.execute(q["top"], {"limit": top})]
     data = {
         "model": current_row, "metric_names": METRIC_NAMES,
         "candidates": [r for r in rows if r["status"] == "candidate"],

@@ -7,13 +7,13 @@
   const bar = document.getElementById("bar");
   const line = document.getElementById("line");
   const number = new Intl.NumberFormat();
-  const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const money = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
   function show(run) {
     for (const el of root.querySelectorAll("[data-field]")) {
       const value = run[el.dataset.field];
       if (value === null || value === undefined) el.textContent = "—";
-      else if (el.dataset.field === "amount_total") el.textContent = money.format(Number(value));
+      else if (el.dataset.field === "amount_total") el.textContent = el.dataset.currency + " " + money.format(Number(value));
       else el.textContent = typeof value === "number" ? number.format(Math.round(value * 10) / 10) : value;
     }
     bar.max = run.chunks_total || 1;
