@@ -8,6 +8,8 @@ profile and an invoice also show the journey of their latest change, hop by hop 
 from their own `journey.json`.
 """
 
+from decimal import Decimal
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from core import account_invoices, cases, connect, contacts, field_values, journey, logins, orders, write_retries
@@ -30,8 +32,10 @@ bp.add_app_template_global(ORG_CURRENCY, "org_currency")  # for scripts that for
 
 @bp.app_template_filter("money")
 def money(value, currency: str | None = None) -> str:
-    """1234.5 → 'USD 1,234.50', in the row's currency or the org's (blank for None)."""
-    return "" if value is None else f"{currency or ORG_CURRENCY} {value:,.2f}"
+    """1234.5 → 'USD 1,234.50', in the row's currency or the org's (blank for None; numeric text read as a number)."""
+    if value is None:
+        return ""
+    return f"{currency or ORG_CURRENCY} {Decimal(value) if isinstance(value, str) else value:,.2f}"
 
 
 # A hop's state (core/journey.py) → its SLDS classes; journey.js keeps the same table.
