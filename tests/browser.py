@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from standins.org import seed
+from tests import portal_rows
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -44,3 +47,10 @@ def assert_no_sideways_scroll(page) -> None:
     """The page is no wider than the viewport (a table may scroll inside its wrapper, the page not)."""
     width, viewport = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
     assert width <= viewport, f"{page.url} scrolls sideways at {viewport} px: {width} px wide"
+
+
+def portal_and_org(conn, local_org):
+    """The demo customer's rows in Postgres and, with the same Ids, in the local org; their portal login."""
+    seed.from_connect_schema(local_org.org)
+    portal_rows.make_user(conn)
+    return local_org

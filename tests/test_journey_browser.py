@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 from playwright.sync_api import expect
 
-from standins.org import refusals, seed
-from tests import portal_rows
+from standins.org import refusals
+from tests import browser, portal_rows
 from tests.browser import BROWSER
 from tests.portal_rows import ACCOUNT_A, CONTACT_A, order_sfid
 from web import create_app
@@ -32,9 +32,7 @@ def app(app_config, conn, redis, local_org):
 @pytest.fixture
 def synced(conn, portal_world, local_org, engine):
     """The portal's rows in Postgres and, with the same Ids, in the local org; Ann can log in."""
-    seed.from_connect_schema(local_org.org)
-    portal_rows.make_user(conn)
-    return local_org
+    return browser.portal_and_org(conn, local_org)
 
 
 def _log_in(page, server, path):

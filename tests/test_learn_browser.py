@@ -10,8 +10,7 @@ import dataclasses
 import pytest
 
 from core import config
-from standins.org import seed
-from tests import portal_rows
+from tests import browser, portal_rows
 from tests.browser import BROWSER
 from web import create_app
 
@@ -32,9 +31,7 @@ def app(app_config, conn, redis, local_org):
 @pytest.fixture
 def world(conn, portal_world, local_org, engine):
     """The demo customer in Postgres and, with the same Ids, in the local org; their portal login."""
-    seed.from_connect_schema(local_org.org)
-    portal_rows.make_user(conn)
-    return local_org
+    return browser.portal_and_org(conn, local_org)
 
 
 def log_in(page, server):

@@ -202,14 +202,20 @@ def _browser(playwright, tmp: Path, viewport: dict, **context):
         device_scale_factor=1, locale="en-US", timezone_id="UTC", **context)
 
 
-def customer_pages(camera: Camera, app: str, user: dict) -> None:
-    """Log in as the demo customer; the orders, an order, a case's round trip, the profile."""
+def log_in(camera: Camera, app: str, user: dict) -> None:
+    """Log in through the portal's form as `user`; the browser lands on the orders."""
     page = camera.page
     camera.open(f"{app}/login")
     page.fill("input[name=email]", user["email"])
     page.fill("input[name=password]", user["password"])
     page.click("button[type=submit]")
     page.wait_for_url(f"{app}/orders*")
+
+
+def customer_pages(camera: Camera, app: str, user: dict) -> None:
+    """Log in as the demo customer; the orders, an order, a case's round trip, the profile."""
+    page = camera.page
+    log_in(camera, app, user)
     camera.shoot("portal-orders.png", f"{app}/orders")
     order = page.locator("main a[href^='/orders/']:not([href$='.csv'])").first.get_attribute("href")
     camera.shoot("portal-order.png", app + order)
@@ -243,12 +249,7 @@ def operator_pages(camera: Camera, app: str, env: dict) -> None:
 
 def phone_pages(camera: Camera, app: str, user: dict) -> None:
     """The order list as a phone shows it."""
-    page = camera.page
-    camera.open(f"{app}/login")
-    page.fill("input[name=email]", user["email"])
-    page.fill("input[name=password]", user["password"])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{app}/orders*")
+    log_in(camera, app, user)
     camera.shoot("portal-phone.png", f"{app}/orders")
 
 
