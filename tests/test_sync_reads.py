@@ -247,7 +247,8 @@ def test_the_console_shows_rows_used_against_the_plans_cap(ops, conn, as_connect
                      "('001000000000002AAA', 'Globex')")
         conn.execute("INSERT INTO salesforce.product2 (sfid, name) VALUES ('01t000000000001AAA', 'Widget')")
     page = ops.get("/ops/sync").get_data(as_text=True)
-    assert "Synced rows: <strong>3</strong>" in page and "of 10,000 on the demo plan" in page
+    assert '<th scope="row">Synced rows</th><td>3 now' in page
+    assert "of the demo plan's 10,000 across all mappings" in page
     body = ops.get("/ops/sync.json").get_json()
     assert body["plan"] == {"plan": "demo", "rows_used": 3, "row_cap": 10_000, "over_cap": False}
 
