@@ -64,7 +64,8 @@ def _cheap_password_hashes():
 # turns off its own ordering, by number of tests, which ran these short-listed but long files last): so the
 # long files start early, and the suite ends on short ones instead of one worker finishing a long file alone.
 LONGEST_FIRST = (
-    "test_shutdown.py", "test_org_seed.py", "test_verify_sync.py", "test_bad_input.py", "test_openapi_fuzz.py",
+    "test_accessibility.py", "test_shutdown.py", "test_learn_browser.py", "test_journey_browser.py", "test_make_run.py",
+    "test_org_seed.py", "test_verify_sync.py", "test_bad_input.py", "test_openapi_fuzz.py",
     "test_connect_operations.py", "test_invoicing_workers.py", "test_scoring_model.py", "test_streaming_server.py",
     "test_connect_restart.py", "test_fidelity_soql.py", "test_org_setup.py", "test_scoring_runs.py",
     "test_fidelity_simple_salesforce.py", "test_deploy_steps.py", "test_sync_reads.py", "test_connect_validate.py",
@@ -354,18 +355,24 @@ def server(app):
     thread.join(5)
 
 
-@pytest.fixture
-def page(tmp_path):
-    """A page in a fresh headless Chromium profile; `page.errors` collects the console's errors."""
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for a browser test module (each test gets a fresh context: cookies, storage)."""
     from playwright.sync_api import sync_playwright  # only browser tests need Playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(browser_support.CHROMIUM), args=browser_support.ARGS,
-            headless=True, viewport={"width": 1100, "height": 760},
-        )
-        page = browser.new_page()
-        page.errors = []
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-        yield page
+        browser = playwright.chromium.launch(executable_path=str(browser_support.CHROMIUM),
+                                             args=browser_support.ARGS, headless=True)
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A page in a fresh browser context (a new profile's state); `page.errors` collects the console's errors."""
+    context = chromium.new_context(viewport={"width": 1100, "height": 760})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    yield page
+    context.close()
