@@ -94,7 +94,7 @@ def stack_env() -> dict:
 
 @contextmanager
 def stack():
-    """Prepare the database and run Procfile.local's processes; stop them (and only them) afterwards."""
+    """Prepare the database, run Procfile.local's processes as make run does, stop them (only them) afterwards."""
     env = stack_env()
     redis_server = None
     if not env.get("REDIS_URL"):
@@ -107,8 +107,8 @@ def stack():
     with LOG.open("w") as log:
         try:
             for name, command in parse_procfile(run.PROCFILE.read_text()).processes.items():
-                processes.append(subprocess.Popen(command, shell=True, env=env, cwd=ROOT, stdout=log,
-                                                  stderr=subprocess.STDOUT, start_new_session=True))
+                processes.append(subprocess.Popen(run.command_for(name, command), shell=True, env=env, cwd=ROOT,
+                                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
                 print(f"  started {name} (pid {processes[-1].pid})")
             app = f"http://127.0.0.1:{env['PORT']}"
             _until("the web process", lambda: _answers(f"{app}/healthz"))
